@@ -1,0 +1,122 @@
+//! Flattened argument groups.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Output options shared by commands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Increase verbosity (list changed names).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Suppress non-error messages.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// Print one JSON object per line on stdout (events: change, warning, progress, summary, error).
+    #[arg(long)]
+    pub json: bool,
+    /// Print transfer statistics at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `pcp sync`.
+#[derive(Debug, Args, Clone)]
+pub struct SyncArgs {
+    /// Sources, then the destination. A trailing slash on a source directory means its contents.
+    #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
+    pub paths: Vec<String>,
+    /// Archive mode: -rlpt (pcp does not copy owners, groups or devices).
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Recurse into directories.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Copy symlinks as symlinks.
+    #[arg(short, long)]
+    pub links: bool,
+    /// Preserve permissions.
+    #[arg(short, long)]
+    pub perms: bool,
+    /// Preserve modification times.
+    #[arg(short, long)]
+    pub times: bool,
+    /// Show what would change; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Compare file content, not size and modification time.
+    #[arg(short, long)]
+    pub checksum: bool,
+    /// Delete files in DEST that are not in SRC (excluded files are kept).
+    #[arg(long)]
+    pub delete: bool,
+    /// Delete at most N files.
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<u64>,
+    /// Exclude files matching PATTERN (gitignore syntax; first matching rule wins).
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Include files matching PATTERN (wins over later excludes).
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+    /// Read exclude patterns from FILE ('-' for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
+    /// A filter rule: '- PATTERN' or '+ PATTERN'.
+    #[arg(short = 'f', long, value_name = "RULE")]
+    pub filter: Vec<String>,
+    /// Also honour .gitignore files (.pcpignore files are always honoured).
+    #[arg(long)]
+    pub gitignore: bool,
+    /// Drop symlinks that point outside the tree.
+    #[arg(long)]
+    pub safe_links: bool,
+    /// Output a change summary for every updated item (rsync's format).
+    #[arg(short, long = "itemize-changes")]
+    pub itemize: bool,
+    /// Same as --partial --progress (pcp always keeps partial data for resume).
+    #[arg(short = 'P')]
+    pub partial_progress: bool,
+    /// Keep partially transferred data (always on in pcp; accepted for rsync compatibility).
+    #[arg(long)]
+    pub partial: bool,
+    /// Compress chunk data on the wire (default: adaptive, on for network transfers).
+    #[arg(short = 'z', long)]
+    pub compress: bool,
+    /// Never compress chunk data.
+    #[arg(long, conflicts_with = "compress")]
+    pub no_compress: bool,
+    /// Use this manifest database for the destination instead of the one under the state dir.
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Skip fsync before renaming files into place (faster; a power loss may lose recent files).
+    #[arg(long)]
+    pub no_fsync: bool,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pcp cp`.
+#[derive(Debug, Args, Clone)]
+pub struct CpArgs {
+    /// Sources, then the destination.
+    #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
+    pub paths: Vec<String>,
+    /// Copy directories recursively.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Preserve modification times (permissions are always preserved, like scp).
+    #[arg(short = 'p', long = "preserve")]
+    pub preserve: bool,
+    /// Skip fsync before renaming files into place.
+    #[arg(long)]
+    pub no_fsync: bool,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}

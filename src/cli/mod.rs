@@ -1,0 +1,69 @@
+//! The command line: clap derive only, no IO and no logic. `config::Options` resolves these raw
+//! values once; commands never see clap types.
+
+pub mod args;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{CpArgs, OutputArgs, SyncArgs};
+
+/// peer copy: rsync semantics, scp ease, end-to-end encrypted peer-to-peer sync.
+#[derive(Debug, Parser)]
+#[command(name = "pcp", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Exit codes, shown in --help and the man page.
+pub const EXIT_CODES: &str = "Exit codes:
+  0 ok · 1 usage/syntax · 2 protocol incompatibility · 3 errors selecting files
+  10 connection/discovery failed · 11 file I/O error · 12 protocol data stream error
+  20 interrupted (SIGINT/SIGTERM) · 23 partial transfer due to error · 30 timeout
+  40 authentication failed";
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself).
+    Sync(SyncArgs),
+    /// scp-like one-shot copy: -r for directories, overwrites, never deletes.
+    Cp(CpArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell to generate for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_rsync_style_flags() {
+        let c = Cli::try_parse_from(["pcp", "sync", "-avn", "--delete", "--exclude", "*.tmp", "-i", "src/", "dst/"])
+            .unwrap();
+        let Command::Sync(s) = c.command else { panic!() };
+        assert!(s.archive && s.dry_run && s.delete && s.itemize);
+        assert_eq!(s.out.verbose, 1);
+        assert_eq!(s.exclude, vec!["*.tmp"]);
+        assert_eq!(s.paths, vec!["src/", "dst/"]);
+    }
+
+    #[test]
+    fn max_delete_and_progress() {
+        let c = Cli::try_parse_from(["pcp", "sync", "-aP", "--max-delete=3", "a", "b"]).unwrap();
+        let Command::Sync(s) = c.command else { panic!() };
+        assert_eq!(s.max_delete, Some(3));
+        assert!(s.partial_progress);
+    }
+}

@@ -1,0 +1,894 @@
+//! The destination role: rsync's generator and receiver. For each entry it runs the quick check
+//! (size + mtime) against its own tree; only files that differ are asked for (`Need`), a bounded
+//! window at a time. Each needed file is assembled in a temp file from, in order, the old file at
+//! that path (the basis), any chunk the manifest knows anywhere in the tree, and only then data
+//! from the source (`Want`). Every reused or received chunk is BLAKE3-checked before it is
+//! written, the whole file is checked against the source's file hash, and only then is the temp
+//! renamed over the final name. Deletions and directory metadata come last.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+
+use super::{Link, FILE_WINDOW};
+use crate::chunk::{file_hash, ChunkHash, ChunkParams, ChunkRef, Chunker};
+use crate::filter::Filter;
+use crate::fsio::path::SafeRelPath;
+use crate::fsio::{DestRoot, FType, Meta, TempFile, TEMP_PREFIX};
+use crate::manifest::Manifest;
+use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Kind, Message};
+use crate::report::{add, Reporter, Stats};
+
+/// What the destination needs to know.
+#[derive(Debug, Clone)]
+pub struct DestConfig {
+    /// Destination root directory.
+    pub root: PathBuf,
+    /// Options.
+    pub flags: Flags,
+    /// Most deletions allowed (0 = unlimited).
+    pub max_delete: u64,
+    /// Rules that protect destination files from `--delete`.
+    pub filter: Filter,
+    /// Destination manifest database (None: in memory).
+    pub manifest: Option<PathBuf>,
+    /// fsync each file before renaming it into place.
+    pub fsync: bool,
+    /// Process umask (applied to new files without -p).
+    pub umask: u32,
+}
+
+/// What the destination reports back.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    /// Files or entries that failed.
+    pub errors: u64,
+    /// Deletions skipped because of --max-delete.
+    pub delete_limited: bool,
+}
+
+struct Build {
+    id: u32,
+    entry: Entry,
+    item: String,
+    existed_mode: Option<u32>,
+    tmp: Option<TempFile>,
+    chunks: Vec<ChunkId>,
+    offsets: Vec<u64>,
+    end: u64,
+    hashes: Vec<Option<ChunkHash>>,
+    filled: usize,
+    sum: Option<(u32, u64, ChunkHash)>,
+    basis: Option<Basis>,
+    basis_tried: bool,
+    max_chunks: usize,
+    staged: usize,
+    failed: bool,
+}
+
+struct Basis {
+    file: File,
+    by_short: HashMap<u64, Vec<ChunkRef>>,
+}
+
+struct Dest<'a> {
+    cfg: &'a DestConfig,
+    rep: &'a Reporter,
+    stats: &'a Stats,
+    link: &'a Link,
+    root: DestRoot,
+    manifest: Option<Manifest>,
+    params: ChunkParams,
+    seen: u32,
+    paths: HashSet<SafeRelPath>,
+    dirs: HashSet<SafeRelPath>,
+    dir_meta: Vec<Entry>,
+    queue: VecDeque<(u32, Entry, String, Option<u32>)>,
+    builds: HashMap<u32, Build>,
+    list_done: bool,
+    outcome: Outcome,
+    seed: Option<(String, File)>,
+    start: Instant,
+    done_bytes: u64,
+    buf: Vec<u8>,
+    last_stage_flush: Instant,
+}
+
+/// Run the destination role until everything is applied. Returns the outcome; fatal errors
+/// (protocol violations, an unusable destination) are `Err`.
+pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Result<Outcome> {
+    let dry = cfg.flags.has(Flags::DRY_RUN);
+    let root = if dry && !cfg.root.exists() {
+        // Dry run into a missing directory: nothing exists there; plan against an empty tree.
+        let tmp = std::env::temp_dir().join(format!("pcp-dry-{}", std::process::id()));
+        DestRoot::open(&tmp, true)?
+    } else {
+        DestRoot::open(&cfg.root, true).with_context(|| format!("opening destination {}", cfg.root.display()))?
+    };
+    let mut d = Dest {
+        cfg,
+        rep,
+        stats,
+        link: &link,
+        root,
+        manifest: None,
+        params: ChunkParams::DEFAULT,
+        seen: 0,
+        paths: HashSet::new(),
+        dirs: HashSet::new(),
+        dir_meta: Vec::new(),
+        queue: VecDeque::new(),
+        builds: HashMap::new(),
+        list_done: false,
+        outcome: Outcome::default(),
+        seed: None,
+        start: Instant::now(),
+        done_bytes: 0,
+        buf: Vec::new(),
+        last_stage_flush: Instant::now(),
+    };
+    d.dirs.insert(SafeRelPath::root());
+    let r = d.main_loop();
+    if let Err(e) = &r {
+        // Tell the source why, then keep resumable temp files (already staged) on disk.
+        let _ = link.tx.send(Message::Error { text: format!("{e:#}") });
+        for b in d.builds.values_mut() {
+            if let Some(t) = b.tmp.as_mut() {
+                if b.staged > 0 {
+                    t.keep();
+                }
+            }
+        }
+        if let Some(m) = d.manifest.as_mut() {
+            let _ = m.flush();
+        }
+    }
+    r?;
+    Ok(d.outcome)
+}
+
+impl Dest<'_> {
+    fn main_loop(&mut self) -> Result<()> {
+        let mut hello = false;
+        loop {
+            let msg = self.link.rx.recv().map_err(|_| PErr::Closed)?;
+            match msg {
+                Message::Hello(h) => {
+                    if h.version != crate::proto::message::VERSION {
+                        return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
+                    }
+                    self.params = h.params;
+                    let m = match &self.cfg.manifest {
+                        Some(p) if !self.cfg.flags.has(Flags::DRY_RUN) => Manifest::open(p, h.params).or_else(|e| {
+                            self.rep.warn(&format!("{e}; continuing without a manifest"));
+                            Manifest::in_memory(h.params)
+                        }),
+                        _ => Manifest::in_memory(h.params),
+                    }?;
+                    self.manifest = Some(m);
+                    self.link
+                        .tx
+                        .send(Message::Hello(crate::proto::Hello {
+                            version: crate::proto::message::VERSION,
+                            params: h.params,
+                            flags: self.cfg.flags,
+                            max_delete: self.cfg.max_delete,
+                        }))
+                        .map_err(|_| PErr::Closed)?;
+                    hello = true;
+                }
+                _ if !hello => return Err(PErr::State("first message was not Hello".into()).into()),
+                Message::FileList { first, entries } => {
+                    if first != self.seen || self.list_done {
+                        return Err(PErr::State(format!("file list out of order at entry {first}")).into());
+                    }
+                    for e in entries {
+                        let id = self.seen;
+                        self.seen = self.seen.checked_add(1).ok_or_else(|| PErr::State("too many entries".into()))?;
+                        self.entry(id, e)?;
+                    }
+                    self.pump()?;
+                }
+                Message::FileListEnd { count } => {
+                    if count != self.seen {
+                        return Err(
+                            PErr::State(format!("file list end says {count} entries, got {}", self.seen)).into()
+                        );
+                    }
+                    self.list_done = true;
+                    self.pump()?;
+                }
+                Message::ChunkList { file, first, chunks } => self.chunk_list(file, first, chunks)?,
+                Message::FileSum { file, count, size, hash } => self.file_sum(file, count, size, hash)?,
+                Message::Data { file, index, hash, compressed, data } => {
+                    self.data(file, index, hash, compressed, data)?
+                }
+                Message::Error { text } => return Err(PErr::Remote(text).into()),
+                other => {
+                    return Err(PErr::State(format!(
+                        "unexpected {} at the destination",
+                        super::source::kind_name(&other)
+                    ))
+                    .into())
+                }
+            }
+            if self.list_done && self.queue.is_empty() && self.builds.is_empty() {
+                return self.finish();
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let dry = self.cfg.flags.has(Flags::DRY_RUN);
+        if self.cfg.flags.has(Flags::DELETE) {
+            self.delete_pass()?;
+        }
+        if !dry {
+            // Directory metadata after contents, deepest first.
+            let metas = std::mem::take(&mut self.dir_meta);
+            for e in metas.iter().rev() {
+                let perms =
+                    self.cfg.flags.has(Flags::PERMS) && (!e.path.is_root() || self.cfg.flags.has(Flags::ROOT_MODE));
+                let mode = perms.then_some(e.mode & 0o1777);
+                let mtime = self.cfg.flags.has(Flags::TIMES).then_some((e.mtime, e.mtime_ns));
+                if let Err(err) = self.root.set_meta(&e.path, false, mode, mtime) {
+                    self.fail(&e.path, &err.into());
+                }
+            }
+            self.cleanup_staged()?;
+        }
+        if let Some(m) = self.manifest.as_mut() {
+            m.flush()?;
+        }
+        self.link.tx.send(Message::Done).map_err(|_| PErr::Closed)?;
+        // Drain until the source acknowledges.
+        loop {
+            match self.link.rx.recv() {
+                Ok(Message::Done) | Err(_) => return Ok(()),
+                Ok(Message::Error { text }) => return Err(PErr::Remote(text).into()),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, path: &SafeRelPath, e: &anyhow::Error) {
+        self.outcome.errors += 1;
+        add(&self.stats.errors, 1);
+        self.rep.warn(&format!(
+            "{}: {e:#}",
+            crate::report::sanitize(&self.root.path().join(path.as_str()).display().to_string())
+        ));
+    }
+
+    /// Validate one entry and apply what needs no data; queue files that differ.
+    fn entry(&mut self, id: u32, e: Entry) -> Result<()> {
+        // T7/T10: one entry per path, and a parent that this transfer made a directory.
+        if !self.paths.insert(e.path.clone()) {
+            return Err(PErr::State(format!("duplicate entry {}", e.path)).into());
+        }
+        if let Some((parent, _)) = e.path.split_last() {
+            if !self.dirs.contains(&parent) {
+                return Err(PErr::State(format!("entry {} arrived before its directory", e.path)).into());
+            }
+        } else if !matches!(e.kind, Kind::Dir) {
+            return Err(PErr::State("the root entry must be a directory".into()).into());
+        }
+        let dry = self.cfg.flags.has(Flags::DRY_RUN);
+        let perms = self.cfg.flags.has(Flags::PERMS);
+        let times = self.cfg.flags.has(Flags::TIMES);
+        let cur = match self.root.lstat(&e.path) {
+            Ok(m) => m,
+            Err(err) => {
+                self.fail(&e.path, &err.into());
+                return Ok(());
+            }
+        };
+        let name = e.path.as_str().to_owned();
+        match &e.kind {
+            Kind::Dir => {
+                self.dirs.insert(e.path.clone());
+                if e.path.is_root() {
+                    self.dir_meta.push(e);
+                    return Ok(());
+                }
+                match cur.map(|m| m.ftype) {
+                    Some(FType::Dir) => {
+                        let m = cur.map(|m| m.stat.mtime).unwrap_or_default();
+                        if times && m != e.mtime {
+                            self.rep.change(".d..t......", &format!("{name}/"));
+                        }
+                    }
+                    other => {
+                        if !dry {
+                            let r = (|| -> Result<()> {
+                                if other.is_some() {
+                                    self.root.remove_all(&e.path)?;
+                                }
+                                self.root.mkdir(&e.path, 0o700)?;
+                                if !perms {
+                                    self.root.set_meta(&e.path, false, Some(0o777 & !self.cfg.umask), None)?;
+                                }
+                                Ok(())
+                            })();
+                            if let Err(err) = r {
+                                self.fail(&e.path, &err);
+                                return Ok(());
+                            }
+                        }
+                        add(&self.stats.created, 1);
+                        self.rep.change("cd+++++++++", &format!("{name}/"));
+                    }
+                }
+                self.dir_meta.push(e);
+            }
+            Kind::Symlink { target } => {
+                if self.cfg.flags.has(Flags::SAFE_LINKS) && !link_is_safe(&e.path, target) {
+                    self.rep.warn(&format!(
+                        "ignoring unsafe symlink {} -> {}",
+                        crate::report::sanitize(&name),
+                        crate::report::sanitize::sanitize_bytes(target)
+                    ));
+                    return Ok(());
+                }
+                let same = match cur.map(|m| m.ftype) {
+                    Some(FType::Symlink) => self.root.readlink(&e.path).ok().as_deref() == Some(&target[..]),
+                    _ => false,
+                };
+                let mtime = times.then_some((e.mtime, e.mtime_ns));
+                if same {
+                    let differs = cur.is_some_and(|m| m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns);
+                    if times && differs && !dry {
+                        if let Err(err) = self.root.set_meta(&e.path, true, None, mtime) {
+                            self.fail(&e.path, &err.into());
+                        }
+                    }
+                    return Ok(());
+                }
+                if !dry {
+                    let r = (|| -> Result<()> {
+                        if cur.is_some_and(|m| m.ftype == FType::Dir) {
+                            self.root.remove_all(&e.path)?;
+                        }
+                        self.root.symlink(&e.path, target)?;
+                        if times {
+                            self.root.set_meta(&e.path, true, None, mtime)?;
+                        }
+                        Ok(())
+                    })();
+                    if let Err(err) = r {
+                        self.fail(&e.path, &err);
+                        return Ok(());
+                    }
+                }
+                if cur.is_none() {
+                    add(&self.stats.created, 1);
+                }
+                self.rep.change("cL+++++++++", &format!("{name} -> {}", String::from_utf8_lossy(target)));
+            }
+            Kind::File { size } => {
+                let size = *size;
+                let quick_same = cur.is_some_and(|m| {
+                    m.ftype == FType::File
+                        && m.stat.size == size
+                        && (!times || (m.stat.mtime == e.mtime && m.stat.mtime_ns == e.mtime_ns))
+                });
+                if quick_same && !self.cfg.flags.has(Flags::CHECKSUM) {
+                    if let Some(m) = cur {
+                        if perms && m.mode != (e.mode & 0o777) {
+                            if !dry {
+                                if let Err(err) = self.root.set_meta(&e.path, false, Some(e.mode & 0o777), None) {
+                                    self.fail(&e.path, &err.into());
+                                }
+                            }
+                            self.rep.change(".f...p.....", &name);
+                        }
+                    }
+                    return Ok(());
+                }
+                let item = match cur {
+                    Some(m) if m.ftype == FType::File => {
+                        let s = if m.stat.size != size { 's' } else { '.' };
+                        let t =
+                            if times && (m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns) { 't' } else { '.' };
+                        let p = if perms && m.mode != (e.mode & 0o777) { 'p' } else { '.' };
+                        format!(">f.{s}{t}{p}.....")
+                    }
+                    _ => ">f+++++++++".to_owned(),
+                };
+                let existed_mode = cur.filter(|m| m.ftype == FType::File).map(|m| m.mode);
+                if dry {
+                    add(&self.stats.transferred_files, 1);
+                    add(&self.stats.transferred_size, size);
+                    self.rep.change(&item, &name);
+                    return Ok(());
+                }
+                self.queue.push_back((id, e, item, existed_mode));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ask for the next files while the window has room.
+    fn pump(&mut self) -> Result<()> {
+        let mut ids = Vec::new();
+        while self.builds.len() < FILE_WINDOW {
+            let Some((id, entry, item, existed_mode)) = self.queue.pop_front() else { break };
+            let size = match entry.kind {
+                Kind::File { size } => size,
+                _ => 0,
+            };
+            let max_chunks =
+                (size / u64::from(self.params.min)).saturating_mul(4).saturating_add(1024).min(1 << 30) as usize;
+            self.builds.insert(
+                id,
+                Build {
+                    id,
+                    entry,
+                    item,
+                    existed_mode,
+                    tmp: None,
+                    chunks: Vec::new(),
+                    offsets: Vec::new(),
+                    end: 0,
+                    hashes: Vec::new(),
+                    filled: 0,
+                    sum: None,
+                    basis: None,
+                    basis_tried: false,
+                    max_chunks,
+                    staged: 0,
+                    failed: false,
+                },
+            );
+            ids.push(id);
+        }
+        if !ids.is_empty() {
+            self.link.tx.send(Message::Need { files: ids }).map_err(|_| PErr::Closed)?;
+        }
+        Ok(())
+    }
+
+    fn chunk_list(&mut self, file: u32, first: u32, chunks: Vec<ChunkId>) -> Result<()> {
+        let Some(mut b) = self.builds.remove(&file) else {
+            return Err(PErr::State(format!("chunk list for file {file}, which was not asked for")).into());
+        };
+        if first as usize != b.chunks.len() || b.sum.is_some() {
+            return Err(PErr::State(format!("chunk list for file {file} out of order")).into());
+        }
+        if b.chunks.len() + chunks.len() > b.max_chunks {
+            return Err(PErr::State(format!("chunk list for {} is longer than its size allows", b.entry.path)).into());
+        }
+        let start = b.chunks.len();
+        for c in &chunks {
+            if c.len > self.params.max {
+                return Err(PErr::Cap("chunk length", u64::from(c.len)).into());
+            }
+            b.offsets.push(b.end);
+            b.end = b.end.checked_add(u64::from(c.len)).ok_or(PErr::Malformed("file size overflows"))?;
+            b.hashes.push(None);
+        }
+        b.chunks.extend_from_slice(&chunks);
+        if !b.failed {
+            if let Err(e) = self.resolve(&mut b, start) {
+                self.fail(&b.entry.path.clone(), &e);
+                b.failed = true;
+                b.tmp = None;
+            }
+        }
+        self.builds.insert(file, b);
+        Ok(())
+    }
+
+    /// Fill chunks `start..` from local data; ask the source for the rest.
+    fn resolve(&mut self, b: &mut Build, start: usize) -> Result<()> {
+        if b.tmp.is_none() {
+            b.tmp = Some(self.root.create_temp(&b.entry.path)?);
+        }
+        if !b.basis_tried {
+            b.basis_tried = true;
+            if b.existed_mode.is_some() {
+                b.basis = self.open_basis(&b.entry.path).ok().flatten();
+            }
+        }
+        let mut missing: Vec<(u32, u32)> = Vec::new();
+        for i in start..b.chunks.len() {
+            let c = b.chunks[i];
+            let found = self.local_chunk(b, c)?;
+            match found {
+                Some(h) => {
+                    let tmp = b.tmp.as_ref().ok_or_else(|| anyhow!("temp file"))?;
+                    crate::fsio::write_at(&tmp.file, &self.buf[..c.len as usize], b.offsets[i])?;
+                    add(&self.stats.bytes_written, u64::from(c.len));
+                    add(&self.stats.chunks_reused, 1);
+                    add(&self.stats.bytes_reused, u64::from(c.len));
+                    b.hashes[i] = Some(h);
+                    b.filled += 1;
+                }
+                None => match missing.last_mut() {
+                    Some((s, n)) if *s + *n == i as u32 => *n += 1,
+                    _ => missing.push((i as u32, 1)),
+                },
+            }
+        }
+        add(&self.stats.chunks, (b.chunks.len() - start) as u64);
+        if !missing.is_empty() {
+            self.link.tx.send(Message::Want { file: b.id, ranges: missing }).map_err(|_| PErr::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Chunk list of the old file at `path`: from the manifest if its stat matches, else by
+    /// chunking it now (and recording it).
+    fn open_basis(&mut self, path: &SafeRelPath) -> Result<Option<Basis>> {
+        let file = self.root.open_read(path)?;
+        let md = file.metadata()?;
+        let stat = crate::manifest::Stat::from_meta(&md);
+        let m = self.manifest.as_mut().ok_or_else(|| anyhow!("manifest"))?;
+        let chunks = match m.file_chunks(path.as_str(), &stat)? {
+            Some((_, c)) => c,
+            None => {
+                let mut ch = Chunker::new(&file, self.params);
+                let mut v = Vec::new();
+                while let Some((r, _)) = ch.next_chunk()? {
+                    v.push(r);
+                }
+                add(&self.stats.dest_read, ch.position());
+                let h = file_hash(v.iter().map(|c| &c.hash));
+                m.record_file(path.as_str(), &stat, &h, &v)?;
+                v
+            }
+        };
+        let mut by_short: HashMap<u64, Vec<ChunkRef>> = HashMap::with_capacity(chunks.len());
+        for c in chunks {
+            by_short.entry(c.hash.short()).or_default().push(c);
+        }
+        Ok(Some(Basis { file, by_short }))
+    }
+
+    /// Find chunk `c` in local data, verify it, leave it in `self.buf`; return its full hash.
+    fn local_chunk(&mut self, b: &mut Build, c: ChunkId) -> Result<Option<ChunkHash>> {
+        let len = c.len as usize;
+        if let Some(basis) = &b.basis {
+            if let Some(cands) = basis.by_short.get(&c.short) {
+                for r in cands.iter().filter(|r| r.len == c.len) {
+                    self.buf.resize(len, 0);
+                    if crate::fsio::read_at(&basis.file, &mut self.buf[..len], r.offset).is_ok() {
+                        add(&self.stats.dest_read, u64::from(c.len));
+                        if ChunkHash::of(&self.buf[..len]) == r.hash {
+                            return Ok(Some(r.hash));
+                        }
+                    }
+                }
+            }
+        }
+        let locs = match self.manifest.as_ref() {
+            Some(m) => m.find_chunk(c.short)?,
+            None => Vec::new(),
+        };
+        for loc in locs.into_iter().filter(|l| l.len == c.len && l.hash.short() == c.short) {
+            let Ok(rel) = SafeRelPath::new(&loc.path) else { continue };
+            if self.seed.as_ref().map(|(p, _)| p.as_str()) != Some(loc.path.as_str()) {
+                match self.root.open_read(&rel) {
+                    Ok(f) => self.seed = Some((loc.path.clone(), f)),
+                    Err(_) => continue,
+                }
+            }
+            let Some((_, f)) = &self.seed else { continue };
+            self.buf.resize(len, 0);
+            if crate::fsio::read_at(f, &mut self.buf[..len], loc.offset).is_ok() {
+                add(&self.stats.dest_read, u64::from(c.len));
+                if ChunkHash::of(&self.buf[..len]) == loc.hash {
+                    return Ok(Some(loc.hash));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn file_sum(&mut self, file: u32, count: u32, size: u64, hash: ChunkHash) -> Result<()> {
+        let Some(mut b) = self.builds.remove(&file) else {
+            return Err(PErr::State(format!("file summary for file {file}, which was not asked for")).into());
+        };
+        if b.sum.is_some() {
+            return Err(PErr::State(format!("second file summary for file {file}")).into());
+        }
+        if count == u32::MAX {
+            // The source could not read the file.
+            self.outcome.errors += 1;
+            add(&self.stats.errors, 1);
+            return self.pump();
+        }
+        if count as usize != b.chunks.len() || size != b.end {
+            return Err(PErr::State(format!("file summary for {} does not match its chunk list", b.entry.path)).into());
+        }
+        b.sum = Some((count, size, hash));
+        if b.chunks.is_empty() && b.tmp.is_none() && !b.failed {
+            match self.root.create_temp(&b.entry.path) {
+                Ok(t) => b.tmp = Some(t),
+                Err(e) => {
+                    self.fail(&b.entry.path.clone(), &e.into());
+                    b.failed = true;
+                }
+            }
+        }
+        self.maybe_complete(file, b)
+    }
+
+    fn data(&mut self, file: u32, index: u32, hash: ChunkHash, compressed: bool, data: Vec<u8>) -> Result<()> {
+        let Some(mut b) = self.builds.remove(&file) else {
+            return Err(PErr::State(format!("chunk data for file {file}, which was not asked for")).into());
+        };
+        let i = index as usize;
+        let Some(c) = b.chunks.get(i).copied() else {
+            return Err(PErr::State(format!("chunk {index} of {} was never listed", b.entry.path)).into());
+        };
+        if b.hashes[i].is_some() || b.failed {
+            // T33: duplicate (or for a failed file): idempotent, ignored.
+            self.builds.insert(file, b);
+            return Ok(());
+        }
+        let plain;
+        let bytes: &[u8] = if compressed {
+            // T25: output capped at the listed chunk length.
+            plain = zstd::bulk::decompress(&data, c.len as usize).map_err(|_| PErr::Malformed("chunk compression"))?;
+            &plain
+        } else {
+            &data
+        };
+        // T29: data must be exactly what was listed; never stored otherwise.
+        if bytes.len() != c.len as usize || hash.short() != c.short || ChunkHash::of(bytes) != hash {
+            return Err(PErr::State(format!("chunk {index} of {} does not match its hash", b.entry.path)).into());
+        }
+        let tmp = b.tmp.as_ref().ok_or_else(|| anyhow!("temp file"))?;
+        if let Err(e) = crate::fsio::write_at(&tmp.file, bytes, b.offsets[i]) {
+            let p = b.entry.path.clone();
+            self.fail(&p, &anyhow::Error::from(e).context("writing"));
+            b.failed = true;
+            b.tmp = None;
+            return self.maybe_complete(file, b);
+        }
+        add(&self.stats.bytes_written, bytes.len() as u64);
+        self.done_bytes += bytes.len() as u64;
+        self.rep.progress(
+            self.done_bytes,
+            self.stats.total_size.load(std::sync::atomic::Ordering::Relaxed),
+            self.start,
+        );
+        b.hashes[i] = Some(hash);
+        b.filled += 1;
+        // Resume: remember verified chunks of the temp file so a rerun can reuse them.
+        if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
+            let rel = t.rel();
+            if b.staged == 0 {
+                m.stage(&rel, b.entry.path.as_str(), b.end, &hash)?;
+            }
+            m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: c.len })?;
+            b.staged += 1;
+            if self.last_stage_flush.elapsed().as_millis() > 500 {
+                m.flush()?;
+                self.last_stage_flush = Instant::now();
+            }
+        }
+        self.maybe_complete(file, b)
+    }
+
+    fn maybe_complete(&mut self, file: u32, mut b: Build) -> Result<()> {
+        if b.failed {
+            if b.sum.is_some() || b.tmp.is_none() {
+                // Drop the temp (deletes it); forget its staged chunks.
+                if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
+                    let rel = t.rel();
+                    m.forget(&rel)?;
+                    m.unstage(&rel)?;
+                }
+                if b.sum.is_some() {
+                    return self.pump();
+                }
+            }
+            self.builds.insert(file, b);
+            return Ok(());
+        }
+        let Some((_, size, hash)) = b.sum else {
+            self.builds.insert(file, b);
+            return Ok(());
+        };
+        if b.filled < b.chunks.len() {
+            self.builds.insert(file, b);
+            return Ok(());
+        }
+        let path = b.entry.path.clone();
+        if let Err(e) = self.commit(&mut b, size, hash) {
+            self.fail(&path, &e);
+        }
+        if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
+            let rel = t.rel();
+            if b.staged > 0 {
+                m.forget(&rel)?;
+                m.unstage(&rel)?;
+            }
+        }
+        self.pump()
+    }
+
+    fn commit(&mut self, b: &mut Build, size: u64, hash: ChunkHash) -> Result<()> {
+        let hashes: Vec<ChunkHash> = b.hashes.iter().map(|h| h.unwrap_or(ChunkHash([0; 32]))).collect();
+        // T30: the whole file must match the source's file hash.
+        if file_hash(hashes.iter()) != hash {
+            return Err(anyhow!("assembled content does not match the source's file hash; rerun with --checksum"));
+        }
+        let tmp = b.tmp.take().ok_or_else(|| anyhow!("temp file"))?;
+        tmp.file.set_len(size)?;
+        let mode = if self.cfg.flags.has(Flags::PERMS) {
+            b.entry.mode & 0o777
+        } else {
+            b.existed_mode.unwrap_or(b.entry.mode & 0o777 & !self.cfg.umask)
+        };
+        let mtime = self.cfg.flags.has(Flags::TIMES).then_some((b.entry.mtime, b.entry.mtime_ns));
+        // A directory in the way goes just before the rename.
+        if let Ok(Some(Meta { ftype: FType::Dir, .. })) = self.root.lstat(&b.entry.path) {
+            self.root.remove_all(&b.entry.path)?;
+        }
+        let meta = self.root.commit(tmp, &b.entry.path, mode, mtime, self.cfg.fsync)?;
+        let chunks: Vec<ChunkRef> = b
+            .chunks
+            .iter()
+            .zip(&hashes)
+            .zip(&b.offsets)
+            .map(|((c, h), o)| ChunkRef { hash: *h, offset: *o, len: c.len })
+            .collect();
+        if let Some(m) = self.manifest.as_mut() {
+            m.record_file(b.entry.path.as_str(), &meta.stat, &hash, &chunks)?;
+        }
+        add(&self.stats.transferred_files, 1);
+        add(&self.stats.transferred_size, size);
+        if b.existed_mode.is_none() {
+            add(&self.stats.created, 1);
+        }
+        self.rep.change(&b.item, b.entry.path.as_str());
+        Ok(())
+    }
+
+    fn delete_pass(&mut self) -> Result<()> {
+        let dry = self.cfg.flags.has(Flags::DRY_RUN);
+        let mut stack = vec![SafeRelPath::root()];
+        let mut deleted = 0u64;
+        let mut visited = 0usize;
+        while let Some(dir) = stack.pop() {
+            visited += 1;
+            if visited > 10_000_000 {
+                break;
+            }
+            let mut names = match self.root.list(&dir) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.fail(&dir, &e.into());
+                    continue;
+                }
+            };
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, ft) in names {
+                let Ok(rel) = dir.join(&name) else {
+                    self.rep.warn(&format!(
+                        "not deleting {}: name cannot be handled safely",
+                        crate::report::sanitize(&name)
+                    ));
+                    continue;
+                };
+                if self.paths.contains(&rel) {
+                    if ft == FType::Dir && self.dirs.contains(&rel) {
+                        stack.push(rel);
+                    }
+                    continue;
+                }
+                if name.starts_with(TEMP_PREFIX) {
+                    continue; // our own temp files: cleanup_staged handles them
+                }
+                if self.cfg.filter.excluded_or_parent(rel.as_str(), ft == FType::Dir) {
+                    continue;
+                }
+                if self.cfg.max_delete > 0 && deleted >= self.cfg.max_delete {
+                    self.outcome.delete_limited = true;
+                    continue;
+                }
+                deleted += 1;
+                let shown = if ft == FType::Dir { format!("{}/", rel.as_str()) } else { rel.as_str().to_owned() };
+                self.rep.change("*deleting  ", &shown);
+                add(&self.stats.deleted, 1);
+                if !dry {
+                    if let Err(e) = self.root.remove_all(&rel) {
+                        self.fail(&rel, &e.into());
+                        continue;
+                    }
+                    if let Some(m) = self.manifest.as_mut() {
+                        m.forget(rel.as_str())?;
+                    }
+                }
+            }
+        }
+        if self.outcome.delete_limited {
+            self.rep.warn(&format!("deletions stopped due to --max-delete limit ({} deleted)", deleted));
+        }
+        Ok(())
+    }
+
+    /// Remove temp files left by interrupted runs once this run has finished.
+    fn cleanup_staged(&mut self) -> Result<()> {
+        let Some(m) = self.manifest.as_mut() else { return Ok(()) };
+        let staged = m.staged()?;
+        for s in staged {
+            if let Ok(rel) = SafeRelPath::new(&s.temp) {
+                if let Ok(Some(meta)) = self.root.lstat(&rel) {
+                    if meta.ftype == FType::File {
+                        let _ = self.root.remove_all(&rel);
+                    }
+                }
+            }
+            if let Some(m) = self.manifest.as_mut() {
+                m.forget(&s.temp)?;
+                m.unstage(&s.temp)?;
+            }
+        }
+        // Also unrecorded leftovers (killed before the first record was committed).
+        if self.cfg.flags.has(Flags::DELETE) {
+            let mut stack = vec![SafeRelPath::root()];
+            let mut n = 0;
+            while let Some(dir) = stack.pop() {
+                n += 1;
+                if n > 1_000_000 {
+                    break;
+                }
+                let Ok(names) = self.root.list(&dir) else { continue };
+                for (name, ft) in names {
+                    let Ok(rel) = dir.join(&name) else { continue };
+                    if name.starts_with(TEMP_PREFIX) && ft != FType::Dir {
+                        let _ = self.root.remove_all(&rel);
+                    } else if ft == FType::Dir && self.dirs.contains(&rel) {
+                        stack.push(rel);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a symlink stays inside the tree (for --safe-links): relative, and never climbing above
+/// the root given the link's own depth.
+pub fn link_is_safe(path: &SafeRelPath, target: &[u8]) -> bool {
+    if target.first() == Some(&b'/') {
+        return false;
+    }
+    let mut depth: i64 = path.components().count() as i64 - 1;
+    for comp in target.split(|&c| c == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// T11: --safe-links drops links that leave the tree.
+    #[test]
+    fn safe_links() {
+        let p = |s| SafeRelPath::new(s).unwrap();
+        assert!(link_is_safe(&p("a/l"), b"../b"));
+        assert!(!link_is_safe(&p("a/l"), b"../../b"));
+        assert!(!link_is_safe(&p("l"), b"/etc/passwd"));
+        assert!(!link_is_safe(&p("a/l"), b"x/../../.."));
+        assert!(link_is_safe(&p("l"), b"x/y/../z"));
+    }
+}

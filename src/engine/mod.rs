@@ -1,0 +1,35 @@
+//! The two roles of a transfer, run as threads that exchange `proto::Message`s over a `Link`.
+//! The source scans, chunks and serves chunk data; the destination plans (rsync's generator:
+//! quick check, then chunk lists only for files that differ), assembles files from local data
+//! first and asks only for missing chunks, and applies. A local sync joins the two with an
+//! in-memory `Link`; a network sync carries the same messages over QUIC (net::driver), so every
+//! sync feature has one code path.
+
+pub mod destination;
+pub mod source;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::proto::Message;
+
+/// One side's ends of a bidirectional message channel.
+pub struct Link {
+    /// Outgoing messages.
+    pub tx: Sender<Message>,
+    /// Incoming messages.
+    pub rx: Receiver<Message>,
+}
+
+/// An in-memory pair: `(source_end, destination_end)`. Source→destination is bounded (chunk data
+/// exerts backpressure, bounding memory); destination→source is unbounded (small requests), so
+/// neither side can block the other into a deadlock.
+pub fn local_pair(bound: usize) -> (Link, Link) {
+    let (s2d_tx, s2d_rx) = crossbeam_channel::bounded(bound);
+    let (d2s_tx, d2s_rx) = crossbeam_channel::unbounded();
+    (Link { tx: s2d_tx, rx: d2s_rx }, Link { tx: d2s_tx, rx: s2d_rx })
+}
+
+/// Files the destination works on at once (bounds open temp files and memory).
+pub const FILE_WINDOW: usize = 256;
+/// Chunks per `ChunkList` batch.
+pub const LIST_BATCH: usize = 64;

@@ -1,0 +1,338 @@
+//! The source role: scan and send the file list; chunk the files the destination needs (cached
+//! chunk lists from the source manifest when the file is unchanged) and stream their chunk lists
+//! while chunking; answer `Want` with chunk data, zstd-compressed only where it pays.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::{Link, LIST_BATCH};
+use crate::chunk::{file_hash, ChunkHash, ChunkParams, ChunkRef, Chunker};
+use crate::filter::Filter;
+use crate::manifest::{Manifest, Stat};
+use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Hello, Kind, Message};
+use crate::report::{add, Reporter, Stats};
+use crate::scan::{self, ScanOptions, Skip, SourceSpec};
+
+/// What the source needs to know.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Source arguments.
+    pub specs: Vec<SourceSpec>,
+    /// Recursion and links.
+    pub scan: ScanOptions,
+    /// Include/exclude rules.
+    pub filter: Filter,
+    /// Chunker parameters.
+    pub params: ChunkParams,
+    /// Compress chunk data with zstd when it shrinks.
+    pub compress: bool,
+    /// Source manifest database (None: in memory).
+    pub manifest: Option<PathBuf>,
+    /// Options sent to the destination in `Hello`.
+    pub flags: Flags,
+    /// --max-delete.
+    pub max_delete: u64,
+}
+
+struct FileChunks {
+    path: PathBuf,
+    chunks: Vec<ChunkRef>,
+}
+
+type Table = Arc<Mutex<HashMap<u32, FileChunks>>>;
+
+/// Run the source role until the destination says `Done`. Returns the number of entries skipped
+/// with an error (names that cannot be sent, unreadable files).
+pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Result<u64> {
+    let tx = link.tx.clone();
+    tx.send(Message::Hello(Hello {
+        version: crate::proto::message::VERSION,
+        params: cfg.params,
+        flags: cfg.flags,
+        max_delete: cfg.max_delete,
+    }))
+    .map_err(|_| PErr::Closed)?;
+    let files: Arc<Mutex<Vec<Option<PathBuf>>>> = Arc::default();
+    let table: Table = Arc::default();
+    let (need_tx, need_rx) = crossbeam_channel::unbounded::<u32>();
+    let skipped = std::sync::atomic::AtomicU64::new(0);
+    let list_done = std::sync::atomic::AtomicBool::new(false);
+
+    std::thread::scope(|s| -> Result<u64> {
+        // Lister: scan and send the file list in batches.
+        let lister = s.spawn(|| -> Result<()> {
+            let mut batch: Vec<Entry> = Vec::new();
+            let mut first = 0u32;
+            let mut count = 0u32;
+            let mut last_flush = Instant::now();
+            for spec in &cfg.specs {
+                let mut emit = |item: scan::Item| -> Result<()> {
+                    let local = match item.entry.kind {
+                        Kind::File { size } => {
+                            add(&stats.regular, 1);
+                            add(&stats.total_size, size);
+                            Some(item.local)
+                        }
+                        Kind::Dir => {
+                            add(&stats.dirs, 1);
+                            None
+                        }
+                        Kind::Symlink { .. } => {
+                            add(&stats.links, 1);
+                            None
+                        }
+                    };
+                    add(&stats.files, 1);
+                    files.lock().map_err(|_| anyhow!("lock"))?.push(local);
+                    batch.push(item.entry);
+                    count += 1;
+                    if batch.len() >= crate::proto::message::MAX_ENTRIES / 4
+                        || (last_flush.elapsed().as_millis() > 50 && batch.len() >= 16)
+                    {
+                        let n = batch.len() as u32;
+                        tx.send(Message::FileList { first, entries: std::mem::take(&mut batch) })
+                            .map_err(|_| PErr::Closed)?;
+                        first += n;
+                        last_flush = Instant::now();
+                    }
+                    Ok(())
+                };
+                let mut skip = |sk: Skip| match sk {
+                    Skip::NonRegular(n) => {
+                        rep.info(&format!("skipping non-regular file \"{}\"", crate::report::sanitize(&n)))
+                    }
+                    Skip::Directory(n) => {
+                        rep.info(&format!("skipping directory {} (use -r or -a)", crate::report::sanitize(&n)))
+                    }
+                    Skip::BadName(n, why) => {
+                        skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        rep.warn(&format!("cannot send {}: {why}", crate::report::sanitize(&n)));
+                    }
+                    Skip::Io(n, why) => {
+                        skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        rep.warn(&format!("cannot read {}: {why}", crate::report::sanitize(&n)));
+                    }
+                };
+                scan::scan(spec, cfg.scan, &cfg.filter, &mut emit, &mut skip)?;
+            }
+            if !batch.is_empty() {
+                tx.send(Message::FileList { first, entries: batch }).map_err(|_| PErr::Closed)?;
+            }
+            tx.send(Message::FileListEnd { count }).map_err(|_| PErr::Closed)?;
+            list_done.store(true, std::sync::atomic::Ordering::Release);
+            Ok(())
+        });
+
+        // Chunker: chunk needed files in order, streaming their chunk lists.
+        let chunker = s.spawn(|| -> Result<()> {
+            let mut manifest = match &cfg.manifest {
+                Some(p) => Manifest::open(p, cfg.params).or_else(|_| Manifest::in_memory(cfg.params)),
+                None => Manifest::in_memory(cfg.params),
+            }
+            .context("opening the source manifest")?;
+            for id in need_rx.iter() {
+                let path = {
+                    let f = files.lock().map_err(|_| anyhow!("lock"))?;
+                    f.get(id as usize).cloned().flatten()
+                };
+                let Some(path) = path else {
+                    bail!(PErr::State(format!("destination asked for entry {id}, which is not a regular file")));
+                };
+                if let Err(e) = chunk_one(id, &path, &cfg, &mut manifest, &table, &tx, stats) {
+                    if e.downcast_ref::<PErr>().is_some() {
+                        return Err(e);
+                    }
+                    // File vanished or unreadable: tell the destination with an empty, impossible sum.
+                    rep.warn(&format!("{}: {e:#}", path.display()));
+                    skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tx.send(Message::FileSum { file: id, count: u32::MAX, size: 0, hash: ChunkHash([0; 32]) })
+                        .map_err(|_| PErr::Closed)?;
+                }
+            }
+            manifest.flush()?;
+            Ok(())
+        });
+
+        // Responder (this thread): Need / Want / Done from the destination.
+        let result = respond(&cfg, &link, &need_tx, &table, &tx, stats, &files);
+        drop(need_tx);
+        let c = chunker.join().map_err(|_| anyhow!("chunker thread panicked"))?;
+        let l = lister.join().map_err(|_| anyhow!("lister thread panicked"))?;
+        result?;
+        c?;
+        l?;
+        Ok(skipped.load(std::sync::atomic::Ordering::Relaxed))
+    })
+}
+
+fn respond(
+    cfg: &SourceConfig,
+    link: &Link,
+    need_tx: &crossbeam_channel::Sender<u32>,
+    table: &Table,
+    tx: &crossbeam_channel::Sender<Message>,
+    stats: &Stats,
+    files: &Arc<Mutex<Vec<Option<PathBuf>>>>,
+) -> Result<()> {
+    let mut open: Option<(u32, std::fs::File)> = None;
+    let mut buf = Vec::new();
+    let mut zctx = zstd::bulk::Compressor::new(1).ok();
+    let mut compress_ok = cfg.compress;
+    let mut probe = (0u64, 0u64); // (raw, compressed) of early chunks: stop trying when it does not pay
+    loop {
+        let msg = match link.rx.recv() {
+            Ok(m) => m,
+            Err(_) => return Err(PErr::Closed.into()),
+        };
+        match msg {
+            Message::Hello(h) => {
+                if h.version != crate::proto::message::VERSION {
+                    return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
+                }
+            }
+            Message::Need { files: ids } => {
+                let n = files.lock().map_err(|_| anyhow!("lock"))?.len() as u32;
+                for id in ids {
+                    if id >= n {
+                        return Err(PErr::State(format!("need for unknown entry {id}")).into());
+                    }
+                    let _ = need_tx.send(id);
+                }
+            }
+            Message::Want { file, ranges } => {
+                for (start, cnt) in ranges {
+                    for idx in start..start + cnt {
+                        let (path, c) = {
+                            let t = table.lock().map_err(|_| anyhow!("lock"))?;
+                            let fc = t
+                                .get(&file)
+                                .ok_or_else(|| PErr::State(format!("want for file {file} before its chunk list")))?;
+                            let c = *fc.chunks.get(idx as usize).ok_or_else(|| {
+                                PErr::State(format!("want for chunk {idx} of file {file}, not listed"))
+                            })?;
+                            (fc.path.clone(), c)
+                        };
+                        if open.as_ref().map(|(f, _)| *f) != Some(file) {
+                            let f = crate::fsio::open_source(&path)
+                                .with_context(|| format!("reading {}", path.display()))?;
+                            open = Some((file, f));
+                        }
+                        let Some((_, f)) = &open else { continue };
+                        buf.resize(c.len as usize, 0);
+                        crate::fsio::read_at(f, &mut buf, c.offset)
+                            .with_context(|| format!("reading {}", path.display()))?;
+                        add(&stats.source_read, u64::from(c.len));
+                        let mut data = None;
+                        if compress_ok {
+                            if let Some(z) = zctx.as_mut() {
+                                if let Ok(out) = z.compress(&buf) {
+                                    probe.0 += buf.len() as u64;
+                                    probe.1 += out.len().min(buf.len()) as u64;
+                                    if out.len() + out.len() / 16 < buf.len() {
+                                        data = Some((true, out));
+                                    }
+                                }
+                            }
+                            // After 16 MiB that shrank by under 3%, stop spending CPU on zstd.
+                            if probe.0 > 16 << 20 && probe.1 * 100 > probe.0 * 97 {
+                                compress_ok = false;
+                            }
+                        }
+                        let (compressed, bytes) = data.unwrap_or_else(|| (false, buf.clone()));
+                        add(&stats.chunks_sent, 1);
+                        add(&stats.bytes_sent, u64::from(c.len));
+                        add(&stats.bytes_wire, bytes.len() as u64);
+                        tx.send(Message::Data { file, index: idx, hash: c.hash, compressed, data: bytes })
+                            .map_err(|_| PErr::Closed)?;
+                    }
+                }
+            }
+            Message::Done => {
+                let _ = tx.send(Message::Done);
+                return Ok(());
+            }
+            Message::Error { text } => return Err(PErr::Remote(text).into()),
+            other => return Err(PErr::State(format!("unexpected message at the source: {}", kind_name(&other))).into()),
+        }
+    }
+}
+
+fn chunk_one(
+    id: u32,
+    path: &std::path::Path,
+    cfg: &SourceConfig,
+    manifest: &mut Manifest,
+    table: &Table,
+    tx: &crossbeam_channel::Sender<Message>,
+    stats: &Stats,
+) -> Result<()> {
+    let f = crate::fsio::open_source(path)?;
+    let md = f.metadata()?;
+    let stat = Stat::from_meta(&md);
+    let key = path.to_string_lossy();
+    table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { path: path.to_path_buf(), chunks: Vec::new() });
+    let send_batch = |first: u32, chunks: &[ChunkRef]| -> Result<()> {
+        {
+            let mut t = table.lock().map_err(|_| anyhow!("lock"))?;
+            if let Some(fc) = t.get_mut(&id) {
+                fc.chunks.extend_from_slice(chunks);
+            }
+        }
+        let ids = chunks.iter().map(|c| ChunkId { short: c.hash.short(), len: c.len }).collect();
+        tx.send(Message::ChunkList { file: id, first, chunks: ids }).map_err(|_| PErr::Closed)?;
+        Ok(())
+    };
+    if let Some((hash, chunks)) = manifest.file_chunks(&key, &stat)? {
+        for (i, b) in chunks.chunks(LIST_BATCH).enumerate() {
+            send_batch((i * LIST_BATCH) as u32, b)?;
+        }
+        tx.send(Message::FileSum { file: id, count: chunks.len() as u32, size: stat.size, hash })
+            .map_err(|_| PErr::Closed)?;
+        return Ok(());
+    }
+    let mut ch = Chunker::new(f, cfg.params);
+    let mut all: Vec<ChunkRef> = Vec::new();
+    let mut pending: Vec<ChunkRef> = Vec::with_capacity(LIST_BATCH);
+    // Small first batch so the destination can start asking for data at once.
+    let mut batch_size = 8;
+    while let Some((r, _)) = ch.next_chunk()? {
+        pending.push(r);
+        if pending.len() >= batch_size {
+            send_batch(all.len() as u32, &pending)?;
+            all.append(&mut pending);
+            batch_size = LIST_BATCH;
+        }
+    }
+    if !pending.is_empty() {
+        send_batch(all.len() as u32, &pending)?;
+        all.append(&mut pending);
+    }
+    let size = ch.position();
+    add(&stats.source_read, size);
+    let hash = file_hash(all.iter().map(|c| &c.hash));
+    tx.send(Message::FileSum { file: id, count: all.len() as u32, size, hash }).map_err(|_| PErr::Closed)?;
+    if size == stat.size {
+        manifest.record_file(&key, &stat, &hash, &all)?;
+    }
+    Ok(())
+}
+
+/// Short name of a message for errors.
+pub fn kind_name(m: &Message) -> &'static str {
+    match m {
+        Message::Hello(_) => "Hello",
+        Message::FileList { .. } => "FileList",
+        Message::FileListEnd { .. } => "FileListEnd",
+        Message::Need { .. } => "Need",
+        Message::ChunkList { .. } => "ChunkList",
+        Message::FileSum { .. } => "FileSum",
+        Message::Want { .. } => "Want",
+        Message::Data { .. } => "Data",
+        Message::Done => "Done",
+        Message::Error { .. } => "Error",
+    }
+}

@@ -1,0 +1,116 @@
+//! Error kinds and exit codes, in one table (numbers from docs/cli.md, rsync's where the meaning
+//! matches). Layers raise typed errors; `kind_of` walks an anyhow chain to find the kind.
+
+/// One kind per exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Usage or syntax error.
+    Usage,
+    /// Protocol incompatibility.
+    Incompatible,
+    /// Errors selecting input/output files or dirs.
+    Select,
+    /// Connection or discovery failed.
+    Connect,
+    /// File I/O error.
+    FileIo,
+    /// Protocol data stream error.
+    Protocol,
+    /// Interrupted by SIGINT/SIGTERM.
+    Interrupted,
+    /// Partial transfer due to error.
+    Partial,
+    /// Timeout.
+    Timeout,
+    /// Authentication failed.
+    Auth,
+}
+
+impl Kind {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Usage => 1,
+            Self::Incompatible => 2,
+            Self::Select => 3,
+            Self::Connect => 10,
+            Self::FileIo => 11,
+            Self::Protocol => 12,
+            Self::Interrupted => 20,
+            Self::Partial => 23,
+            Self::Timeout => 30,
+            Self::Auth => 40,
+        }
+    }
+}
+
+/// An error that carries its kind explicitly.
+#[derive(Debug, thiserror::Error)]
+#[error("{msg}")]
+pub struct Tagged {
+    /// Kind (exit code).
+    pub kind: Kind,
+    /// Message.
+    pub msg: String,
+}
+
+/// Build a tagged error.
+pub fn tagged(kind: Kind, msg: impl Into<String>) -> anyhow::Error {
+    Tagged { kind, msg: msg.into() }.into()
+}
+
+/// Find the kind of an error chain (the first typed error wins; I/O errors are file I/O).
+pub fn kind_of(e: &anyhow::Error) -> Kind {
+    for c in e.chain() {
+        if let Some(t) = c.downcast_ref::<Tagged>() {
+            return t.kind;
+        }
+        if let Some(p) = c.downcast_ref::<crate::proto::Error>() {
+            return match p {
+                crate::proto::Error::Version(..) => Kind::Incompatible,
+                _ => Kind::Protocol,
+            };
+        }
+        if c.downcast_ref::<crate::filter::Error>().is_some() {
+            return Kind::Usage;
+        }
+        if c.downcast_ref::<crate::fsio::Error>().is_some() || c.downcast_ref::<std::io::Error>().is_some() {
+            return Kind::FileIo;
+        }
+        if c.downcast_ref::<crate::manifest::Error>().is_some() {
+            return Kind::FileIo;
+        }
+    }
+    Kind::Partial
+}
+
+/// Whether the chain contains a broken pipe (exit 0 quietly, like `pcp ls | head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_contract() {
+        let all = [
+            (Kind::Usage, 1),
+            (Kind::Incompatible, 2),
+            (Kind::Select, 3),
+            (Kind::Connect, 10),
+            (Kind::FileIo, 11),
+            (Kind::Protocol, 12),
+            (Kind::Interrupted, 20),
+            (Kind::Partial, 23),
+            (Kind::Timeout, 30),
+            (Kind::Auth, 40),
+        ];
+        for (k, c) in all {
+            assert_eq!(k.code(), c);
+        }
+        let e = anyhow::Error::from(crate::proto::Error::Truncated).context("x");
+        assert_eq!(kind_of(&e), Kind::Protocol);
+    }
+}

@@ -1,0 +1,451 @@
+//! All filesystem writes. Writes are relative to directory file descriptors opened beneath the
+//! destination root one component at a time with `O_NOFOLLOW`, so no symlink is ever followed
+//! while writing and nothing outside the root can be touched (security.md T10–T13, T18).
+//! New content goes to a temp file (`.pcp-tmp.<random>`, `O_CREAT|O_EXCL|O_NOFOLLOW`) that is
+//! fsynced and renamed over the final name: a crash leaves old or new content, never a mix.
+
+pub mod path;
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+
+use path::SafeRelPath;
+
+/// Prefix of temp files; the destination scanner treats such names as pcp's own.
+pub const TEMP_PREFIX: &str = ".pcp-tmp.";
+
+/// Errors of the file layer; each names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path (relative to the destination root, or absolute).
+        path: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// A symlink or non-directory sits where a directory must be.
+    #[error("{0}: a symlink or non-directory is in the path; refusing to follow it")]
+    NotADir(String),
+}
+
+fn ioe(path: &impl std::fmt::Display, source: impl Into<io::Error>) -> Error {
+    Error::Io { path: path.to_string(), source: source.into() }
+}
+
+/// Type of an existing destination entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FType {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Anything else (device, FIFO, socket).
+    Other,
+}
+
+/// lstat of a destination entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    /// Type.
+    pub ftype: FType,
+    /// Permission bits.
+    pub mode: u32,
+    /// Stat for the quick check and the manifest.
+    pub stat: crate::manifest::Stat,
+}
+
+impl Meta {
+    fn from_raw(st: &rustix::fs::Stat) -> Self {
+        let ftype = match FileType::from_raw_mode(st.st_mode as _) {
+            FileType::RegularFile => FType::File,
+            FileType::Directory => FType::Dir,
+            FileType::Symlink => FType::Symlink,
+            _ => FType::Other,
+        };
+        Self {
+            ftype,
+            mode: (st.st_mode as u32) & 0o7777,
+            stat: crate::manifest::Stat {
+                size: st.st_size as u64,
+                mtime: st.st_mtime as i64,
+                mtime_ns: st.st_mtime_nsec as u32,
+                ino: st.st_ino as u64,
+                ctime: st.st_ctime as i64,
+                ctime_ns: st.st_ctime_nsec as u32,
+            },
+        }
+    }
+}
+
+/// Create `dir` and its parents with mode 0700 (for state and config directories).
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// The destination tree: every write goes through here.
+pub struct DestRoot {
+    root: OwnedFd,
+    root_path: PathBuf,
+    cache: Option<(SafeRelPath, OwnedFd)>,
+}
+
+/// A temp file being assembled in the destination.
+pub struct TempFile {
+    /// Open for reading and writing.
+    pub file: File,
+    /// Directory (relative to the root) holding it.
+    pub dir: SafeRelPath,
+    /// Its name inside `dir`.
+    pub name: String,
+    keep: bool,
+    dirfd: Option<OwnedFd>,
+}
+
+impl TempFile {
+    /// Path of the temp file relative to the root.
+    pub fn rel(&self) -> String {
+        if self.dir.is_root() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.dir.as_str(), self.name)
+        }
+    }
+
+    /// Leave the file on disk when dropped (resume keeps it).
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            if let Some(d) = &self.dirfd {
+                let _ = rustix::fs::unlinkat(d, self.name.as_str(), AtFlags::empty());
+            }
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    // If the OS RNG fails the name is still unique enough with the pid and a counter, and
+    // O_EXCL guarantees we never open someone else's file.
+    if getrandom::fill(&mut b).is_err() {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b = (u64::from(std::process::id()) << 32 | n).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn ts(sec: i64, nsec: u32) -> Timestamps {
+    let t = Timespec { tv_sec: sec, tv_nsec: i64::from(nsec.min(999_999_999)) as _ };
+    Timestamps { last_access: t, last_modification: t }
+}
+
+impl DestRoot {
+    /// Open the destination root, creating it (and parents) if `create`.
+    pub fn open(path: &Path, create: bool) -> Result<Self, Error> {
+        if create {
+            std::fs::create_dir_all(path).map_err(|e| ioe(&path.display(), e))?;
+        }
+        let root = rustix::fs::open(path, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ioe(&path.display(), e))?;
+        Ok(Self { root, root_path: path.to_path_buf(), cache: None })
+    }
+
+    /// The root's path as given.
+    pub fn path(&self) -> &Path {
+        &self.root_path
+    }
+
+    fn disp(&self, rel: &SafeRelPath) -> String {
+        rel.under(&self.root_path).display().to_string()
+    }
+
+    /// Open directory `rel` beneath the root without following any symlink.
+    fn open_dir(&self, rel: &SafeRelPath) -> Result<OwnedFd, Error> {
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut fd = rustix::fs::openat(&self.root, ".", flags, Mode::empty()).map_err(|e| ioe(&self.disp(rel), e))?;
+        for comp in rel.components() {
+            fd = rustix::fs::openat(&fd, comp, flags, Mode::empty()).map_err(|e| {
+                if e == rustix::io::Errno::NOTDIR || e == rustix::io::Errno::LOOP {
+                    Error::NotADir(self.disp(rel))
+                } else {
+                    ioe(&self.disp(rel), e)
+                }
+            })?;
+        }
+        Ok(fd)
+    }
+
+    /// Parent directory fd of `rel` (cached for runs of siblings) and the final name.
+    fn parent<'a>(&mut self, rel: &'a SafeRelPath) -> Result<(&OwnedFd, &'a str), Error> {
+        let (parent, name) = rel.split_last().ok_or_else(|| ioe(&".", io::Error::other("the root has no parent")))?;
+        let hit = matches!(&self.cache, Some((p, _)) if *p == parent);
+        if !hit {
+            let fd = self.open_dir(&parent)?;
+            self.cache = Some((parent, fd));
+        }
+        match &self.cache {
+            Some((_, fd)) => Ok((fd, name)),
+            None => Err(ioe(&self.disp(rel), io::Error::other("directory cache"))),
+        }
+    }
+
+    /// Forget the cached directory (after removing or replacing directories).
+    pub fn invalidate(&mut self) {
+        self.cache = None;
+    }
+
+    /// lstat `rel`; `None` if absent (or its parent is not a directory).
+    pub fn lstat(&mut self, rel: &SafeRelPath) -> Result<Option<Meta>, Error> {
+        if rel.is_root() {
+            let st = rustix::fs::fstat(&self.root).map_err(|e| ioe(&self.disp(rel), e))?;
+            return Ok(Some(Meta::from_raw(&st)));
+        }
+        let d = self.disp(rel);
+        let (fd, name) = match self.parent(rel) {
+            Ok(x) => x,
+            Err(Error::NotADir(_)) => return Ok(None),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::from_raw(&st))),
+            Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(ioe(&d, e)),
+        }
+    }
+
+    /// Read a symlink's target.
+    pub fn readlink(&mut self, rel: &SafeRelPath) -> Result<Vec<u8>, Error> {
+        let d = self.disp(rel);
+        let (fd, name) = self.parent(rel)?;
+        rustix::fs::readlinkat(fd, name, Vec::new()).map(|c| c.into_bytes()).map_err(|e| ioe(&d, e))
+    }
+
+    /// Create directory `rel` (its parent must exist).
+    pub fn mkdir(&mut self, rel: &SafeRelPath, mode: u32) -> Result<(), Error> {
+        let d = self.disp(rel);
+        let (fd, name) = self.parent(rel)?;
+        match rustix::fs::mkdirat(fd, name, Mode::from_raw_mode(mode | 0o700)) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(ioe(&d, e)),
+        }
+    }
+
+    /// Create or replace symlink `rel` atomically (temp name, then rename).
+    pub fn symlink(&mut self, rel: &SafeRelPath, target: &[u8]) -> Result<(), Error> {
+        let d = self.disp(rel);
+        let (fd, name) = self.parent(rel)?;
+        let tmp = format!("{TEMP_PREFIX}{}", random_suffix());
+        rustix::fs::symlinkat(OsStr::from_bytes(target), fd, tmp.as_str()).map_err(|e| ioe(&d, e))?;
+        if let Err(e) = rustix::fs::renameat(fd, tmp.as_str(), fd, name) {
+            let _ = rustix::fs::unlinkat(fd, tmp.as_str(), AtFlags::empty());
+            return Err(ioe(&d, e));
+        }
+        Ok(())
+    }
+
+    /// Remove `rel` whatever it is; directories recursively. Never follows links.
+    pub fn remove_all(&mut self, rel: &SafeRelPath) -> Result<(), Error> {
+        let d = self.disp(rel);
+        let (fd, name) = self.parent(rel)?;
+        let fd = fd.try_clone().map_err(|e| ioe(&d, e))?;
+        let name = name.to_owned();
+        self.invalidate();
+        remove_at(&fd, &name, 0).map_err(|e| ioe(&d, e))
+    }
+
+    /// Create a temp file next to `rel`.
+    pub fn create_temp(&mut self, rel: &SafeRelPath) -> Result<TempFile, Error> {
+        let d = self.disp(rel);
+        let (parent, _) =
+            rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("cannot write the root as a file")))?;
+        let (fd, _) = self.parent(rel)?;
+        let dirfd = fd.try_clone().map_err(|e| ioe(&d, e))?;
+        for _ in 0..16 {
+            let name = format!("{TEMP_PREFIX}{}", random_suffix());
+            let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC;
+            match rustix::fs::openat(&dirfd, name.as_str(), flags, Mode::from_raw_mode(0o600)) {
+                Ok(f) => {
+                    return Ok(TempFile { file: File::from(f), dir: parent, name, keep: false, dirfd: Some(dirfd) })
+                }
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => return Err(ioe(&d, e)),
+            }
+        }
+        Err(ioe(&d, io::Error::other("could not create a unique temp file")))
+    }
+
+    /// Reopen an existing temp file kept for resume.
+    pub fn reopen_temp(&mut self, temp_rel: &SafeRelPath) -> Result<TempFile, Error> {
+        let d = self.disp(temp_rel);
+        let (parent, name) = temp_rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("bad temp name")))?;
+        let (fd, _) = self.parent(temp_rel)?;
+        let dirfd = fd.try_clone().map_err(|e| ioe(&d, e))?;
+        let f = rustix::fs::openat(&dirfd, name, OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ioe(&d, e))?;
+        Ok(TempFile { file: File::from(f), dir: parent, name: name.to_owned(), keep: false, dirfd: Some(dirfd) })
+    }
+
+    /// Open an existing regular file for reading, without following links.
+    pub fn open_read(&mut self, rel: &SafeRelPath) -> Result<File, Error> {
+        let d = self.disp(rel);
+        let (fd, name) = self.parent(rel)?;
+        let f = rustix::fs::openat(fd, name, OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ioe(&d, e))?;
+        Ok(File::from(f))
+    }
+
+    /// Make the temp file final: mode, mtime, optional fsync, then rename over `rel`. Whatever
+    /// is at `rel` (a file or a link) is replaced atomically; a directory there must have been
+    /// removed first. Returns the final stat.
+    pub fn commit(
+        &mut self,
+        mut tmp: TempFile,
+        rel: &SafeRelPath,
+        mode: u32,
+        mtime: Option<(i64, u32)>,
+        fsync: bool,
+    ) -> Result<Meta, Error> {
+        let d = self.disp(rel);
+        rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(mode)).map_err(|e| ioe(&d, e))?;
+        if let Some((s, ns)) = mtime {
+            rustix::fs::futimens(&tmp.file, &ts(s, ns)).map_err(|e| ioe(&d, e))?;
+        }
+        if fsync {
+            rustix::fs::fdatasync(&tmp.file).map_err(|e| ioe(&d, e))?;
+        }
+        let (_, name) = rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("cannot write the root as a file")))?;
+        let dirfd = tmp.dirfd.as_ref().ok_or_else(|| ioe(&d, io::Error::other("temp without directory")))?;
+        rustix::fs::renameat(dirfd, tmp.name.as_str(), dirfd, name).map_err(|e| ioe(&d, e))?;
+        tmp.keep = true; // renamed: nothing to clean up
+        let st = rustix::fs::fstat(&tmp.file).map_err(|e| ioe(&d, e))?;
+        Ok(Meta::from_raw(&st))
+    }
+
+    /// Set mode and/or mtime of an existing entry (links: mtime only).
+    pub fn set_meta(
+        &mut self,
+        rel: &SafeRelPath,
+        is_link: bool,
+        mode: Option<u32>,
+        mtime: Option<(i64, u32)>,
+    ) -> Result<(), Error> {
+        let d = self.disp(rel);
+        if rel.is_root() {
+            if let Some(m) = mode {
+                rustix::fs::fchmod(&self.root, Mode::from_raw_mode(m)).map_err(|e| ioe(&d, e))?;
+            }
+            if let Some((s, ns)) = mtime {
+                rustix::fs::futimens(&self.root, &ts(s, ns)).map_err(|e| ioe(&d, e))?;
+            }
+            return Ok(());
+        }
+        let (fd, name) = self.parent(rel)?;
+        if let (Some(m), false) = (mode, is_link) {
+            rustix::fs::chmodat(fd, name, Mode::from_raw_mode(m), AtFlags::empty()).map_err(|e| ioe(&d, e))?;
+        }
+        if let Some((s, ns)) = mtime {
+            rustix::fs::utimensat(fd, name, &ts(s, ns), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| ioe(&d, e))?;
+        }
+        Ok(())
+    }
+
+    /// List directory `rel` (names and types), without following links.
+    pub fn list(&mut self, rel: &SafeRelPath) -> Result<Vec<(String, FType)>, Error> {
+        let fd = self.open_dir(rel)?;
+        let mut dir = rustix::fs::Dir::read_from(&fd).map_err(|e| ioe(&self.disp(rel), e))?;
+        let mut out = Vec::new();
+        while let Some(ent) = dir.read() {
+            let ent = ent.map_err(|e| ioe(&self.disp(rel), e))?;
+            let name = ent.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let ft = match ent.file_type() {
+                FileType::RegularFile => FType::File,
+                FileType::Directory => FType::Dir,
+                FileType::Symlink => FType::Symlink,
+                FileType::Unknown => match rustix::fs::statat(&fd, ent.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => Meta::from_raw(&st).ftype,
+                    Err(_) => FType::Other,
+                },
+                _ => FType::Other,
+            };
+            out.push((String::from_utf8_lossy(name).into_owned(), ft));
+        }
+        Ok(out)
+    }
+}
+
+fn remove_at(dirfd: &OwnedFd, name: &str, depth: usize) -> io::Result<()> {
+    match rustix::fs::unlinkat(dirfd, name, AtFlags::empty()) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::ISDIR) | Err(rustix::io::Errno::PERM) => {}
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    if depth > path::MAX_DEPTH {
+        return Err(io::Error::other("directory tree too deep to remove"));
+    }
+    let sub = rustix::fs::openat(
+        dirfd,
+        name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    {
+        let mut dir = rustix::fs::Dir::read_from(&sub)?;
+        while let Some(ent) = dir.read() {
+            let ent = ent?;
+            let n = ent.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                names.push(String::from_utf8_lossy(n).into_owned());
+            }
+        }
+    }
+    for n in names {
+        remove_at(&sub, &n, depth + 1)?;
+    }
+    rustix::fs::unlinkat(dirfd, name, AtFlags::REMOVEDIR)?;
+    Ok(())
+}
+
+/// Open a source file for reading without following a final symlink.
+pub fn open_source(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Read exactly `buf.len()` bytes at `offset`.
+pub fn read_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, offset)
+}
+
+/// Write all of `buf` at `offset`.
+pub fn write_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(buf, offset)
+}
+
+/// Whether a fd is usable (keeps `AsFd` imported for trait users).
+pub fn is_open(f: &impl AsFd) -> bool {
+    rustix::fs::fstat(f).is_ok()
+}

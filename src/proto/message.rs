@@ -1,0 +1,597 @@
+//! The messages of protocol version 1 and their codec (docs/protocol.md). Decoding checks every
+//! length and count against a named cap before allocating.
+
+use super::frame::{Dec, Enc};
+use super::Error;
+use crate::chunk::{ChunkHash, ChunkParams};
+use crate::fsio::path::SafeRelPath;
+
+/// Protocol version carried in `Hello`.
+pub const VERSION: u32 = 1;
+/// Entries per `FileList` message.
+pub const MAX_ENTRIES: usize = 4096;
+/// Uncompressed size of one `FileList` body.
+pub const MAX_LIST_RAW: usize = 8 << 20;
+/// File ids per `Need`.
+pub const MAX_NEED: usize = 65536;
+/// Chunks per `ChunkList`.
+pub const MAX_CHUNKS: usize = 4096;
+/// Ranges per `Want`.
+pub const MAX_RANGES: usize = 4096;
+/// Bytes of a symlink target.
+pub const MAX_TARGET: usize = 4096;
+/// Bytes of an error text.
+pub const MAX_TEXT: usize = 4096;
+/// Filter rules in `Hello`.
+pub const MAX_RULES: usize = 4096;
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Regular file of `size` bytes.
+    File {
+        /// Size in bytes.
+        size: u64,
+    },
+    /// Directory.
+    Dir,
+    /// Symbolic link with its target, verbatim.
+    Symlink {
+        /// Target bytes.
+        target: Vec<u8>,
+    },
+}
+
+/// One file-list entry: what the source has at `path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path relative to the transfer root (empty = the root itself).
+    pub path: SafeRelPath,
+    /// Type and type-specific data.
+    pub kind: Kind,
+    /// Permission bits (`mode & 0o7777`).
+    pub mode: u32,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Nanoseconds part of the modification time.
+    pub mtime_ns: u32,
+}
+
+/// Options the destination applies; sent by whichever side started the transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(pub u64);
+
+impl Flags {
+    /// Delete extraneous files on the destination.
+    pub const DELETE: u64 = 1;
+    /// Change nothing; report what would change.
+    pub const DRY_RUN: u64 = 2;
+    /// Compare content, not size and mtime.
+    pub const CHECKSUM: u64 = 4;
+    /// Preserve permissions.
+    pub const PERMS: u64 = 8;
+    /// Preserve modification times.
+    pub const TIMES: u64 = 16;
+    /// Copy symlinks as symlinks.
+    pub const LINKS: u64 = 32;
+    /// Drop symlinks that point outside the tree.
+    pub const SAFE_LINKS: u64 = 64;
+    /// The source may send zstd-compressed chunks.
+    pub const COMPRESS: u64 = 128;
+    /// Set the root directory's mode too (local syncs, like rsync).
+    pub const ROOT_MODE: u64 = 256;
+    /// Whether `bit` is set.
+    pub fn has(self, bit: u64) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// First message on each side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// Protocol version.
+    pub version: u32,
+    /// Chunker parameters of the sender of this `Hello`.
+    pub params: ChunkParams,
+    /// Transfer options.
+    pub flags: Flags,
+    /// Most deletions allowed (0 = unlimited).
+    pub max_delete: u64,
+}
+
+/// A chunk as listed: short id and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkId {
+    /// First 8 bytes of the chunk's BLAKE3 hash.
+    pub short: u64,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// Every message of protocol v1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Version, chunker and options.
+    Hello(Hello),
+    /// A batch of entries; ids run on from `first`.
+    FileList {
+        /// Id of the first entry.
+        first: u32,
+        /// Entries.
+        entries: Vec<Entry>,
+    },
+    /// No more entries; `count` in all.
+    FileListEnd {
+        /// Number of entries sent.
+        count: u32,
+    },
+    /// Destination asks for the chunk lists of these files.
+    Need {
+        /// Entry ids.
+        files: Vec<u32>,
+    },
+    /// Part of a file's chunk list, from chunk index `first`.
+    ChunkList {
+        /// Entry id.
+        file: u32,
+        /// Index of the first chunk here.
+        first: u32,
+        /// Chunks.
+        chunks: Vec<ChunkId>,
+    },
+    /// End of a file's chunk list with the file's hash.
+    FileSum {
+        /// Entry id.
+        file: u32,
+        /// Chunks in the file.
+        count: u32,
+        /// Size of the file as chunked.
+        size: u64,
+        /// BLAKE3 over the concatenated chunk hashes.
+        hash: ChunkHash,
+    },
+    /// Destination asks for chunk data: ranges of chunk indices `(start, count)`.
+    Want {
+        /// Entry id.
+        file: u32,
+        /// Index ranges.
+        ranges: Vec<(u32, u32)>,
+    },
+    /// Chunk data.
+    Data {
+        /// Entry id.
+        file: u32,
+        /// Chunk index.
+        index: u32,
+        /// Full BLAKE3 of the uncompressed bytes.
+        hash: ChunkHash,
+        /// Whether `data` is a zstd frame.
+        compressed: bool,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The sender of this message has finished.
+    Done,
+    /// Fatal error on the other side.
+    Error {
+        /// Human-readable message.
+        text: String,
+    },
+}
+
+const T_HELLO: u8 = 1;
+const T_LIST: u8 = 2;
+const T_LIST_END: u8 = 3;
+const T_NEED: u8 = 4;
+const T_CHUNKS: u8 = 5;
+const T_SUM: u8 = 6;
+const T_WANT: u8 = 7;
+const T_DATA: u8 = 8;
+const T_DONE: u8 = 9;
+const T_ERROR: u8 = 10;
+
+const K_FILE: u8 = 0;
+const K_DIR: u8 = 1;
+const K_LINK: u8 = 2;
+
+impl Message {
+    /// Encode as a whole frame (length prefix included).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.raw(&[0, 0, 0, 0]);
+        match self {
+            Self::Hello(h) => {
+                e.u8(T_HELLO);
+                e.varint(u64::from(h.version));
+                e.varint(u64::from(h.params.min));
+                e.varint(u64::from(h.params.avg));
+                e.varint(u64::from(h.params.max));
+                e.varint(h.flags.0);
+                e.varint(h.max_delete);
+            }
+            Self::FileList { first, entries } => {
+                e.u8(T_LIST);
+                e.varint(u64::from(*first));
+                e.varint(entries.len() as u64);
+                let raw = encode_entries(entries);
+                // zstd level 3 shrinks sorted names and similar mtimes several-fold.
+                match zstd::bulk::compress(&raw, 3) {
+                    Ok(z) if z.len() < raw.len() => {
+                        e.u8(1);
+                        e.varint(raw.len() as u64);
+                        e.raw(&z);
+                    }
+                    _ => {
+                        e.u8(0);
+                        e.varint(raw.len() as u64);
+                        e.raw(&raw);
+                    }
+                }
+            }
+            Self::FileListEnd { count } => {
+                e.u8(T_LIST_END);
+                e.varint(u64::from(*count));
+            }
+            Self::Need { files } => {
+                e.u8(T_NEED);
+                e.varint(files.len() as u64);
+                let mut prev = 0u32;
+                for &f in files {
+                    // delta from the previous id (ids are usually ascending)
+                    e.svarint(i64::from(f) - i64::from(prev));
+                    prev = f;
+                }
+            }
+            Self::ChunkList { file, first, chunks } => {
+                e.u8(T_CHUNKS);
+                e.varint(u64::from(*file));
+                e.varint(u64::from(*first));
+                e.varint(chunks.len() as u64);
+                for c in chunks {
+                    e.u64(c.short);
+                    e.varint(u64::from(c.len));
+                }
+            }
+            Self::FileSum { file, count, size, hash } => {
+                e.u8(T_SUM);
+                e.varint(u64::from(*file));
+                e.varint(u64::from(*count));
+                e.varint(*size);
+                e.raw(hash.as_bytes());
+            }
+            Self::Want { file, ranges } => {
+                e.u8(T_WANT);
+                e.varint(u64::from(*file));
+                e.varint(ranges.len() as u64);
+                for &(s, n) in ranges {
+                    e.varint(u64::from(s));
+                    e.varint(u64::from(n));
+                }
+            }
+            Self::Data { file, index, hash, compressed, data } => {
+                e.buf.reserve(data.len() + 48);
+                e.u8(T_DATA);
+                e.varint(u64::from(*file));
+                e.varint(u64::from(*index));
+                e.raw(hash.as_bytes());
+                e.u8(u8::from(*compressed));
+                e.raw(data);
+            }
+            Self::Done => e.u8(T_DONE),
+            Self::Error { text } => {
+                e.u8(T_ERROR);
+                let t = text.as_bytes();
+                e.bytes(&t[..t.len().min(MAX_TEXT)]);
+            }
+        }
+        let len = (e.buf.len() - 4) as u32;
+        e.buf[..4].copy_from_slice(&len.to_le_bytes());
+        e.buf
+    }
+
+    /// Decode one frame body (type byte + body, without the length prefix).
+    pub fn decode(body: &[u8]) -> Result<Self, Error> {
+        let mut d = Dec::new(body);
+        let t = d.u8()?;
+        let m = match t {
+            T_HELLO => {
+                let version = d.u32v("version")?;
+                let min = d.u32v("chunk min")?;
+                let avg = d.u32v("chunk avg")?;
+                let max = d.u32v("chunk max")?;
+                let params = ChunkParams::new(min, avg, max).map_err(|_| Error::Malformed("chunk parameters"))?;
+                let flags = Flags(d.varint()?);
+                let max_delete = d.varint()?;
+                Self::Hello(Hello { version, params, flags, max_delete })
+            }
+            T_LIST => {
+                let first = d.u32v("first entry")?;
+                let n = d.varint_max(MAX_ENTRIES as u64, "entries per list")? as usize;
+                let compressed = d.u8()?;
+                let raw_len = d.varint_max(MAX_LIST_RAW as u64, "file list size")? as usize;
+                let rest = d.rest();
+                let raw = match compressed {
+                    0 => rest.to_vec(),
+                    1 => {
+                        zstd::bulk::decompress(rest, raw_len).map_err(|_| Error::Malformed("file list compression"))?
+                    }
+                    _ => return Err(Error::Malformed("file list flag")),
+                };
+                if raw.len() != raw_len {
+                    return Err(Error::Malformed("file list size"));
+                }
+                let entries = decode_entries(&raw, n)?;
+                return Ok(Self::FileList { first, entries });
+            }
+            T_LIST_END => Self::FileListEnd { count: d.u32v("entry count")? },
+            T_NEED => {
+                let n = d.varint_max(MAX_NEED as u64, "files per need")? as usize;
+                let mut files = Vec::with_capacity(n);
+                let mut prev = 0i64;
+                for _ in 0..n {
+                    let v = prev.checked_add(d.svarint()?).ok_or(Error::Malformed("file id"))?;
+                    let f = u32::try_from(v).map_err(|_| Error::Malformed("file id"))?;
+                    files.push(f);
+                    prev = v;
+                }
+                Self::Need { files }
+            }
+            T_CHUNKS => {
+                let file = d.u32v("file id")?;
+                let first = d.u32v("chunk index")?;
+                let n = d.varint_max(MAX_CHUNKS as u64, "chunks per list")? as usize;
+                let mut chunks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let short = d.u64()?;
+                    let len = d.varint_max(u64::from(ChunkParams::MAX_MAX), "chunk length")? as u32;
+                    if len == 0 {
+                        return Err(Error::Malformed("zero-length chunk"));
+                    }
+                    chunks.push(ChunkId { short, len });
+                }
+                Self::ChunkList { file, first, chunks }
+            }
+            T_SUM => Self::FileSum {
+                file: d.u32v("file id")?,
+                count: d.u32v("chunk count")?,
+                size: d.varint()?,
+                hash: ChunkHash(d.hash()?),
+            },
+            T_WANT => {
+                let file = d.u32v("file id")?;
+                let n = d.varint_max(MAX_RANGES as u64, "ranges per want")? as usize;
+                let mut ranges = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let s = d.u32v("chunk index")?;
+                    let c = d.u32v("chunk count")?;
+                    if c == 0 || s.checked_add(c).is_none() {
+                        return Err(Error::Malformed("chunk range"));
+                    }
+                    ranges.push((s, c));
+                }
+                Self::Want { file, ranges }
+            }
+            T_DATA => {
+                let file = d.u32v("file id")?;
+                let index = d.u32v("chunk index")?;
+                let hash = ChunkHash(d.hash()?);
+                let compressed = match d.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Error::Malformed("data flag")),
+                };
+                let data = d.rest().to_vec();
+                if data.len() > ChunkParams::MAX_MAX as usize {
+                    return Err(Error::Cap("chunk length", data.len() as u64));
+                }
+                return Ok(Self::Data { file, index, hash, compressed, data });
+            }
+            T_DONE => Self::Done,
+            T_ERROR => {
+                let b = d.bytes(MAX_TEXT, "error text")?;
+                Self::Error { text: String::from_utf8_lossy(b).into_owned() }
+            }
+            _ => return Err(Error::UnknownType(t)),
+        };
+        d.finish()?;
+        Ok(m)
+    }
+}
+
+fn encode_entries(entries: &[Entry]) -> Vec<u8> {
+    let mut e = Enc::default();
+    let mut prev: &str = "";
+    let mut prev_mtime = 0i64;
+    for en in entries {
+        let p = en.path.as_str();
+        let shared = common_prefix(prev, p);
+        e.varint(shared as u64);
+        e.bytes(&p.as_bytes()[shared..]);
+        match &en.kind {
+            Kind::File { size } => {
+                e.u8(K_FILE);
+                e.varint(*size);
+            }
+            Kind::Dir => e.u8(K_DIR),
+            Kind::Symlink { target } => {
+                e.u8(K_LINK);
+                e.bytes(target);
+            }
+        }
+        e.varint(u64::from(en.mode));
+        e.svarint(en.mtime.wrapping_sub(prev_mtime));
+        e.varint(u64::from(en.mtime_ns));
+        prev = p;
+        prev_mtime = en.mtime;
+    }
+    e.buf
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    let mut n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    while !b.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
+}
+
+fn decode_entries(raw: &[u8], n: usize) -> Result<Vec<Entry>, Error> {
+    let mut d = Dec::new(raw);
+    let mut out: Vec<Entry> = Vec::with_capacity(n);
+    let mut prev_mtime = 0i64;
+    for _ in 0..n {
+        let shared = d.varint_max(crate::fsio::path::MAX_PATH as u64, "path prefix")? as usize;
+        let suffix = d.bytes(crate::fsio::path::MAX_PATH, "path length")?;
+        let prev = out.last().map(|e| e.path.as_str().as_bytes()).unwrap_or(b"");
+        if shared > prev.len() {
+            return Err(Error::Malformed("path prefix longer than previous path"));
+        }
+        let mut p = Vec::with_capacity(shared + suffix.len());
+        p.extend_from_slice(&prev[..shared]);
+        p.extend_from_slice(suffix);
+        let path = SafeRelPath::from_bytes(&p).map_err(Error::Path)?;
+        let kind = match d.u8()? {
+            K_FILE => Kind::File { size: d.varint()? },
+            K_DIR => Kind::Dir,
+            K_LINK => {
+                let t = d.bytes(MAX_TARGET, "symlink target")?;
+                if t.is_empty() || t.contains(&0) {
+                    return Err(Error::Malformed("symlink target"));
+                }
+                Kind::Symlink { target: t.to_vec() }
+            }
+            _ => return Err(Error::Malformed("entry kind")),
+        };
+        let mode = d.varint_max(0o7777, "mode")? as u32;
+        let mtime = prev_mtime.wrapping_add(d.svarint()?);
+        let mtime_ns = d.varint_max(999_999_999, "mtime nanoseconds")? as u32;
+        prev_mtime = mtime;
+        out.push(Entry { path, kind, mode, mtime, mtime_ns });
+    }
+    d.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(frame: &[u8]) -> &[u8] {
+        &frame[4..]
+    }
+
+    fn sample() -> Vec<Message> {
+        let p = |s: &str| SafeRelPath::new(s).unwrap();
+        vec![
+            Message::Hello(Hello {
+                version: 1,
+                params: ChunkParams::DEFAULT,
+                flags: Flags(Flags::DELETE | Flags::TIMES),
+                max_delete: 0,
+            }),
+            Message::FileList {
+                first: 7,
+                entries: vec![
+                    Entry { path: p(""), kind: Kind::Dir, mode: 0o755, mtime: 1_600_000_000, mtime_ns: 5 },
+                    Entry {
+                        path: p("a/é b"),
+                        kind: Kind::File { size: 123 },
+                        mode: 0o644,
+                        mtime: 1_500_000_000,
+                        mtime_ns: 999_999_999,
+                    },
+                    Entry {
+                        path: p("a/é c"),
+                        kind: Kind::Symlink { target: b"../x".to_vec() },
+                        mode: 0o777,
+                        mtime: -5,
+                        mtime_ns: 0,
+                    },
+                ],
+            },
+            Message::FileListEnd { count: 10 },
+            Message::Need { files: vec![3, 1, 4_000_000_000] },
+            Message::ChunkList { file: 1, first: 0, chunks: vec![ChunkId { short: 42, len: 65536 }] },
+            Message::FileSum { file: 1, count: 1, size: 65536, hash: ChunkHash([7; 32]) },
+            Message::Want { file: 1, ranges: vec![(0, 1), (5, 10)] },
+            Message::Data { file: 1, index: 0, hash: ChunkHash([9; 32]), compressed: false, data: vec![1, 2, 3] },
+            Message::Done,
+            Message::Error { text: "boom".into() },
+        ]
+    }
+
+    #[test]
+    fn round_trip() {
+        for m in sample() {
+            let f = m.encode();
+            assert_eq!(crate::proto::frame::check(&f).unwrap(), Some(f.len()));
+            assert_eq!(Message::decode(body(&f)).unwrap(), m);
+        }
+    }
+
+    /// Exact bytes: the wire format must not drift without a version bump.
+    #[test]
+    fn exact_bytes() {
+        assert_eq!(Message::Done.encode(), vec![1, 0, 0, 0, 9]);
+        assert_eq!(
+            Message::Want { file: 1, ranges: vec![(0, 1), (5, 10)] }.encode(),
+            vec![7, 0, 0, 0, 7, 1, 2, 0, 1, 5, 10]
+        );
+        assert_eq!(
+            Message::Hello(Hello { version: 1, params: ChunkParams::DEFAULT, flags: Flags(3), max_delete: 0 }).encode(),
+            vec![12, 0, 0, 0, 1, 1, 0x80, 0x80, 1, 0x80, 0x80, 4, 0x80, 0x80, 0x10, 3, 0]
+        );
+    }
+
+    #[test]
+    fn truncations_never_panic() {
+        for m in sample() {
+            let f = m.encode();
+            for cut in 1..f.len() - 4 {
+                let _ = Message::decode(&body(&f)[..cut]);
+            }
+        }
+    }
+
+    /// T1/T23: a file list with `..` or an oversized count is refused.
+    #[test]
+    fn hostile_lists_refused() {
+        let mut e = Enc::default();
+        e.u8(T_LIST);
+        e.varint(0);
+        e.varint(1);
+        e.u8(0);
+        let mut raw = Enc::default();
+        raw.varint(0);
+        raw.bytes(b"../x");
+        raw.u8(K_FILE);
+        raw.varint(1);
+        raw.varint(0o644);
+        raw.svarint(0);
+        raw.varint(0);
+        e.varint(raw.buf.len() as u64);
+        e.raw(&raw.buf);
+        assert!(matches!(Message::decode(&e.buf), Err(Error::Path(_))));
+
+        let mut e = Enc::default();
+        e.u8(T_LIST);
+        e.varint(0);
+        e.varint(1 << 40);
+        assert!(matches!(Message::decode(&e.buf), Err(Error::Cap(..))));
+
+        let mut e = Enc::default();
+        e.u8(T_CHUNKS);
+        e.varint(0);
+        e.varint(0);
+        e.varint(1);
+        e.u64(1);
+        e.varint(0);
+        assert!(Message::decode(&e.buf).is_err(), "zero-length chunk");
+    }
+
+    #[test]
+    fn unknown_type_rejected() {
+        assert!(matches!(Message::decode(&[200]), Err(Error::UnknownType(200))));
+        assert!(Message::decode(&[T_DONE, 0]).is_err(), "trailing bytes");
+    }
+}

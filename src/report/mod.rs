@@ -1,0 +1,304 @@
+//! The only place that prints. Commands and the engine call a `Reporter`; it renders itemized
+//! lines, verbose names, warnings, progress (indicatif bars on a TTY, plain lines otherwise) and
+//! `--json` events (one JSON object per line on stdout).
+
+pub mod sanitize;
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use sanitize::sanitize;
+
+/// How much to print.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Verbosity {
+    /// -v count.
+    pub verbose: u8,
+    /// -q.
+    pub quiet: bool,
+    /// -i.
+    pub itemize: bool,
+    /// --progress.
+    pub progress: bool,
+    /// --json.
+    pub json: bool,
+}
+
+/// Counters of one transfer, shared by the threads of both roles.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Entries in the file list.
+    pub files: AtomicU64,
+    /// Regular files in the list.
+    pub regular: AtomicU64,
+    /// Directories in the list.
+    pub dirs: AtomicU64,
+    /// Symlinks in the list.
+    pub links: AtomicU64,
+    /// Entries created at the destination.
+    pub created: AtomicU64,
+    /// Entries deleted at the destination.
+    pub deleted: AtomicU64,
+    /// Regular files rewritten.
+    pub transferred_files: AtomicU64,
+    /// Sum of regular file sizes in the list.
+    pub total_size: AtomicU64,
+    /// Sum of sizes of the files rewritten.
+    pub transferred_size: AtomicU64,
+    /// File content read by the source side.
+    pub source_read: AtomicU64,
+    /// File content read by the destination side (seeds, basis).
+    pub dest_read: AtomicU64,
+    /// Chunks in rewritten files.
+    pub chunks: AtomicU64,
+    /// Chunks taken from data already at the destination.
+    pub chunks_reused: AtomicU64,
+    /// Bytes of those.
+    pub bytes_reused: AtomicU64,
+    /// Chunks sent by the source.
+    pub chunks_sent: AtomicU64,
+    /// Chunk bytes sent (uncompressed).
+    pub bytes_sent: AtomicU64,
+    /// Chunk bytes on the wire (after compression).
+    pub bytes_wire: AtomicU64,
+    /// Bytes written to temp files.
+    pub bytes_written: AtomicU64,
+    /// Per-file errors.
+    pub errors: AtomicU64,
+}
+
+/// Add to a counter.
+pub fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Renders events for one command.
+pub struct Reporter {
+    v: Verbosity,
+    tty: bool,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+    last_line: Mutex<Instant>,
+    out: Mutex<()>,
+}
+
+impl Reporter {
+    /// A reporter with these settings.
+    pub fn new(v: Verbosity) -> Self {
+        Self {
+            v,
+            tty: std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+            last_line: Mutex::new(Instant::now()),
+            out: Mutex::new(()),
+        }
+    }
+
+    /// The settings.
+    pub fn verbosity(&self) -> Verbosity {
+        self.v
+    }
+
+    fn stdout_line(&self, line: &str) {
+        let _g = self.out.lock();
+        let bar = self.bar.lock().ok().and_then(|b| b.clone());
+        match bar {
+            Some(b) => b.suspend(|| println_safe(line)),
+            None => println_safe(line),
+        }
+    }
+
+    /// Emit a JSON event (only with --json).
+    pub fn json(&self, v: serde_json::Value) {
+        if self.v.json {
+            self.stdout_line(&v.to_string());
+        }
+    }
+
+    /// An itemized change (`-i`), or the name with `-v`.
+    pub fn change(&self, code: &str, name: &str) {
+        if self.v.json {
+            self.json(serde_json::json!({"event": "change", "item": code, "path": name}));
+        } else if self.v.itemize {
+            self.stdout_line(&format!("{code} {}", sanitize(name)));
+        } else if self.v.verbose > 0 && !self.v.quiet && !code.starts_with('.') {
+            if let Some(rest) = code.strip_prefix("*") {
+                self.stdout_line(&format!("{} {}", rest.trim(), sanitize(name)));
+            } else {
+                self.stdout_line(&sanitize(name));
+            }
+        }
+    }
+
+    /// A warning (always shown unless -q): stderr.
+    pub fn warn(&self, msg: &str) {
+        if self.v.json {
+            self.json(serde_json::json!({"event": "warning", "message": msg}));
+        } else if !self.v.quiet {
+            let bar = self.bar.lock().ok().and_then(|b| b.clone());
+            let line = format!("pcp: {msg}");
+            match bar {
+                Some(b) => b.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
+    }
+
+    /// A plain informational line on stderr (shown unless -q).
+    pub fn info(&self, msg: &str) {
+        if !self.v.quiet && !self.v.json {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// Start progress for `total` bytes (0 if unknown).
+    pub fn progress_start(&self, total: u64) {
+        if !self.v.progress || self.v.quiet {
+            return;
+        }
+        if self.tty && !self.v.json {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bytes}/{total_bytes} {wide_bar} {binary_bytes_per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(Duration::from_millis(200));
+            if let Ok(mut g) = self.bar.lock() {
+                *g = Some(b);
+            }
+        }
+    }
+
+    /// Grow the progress total.
+    pub fn progress_total(&self, total: u64) {
+        if let Ok(g) = self.bar.lock() {
+            if let Some(b) = g.as_ref() {
+                b.set_length(total);
+            }
+        }
+    }
+
+    /// Report progress: `done` of `total` bytes.
+    pub fn progress(&self, done: u64, total: u64, start: Instant) {
+        if !self.v.progress || self.v.quiet {
+            return;
+        }
+        if let Ok(g) = self.bar.lock() {
+            if let Some(b) = g.as_ref() {
+                b.set_position(done);
+                return;
+            }
+        }
+        // No TTY: a plain line at most every second.
+        let now = Instant::now();
+        if let Ok(mut last) = self.last_line.lock() {
+            if now.duration_since(*last) < Duration::from_secs(1) {
+                return;
+            }
+            *last = now;
+        }
+        let secs = start.elapsed().as_secs_f64().max(1e-3);
+        let rate = done as f64 / secs;
+        if self.v.json {
+            self.json(serde_json::json!({"event": "progress", "bytes": done, "total": total, "rate": rate as u64}));
+        } else {
+            let eta = if rate > 0.0 && total > done { (total - done) as f64 / rate } else { 0.0 };
+            eprintln!("{} / {} ({}/s, ETA {:.0}s)", human(done), human(total), human(rate as u64), eta);
+        }
+    }
+
+    /// Finish the progress bar.
+    pub fn progress_done(&self) {
+        if let Ok(mut g) = self.bar.lock() {
+            if let Some(b) = g.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+
+    /// Print `--stats` (stdout), or the summary event with --json.
+    pub fn stats(&self, s: &Stats, elapsed: Duration, show: bool) {
+        let j = serde_json::json!({
+            "event": "summary",
+            "files": get(&s.files), "regular": get(&s.regular), "dirs": get(&s.dirs), "links": get(&s.links),
+            "created": get(&s.created), "deleted": get(&s.deleted),
+            "files_transferred": get(&s.transferred_files),
+            "total_size": get(&s.total_size), "transferred_size": get(&s.transferred_size),
+            "source_read": get(&s.source_read), "dest_read": get(&s.dest_read),
+            "chunks": get(&s.chunks), "chunks_reused": get(&s.chunks_reused), "bytes_reused": get(&s.bytes_reused),
+            "chunks_sent": get(&s.chunks_sent), "bytes_sent": get(&s.bytes_sent), "bytes_wire": get(&s.bytes_wire),
+            "bytes_written": get(&s.bytes_written), "errors": get(&s.errors),
+            "seconds": elapsed.as_secs_f64(),
+        });
+        if self.v.json {
+            self.json(j);
+            return;
+        }
+        if !show {
+            return;
+        }
+        let lines = [
+            format!(
+                "Number of files: {} (reg: {}, dir: {}, link: {})",
+                get(&s.files),
+                get(&s.regular),
+                get(&s.dirs),
+                get(&s.links)
+            ),
+            format!("Number of created files: {}", get(&s.created)),
+            format!("Number of deleted files: {}", get(&s.deleted)),
+            format!("Number of regular files transferred: {}", get(&s.transferred_files)),
+            format!("Total file size: {} bytes", get(&s.total_size)),
+            format!("Total transferred file size: {} bytes", get(&s.transferred_size)),
+            format!(
+                "File content read: {} bytes (source), {} bytes (destination)",
+                get(&s.source_read),
+                get(&s.dest_read)
+            ),
+            format!(
+                "Chunks: {} in changed files, {} reused locally ({} bytes), {} transferred",
+                get(&s.chunks),
+                get(&s.chunks_reused),
+                get(&s.bytes_reused),
+                get(&s.chunks_sent)
+            ),
+            format!("Literal data: {} bytes ({} bytes on the wire)", get(&s.bytes_sent), get(&s.bytes_wire)),
+            format!("Matched data: {} bytes", get(&s.bytes_reused)),
+            format!("Bytes written: {} bytes", get(&s.bytes_written)),
+            format!("Elapsed: {:.3} s", elapsed.as_secs_f64()),
+        ];
+        let _g = self.out.lock();
+        for l in lines {
+            println_safe(&l);
+        }
+    }
+}
+
+/// println that ignores a closed stdout (e.g. `| head`).
+fn println_safe(line: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{line}");
+}
+
+/// Human-readable bytes.
+pub fn human(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
