@@ -47,7 +47,7 @@ pub enum Error {
 /// Parse one `--filter` rule.
 pub fn parse_filter_rule(s: &str) -> Result<Rule, Error> {
     let s = s.trim();
-    let (kind, pat) = match s.split_once(|c: char| c == ' ' || c == ',') {
+    let (kind, pat) = match s.split_once([' ', ',']) {
         Some((k, p)) => (k, p.trim()),
         None => return Err(Error::Unsupported(s.to_owned())),
     };

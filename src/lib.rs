@@ -19,6 +19,7 @@
 //! The pure core — `chunk` (cut points and hashes), `proto` (messages, framing, caps),
 //! `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed.
 
+pub mod auth;
 pub mod chunk;
 pub mod cli;
 pub mod cmd;

@@ -65,6 +65,7 @@ pub struct Meta {
 }
 
 impl Meta {
+    #[allow(clippy::unnecessary_cast)] // field types differ between architectures
     fn from_raw(st: &rustix::fs::Stat) -> Self {
         let ftype = match FileType::from_raw_mode(st.st_mode as _) {
             FileType::RegularFile => FType::File,

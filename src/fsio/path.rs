@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn rejects_long_and_deep() {
         assert!(SafeRelPath::new(&"a".repeat(256)).is_err());
-        assert!(SafeRelPath::new(&"a/".repeat(300).trim_end_matches('/').to_owned()).is_err());
+        assert!(SafeRelPath::new("a/".repeat(300).trim_end_matches('/')).is_err());
         assert!(SafeRelPath::new(&"a".repeat(5000)).is_err());
     }
 

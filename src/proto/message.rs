@@ -539,7 +539,7 @@ mod tests {
         );
         assert_eq!(
             Message::Hello(Hello { version: 1, params: ChunkParams::DEFAULT, flags: Flags(3), max_delete: 0 }).encode(),
-            vec![12, 0, 0, 0, 1, 1, 0x80, 0x80, 1, 0x80, 0x80, 4, 0x80, 0x80, 0x10, 3, 0]
+            vec![13, 0, 0, 0, 1, 1, 0x80, 0x80, 1, 0x80, 0x80, 4, 0x80, 0x80, 0x10, 3, 0]
         );
     }
 
