@@ -227,6 +227,8 @@ impl Dest<'_> {
             self.delete_pass()?;
         }
         if !dry {
+            // Temp files of interrupted runs go before directory times are set.
+            self.cleanup_staged()?;
             // Directory metadata after contents, deepest first.
             let metas = std::mem::take(&mut self.dir_meta);
             for e in metas.iter().rev() {
@@ -238,7 +240,6 @@ impl Dest<'_> {
                     self.fail(&e.path, &err.into());
                 }
             }
-            self.cleanup_staged()?;
         }
         if let Some(m) = self.manifest.as_mut() {
             m.flush()?;
@@ -266,6 +267,9 @@ impl Dest<'_> {
     /// Validate one entry and apply what needs no data; queue files that differ.
     fn entry(&mut self, id: u32, e: Entry) -> Result<()> {
         // T7/T10: one entry per path, and a parent that this transfer made a directory.
+        if cfg!(windows) {
+            e.path.check_portable().map_err(PErr::Path)?;
+        }
         if !self.paths.insert(e.path.clone()) {
             return Err(PErr::State(format!("duplicate entry {}", e.path)).into());
         }

@@ -20,8 +20,8 @@ pub enum PathError {
     /// Absolute, `..`, `.`, empty component or trailing slash.
     #[error("path {0:?} is not a canonical relative path (no leading '/', '..', '.', '//' or trailing '/')")]
     NotCanonical(String),
-    /// A byte that has no business in a file name (NUL, control characters, backslash, ':').
-    #[error("path {0:?} contains a forbidden character (control character, '\\\\' or ':')")]
+    /// A control character (NUL, ESC, CR...), or with the portable policy `\\` or `:`.
+    #[error("path {0:?} contains a forbidden character (a control character; on Windows also '\\\\' or ':')")]
     BadChar(String),
     /// A name Windows reserves (CON, NUL, COM1...) or one ending in a dot or space.
     #[error("path {0:?} uses a name reserved on Windows (CON, NUL, COM1, trailing dot or space)")]
@@ -65,18 +65,31 @@ impl SafeRelPath {
             if comp.is_empty() || comp == "." || comp == ".." {
                 return Err(PathError::NotCanonical(s.to_owned()));
             }
-            if comp.chars().any(|c| c.is_control() || c == '\\' || c == ':') {
+            if comp.chars().any(char::is_control) {
                 return Err(PathError::BadChar(s.to_owned()));
-            }
-            if comp.ends_with('.') || comp.ends_with(' ') {
-                return Err(PathError::Reserved(s.to_owned()));
-            }
-            let stem = comp.split('.').next().unwrap_or(comp).to_ascii_lowercase();
-            if RESERVED.contains(&stem.as_str()) {
-                return Err(PathError::Reserved(s.to_owned()));
             }
         }
         Ok(Self(s.to_owned()))
+    }
+
+    /// The portable-name policy (security.md T3): also refuse `\\`, `:`, names Windows reserves
+    /// and names ending in a dot or space. A Windows destination applies it to every entry, so a
+    /// Linux sender cannot harm a Windows receiver; POSIX destinations accept such names, as rsync
+    /// does.
+    pub fn check_portable(&self) -> Result<(), PathError> {
+        for comp in self.components() {
+            if comp.contains(['\\', ':']) {
+                return Err(PathError::BadChar(self.0.clone()));
+            }
+            if comp.ends_with('.') || comp.ends_with(' ') {
+                return Err(PathError::Reserved(self.0.clone()));
+            }
+            let stem = comp.split('.').next().unwrap_or(comp).to_ascii_lowercase();
+            if RESERVED.contains(&stem.as_str()) {
+                return Err(PathError::Reserved(self.0.clone()));
+            }
+        }
+        Ok(())
     }
 
     /// Parse raw bytes (from the wire or the disk).
@@ -180,10 +193,18 @@ mod tests {
         }
     }
 
-    /// T3, T4: Windows forms, NUL and controls.
+    /// T4: NUL and control characters are refused everywhere.
     #[test]
-    fn rejects_windows_forms_and_controls() {
-        for p in [
+    fn rejects_controls() {
+        for p in ["a\0b", "a\x1b[1A", "a\rb", "x/\u{9b}", "a\nb"] {
+            assert!(SafeRelPath::new(p).is_err(), "{p:?}");
+        }
+    }
+
+    /// T3: Windows forms fail the portable policy (applied by Windows destinations).
+    #[test]
+    fn portable_policy_rejects_windows_forms() {
+        let forms = [
             "C:\\x",
             "C:x",
             "\\\\?\\C:\\x",
@@ -195,13 +216,12 @@ mod tests {
             "COM1",
             "a.",
             "a ",
-            "a\0b",
-            "a\x1b[1A",
-            "a\rb",
-            "x/\u{9b}",
-        ] {
-            assert!(SafeRelPath::new(p).is_err(), "{p:?}");
+        ];
+        for p in forms {
+            let r = SafeRelPath::new(p).and_then(|s| s.check_portable());
+            assert!(r.is_err(), "{p:?}");
         }
+        assert!(SafeRelPath::new("ok/name.txt").unwrap().check_portable().is_ok());
     }
 
     /// T6: sizes.

@@ -1,0 +1,332 @@
+//! Local sync: rsync as a differential oracle, and crash safety.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::util::*;
+
+const ORACLE_SEEDS: [u64; 3] = [1, 0x5eed_0002, 0xdead_beef];
+const ORACLE_ROUNDS: usize = 5;
+/// Random mutations per round on top of one of each kind.
+const EXTRA_MUTATIONS: usize = 12;
+
+/// Per round: mutate `src`, then `pcp sync -a --delete src/ by-pcp/` and
+/// `rsync -a --delete src/ by-rsync/`; the two must be equal (and equal to
+/// `src`) in paths,
+/// types, contents, modes, mtimes and link targets. Round 0 is the initial
+/// sync into empty destinations.
+#[test]
+fn oracle_matches_rsync_over_mutation_rounds() {
+    require_rsync();
+    let started = Instant::now();
+    for seed in ORACLE_SEEDS {
+        let td = TestDir::new();
+        let (src, a, b) = (td.join("src"), td.join("by-pcp"), td.join("by-rsync"));
+        let summary = gen_tree(&src, seed);
+        eprintln!("oracle: seed {seed:#x}: {summary:?}");
+        let mut mutator = Mutator::new(seed ^ 0x00ff_00ff);
+        for round in 0..=ORACLE_ROUNDS {
+            if round > 0 {
+                mutator.round(&src, EXTRA_MUTATIONS);
+            }
+            let ctx = || {
+                format!(
+                    "seed {seed:#x}, round {round} (tree {summary:?})\nmutations so far:\n  {}",
+                    mutator.log.join("\n  ")
+                )
+            };
+            let src_before = snapshot(&src);
+            run_ok(td.pcp().args(["sync", "-a", "--delete"]).arg(slash(&src)).arg(slash(&a)));
+            assert!(snapshot(&src) == src_before, "pcp modified its source\n{}", ctx());
+            run_ok(td.rsync().args(["-a", "--delete"]).arg(slash(&src)).arg(slash(&b)));
+            if let Err(e) = check_trees_equal(&b, &a) {
+                panic!("pcp's result (B) differs from rsync's (A)\n{e}{}", ctx());
+            }
+            if let Err(e) = check_trees_equal(&src, &a) {
+                panic!("pcp's destination (B) differs from its source (A)\n{e}{}", ctx());
+            }
+        }
+    }
+    eprintln!("oracle: done in {:?}", started.elapsed());
+}
+
+/// `pcp sync -a src c/` (no trailing slash on SRC) copies the directory
+/// itself: c/src/..., exactly like rsync.
+#[test]
+fn trailing_slash_rule_matches_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    gen_tree(&td.join("src"), 42);
+    // Relative arguments, run from the TestDir: also checks cwd handling.
+    run_ok(td.pcp().args(["sync", "-a", "src", "c/"]));
+    run_ok(td.rsync().args(["-a", "src", "d/"]));
+    let names: Vec<_> =
+        fs::read_dir(td.join("c")).expect("pcp created c/").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(names, ["src"], "`pcp sync -a src c/` must create exactly c/src");
+    assert_trees_equal(&td.join("d/src"), &td.join("c/src"));
+    assert_trees_equal(&td.join("src"), &td.join("c/src"));
+
+    // And once more with the directory already present: an update in place.
+    fs::write(td.join("src/added after.txt"), b"new\n").expect("write");
+    run_ok(td.pcp().args(["sync", "-a", "src", "c"]));
+    run_ok(td.rsync().args(["-a", "src", "d"]));
+    assert_trees_equal(&td.join("d/src"), &td.join("c/src"));
+    assert_trees_equal(&td.join("src"), &td.join("c/src"));
+}
+
+// ---------------------------------------------------------------------------
+// Crash safety
+// ---------------------------------------------------------------------------
+
+const CRASH_KILLS: usize = 20;
+/// The kill loop stops early (after fewer kills) past this.
+const CRASH_LOOP_BUDGET: Duration = Duration::from_secs(40);
+const CRASH_SEED: u64 = 0xC4A5_4000;
+
+/// One file of the crash test: its two versions (A = old, B = new).
+struct Versioned {
+    rel: PathBuf,
+    /// (content seed, length, mtime, blake3) per version; `None`: absent.
+    a: Option<(u64, u64, SystemTime, blake3::Hash)>,
+    b: Option<(u64, u64, SystemTime, blake3::Hash)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Version {
+    A,
+    B,
+}
+
+/// Write every file's `v` version into `src` (removing files absent in it).
+fn set_src_version(src: &Path, files: &[Versioned], v: Version) {
+    for f in files {
+        let p = src.join(&f.rel);
+        let want = if v == Version::A { f.a } else { f.b };
+        match want {
+            Some((seed, len, mtime, hash)) => {
+                if let Some(parent) = p.parent() {
+                    fs::create_dir_all(parent).expect("mkdir");
+                }
+                let _ = fs::remove_file(&p);
+                assert_eq!(write_seeded_file(&p, seed, len), hash);
+                set_mtime(&p, mtime);
+            }
+            None => {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+}
+
+/// What [`check_crash_state`] saw in an acceptable dest.
+#[derive(Debug, Default)]
+struct CrashState {
+    /// Files whose two versions differ, holding version A / version B.
+    at_a: usize,
+    at_b: usize,
+    /// Dot-named leftovers of the interrupted run.
+    temp_entries: usize,
+}
+
+/// Check that `dest` is in a state a crash may leave: every final name
+/// holds exactly version A or B (a name absent in one version may be
+/// absent), nothing else but dot-named temp files (rsync: `.name.XXXXXX`,
+/// pcp: `.pcp-tmp*`).
+fn check_crash_state(dest: &Path, files: &[Versioned], src_dirs: &[PathBuf]) -> Result<CrashState, String> {
+    let mut problems = Vec::new();
+    let mut state = CrashState::default();
+    let mut temp_entries = 0;
+    let expected: BTreeMap<&Path, &Versioned> = files.iter().map(|f| (f.rel.as_path(), f)).collect();
+    for f in files {
+        let p = dest.join(&f.rel);
+        match fs::symlink_metadata(&p) {
+            Err(_) => {
+                if f.a.is_some() && f.b.is_some() {
+                    problems.push(format!("{:?}: missing (it exists in both versions)", f.rel));
+                }
+            }
+            Ok(md) if !md.is_file() => problems.push(format!("{:?}: not a regular file: {:?}", f.rel, md.file_type())),
+            Ok(md) => {
+                let h = hash_file(&p);
+                let is_a = f.a.is_some_and(|(_, _, _, ha)| ha == h);
+                let is_b = f.b.is_some_and(|(_, _, _, hb)| hb == h);
+                if is_a != is_b {
+                    state.at_a += usize::from(is_a);
+                    state.at_b += usize::from(is_b);
+                }
+                if !is_a && !is_b {
+                    problems.push(format!(
+                        "{:?}: TORN: {} B matching neither version (A: {:?} B, B: {:?} B)",
+                        f.rel,
+                        md.len(),
+                        f.a.map(|v| v.1),
+                        f.b.map(|v| v.1)
+                    ));
+                }
+            }
+        }
+    }
+    for (rel, t) in list_tree(dest) {
+        if expected.contains_key(rel.as_path()) || src_dirs.contains(&rel) {
+            continue;
+        }
+        // The crash tree has no dot-names: anything dot-named (or inside a
+        // dot-named dir) is an interrupted run's temp/staging entry.
+        if rel.iter().any(|c| c.as_encoded_bytes().starts_with(b".")) {
+            temp_entries += 1;
+            continue;
+        }
+        problems.push(format!("unexpected {t:?} in dest: {rel:?}"));
+    }
+    if problems.is_empty() {
+        state.temp_entries = temp_entries;
+        Ok(state)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// SIGKILL `pcp sync -a --delete src/ dest/` at seeded random moments; after
+/// each kill every file in dest must be entirely its old or its new
+/// version, and nothing may appear outside dest. A final uninterrupted run
+/// must then leave dest identical to src, with no temp files left.
+///
+/// When a run finishes before the kill, src is flipped to the other version
+/// so that the next run again has work to interrupt.
+#[test]
+fn crash_safety_sigkill_at_random_moments() {
+    let started = Instant::now();
+    let td = TestDir::new();
+    let src = td.mkdir("src");
+    let dest = td.join("dest");
+    let mut rng = ChaCha8Rng::seed_from_u64(CRASH_SEED);
+
+    let mut files = Vec::new();
+    let names = ["big-0.bin", "big 1 with space.bin", "big-é-2.bin", "日本-3.bin", "-big-4.bin", "sub/dir/big-5.bin"];
+    let t_a = UNIX_EPOCH + Duration::new(1_500_000_000, 123_456_789);
+    let t_b = UNIX_EPOCH + Duration::new(1_600_000_000, 987_654_321);
+    for (i, name) in names.iter().enumerate() {
+        let len_a = rng.random_range(8 * MIB..=16 * MIB);
+        // Even files keep their size (same-size rewrite), odd ones change it.
+        let len_b = if i % 2 == 0 { len_a } else { rng.random_range(8 * MIB..=16 * MIB) };
+        let (seed_a, seed_b) = (rng.random::<u64>(), rng.random::<u64>());
+        files.push(Versioned {
+            rel: PathBuf::from(name),
+            a: Some((seed_a, len_a, t_a, blake3::Hash::from_bytes([0; 32]))),
+            b: Some((seed_b, len_b, t_b, blake3::Hash::from_bytes([0; 32]))),
+        });
+    }
+    let seed_new = rng.random::<u64>();
+    files.push(Versioned {
+        rel: PathBuf::from("brand-new.bin"),
+        a: None,
+        b: Some((seed_new, 4 * MIB + 17, t_b, blake3::Hash::from_bytes([0; 32]))),
+    });
+    let seed_same = rng.random::<u64>();
+    files.push(Versioned {
+        rel: PathBuf::from("unchanged.txt"),
+        a: Some((seed_same, 1000, t_a, blake3::Hash::from_bytes([0; 32]))),
+        b: Some((seed_same, 1000, t_a, blake3::Hash::from_bytes([0; 32]))),
+    });
+    // Fill in the hashes (content is never kept in memory).
+    for f in &mut files {
+        for v in [&mut f.a, &mut f.b].into_iter().flatten() {
+            v.3 = seeded_hash(v.0, v.1);
+        }
+    }
+    let src_dirs = vec![PathBuf::from("sub"), PathBuf::from("sub/dir")];
+
+    let sync = |td: &TestDir, to: &Path| {
+        let mut cmd = td.pcp();
+        cmd.args(["sync", "-a", "--delete"]).arg(slash(&src)).arg(slash(to));
+        cmd
+    };
+
+    // Old version everywhere.
+    set_src_version(&src, &files, Version::A);
+    // Nothing but dest/ (and the sandbox home) may change: src/ keeps its
+    // fingerprint (re-taken whenever the test itself rewrites src), and no
+    // other entry may ever appear in the test dir, even after completed runs.
+    let others_of = |td: &TestDir| fingerprint(td.path(), &["dest", "src", SANDBOX_NAME]);
+    let others = others_of(&td);
+    run_ok(&mut sync(&td, &dest));
+    assert_trees_equal(&src, &dest);
+
+    // New version in src. Time one uninterrupted run on a scratch copy.
+    set_src_version(&src, &files, Version::B);
+    let mut src_fp = fingerprint(&src, &[]);
+    let measure = td.join("measure");
+    copy_tree(&dest, &measure);
+    let t0 = Instant::now();
+    run_ok(&mut sync(&td, &measure));
+    let full_run = t0.elapsed().max(Duration::from_millis(10));
+    assert_trees_equal(&src, &measure);
+    fs::remove_dir_all(&measure).expect("rm measure");
+    eprintln!("crash: setup {:?}, one full run {full_run:?}", started.elapsed());
+
+    let mut current = Version::B;
+    let (mut killed, mut finished) = (0usize, 0usize);
+    // Kills that caught dest half-way (some files old, some new) / with
+    // temp files present: evidence that kills land mid-transfer.
+    let (mut mixed, mut with_temps) = (0usize, 0usize);
+    let loop_start = Instant::now();
+    for i in 0..CRASH_KILLS {
+        if loop_start.elapsed() > CRASH_LOOP_BUDGET {
+            eprintln!("crash: time budget spent after {i} kills");
+            break;
+        }
+        // Later runs have less left to do than the measured one: aim at
+        // the first 80% of it so that most kills land mid-run.
+        let max_delay = full_run.as_nanos() as u64 * 4 / 5;
+        let delay = Duration::from_nanos(rng.random_range(0..=max_delay));
+        let mut child = spawn_in_own_group(&mut sync(&td, &dest));
+        thread::sleep(delay);
+        let outcome = sigkill_group(&mut child);
+        let ctx = format!("kill #{i} after {delay:?} ({outcome:?}), src at version {current:?}");
+        let state = check_crash_state(&dest, &files, &src_dirs)
+            .unwrap_or_else(|e| panic!("crash left dest in a bad state: {ctx}\n{e}"));
+        if outcome == KillOutcome::Killed {
+            mixed += usize::from(state.at_a > 0 && state.at_b > 0);
+            with_temps += usize::from(state.temp_entries > 0);
+        }
+        let mut changed = fingerprint_diff(&others, &others_of(&td));
+        changed.extend(fingerprint_diff(&src_fp, &fingerprint(&src, &[])));
+        assert!(changed.is_empty(), "something outside dest/ changed: {ctx}\n  {}", changed.join("\n  "));
+        match outcome {
+            KillOutcome::Killed => killed += 1,
+            KillOutcome::Finished(st) => {
+                finished += 1;
+                assert!(st.success(), "run exited {st} before the kill: {ctx}");
+                if let Err(e) = check_trees_equal(&src, &dest) {
+                    panic!("a run that exited 0 left dest != src: {ctx}\n{e}");
+                }
+                // Give the next run work to interrupt again.
+                current = if current == Version::A { Version::B } else { Version::A };
+                set_src_version(&src, &files, current);
+                src_fp = fingerprint(&src, &[]);
+            }
+        }
+    }
+    eprintln!(
+        "crash: {killed} killed ({mixed} mid-way old/new, {with_temps} with temp files), \
+         {finished} finished before the kill, loop {:?}",
+        loop_start.elapsed()
+    );
+    assert!(killed >= 5, "only {killed} runs were actually interrupted (one full run took {full_run:?})");
+
+    // End on the new version and let a run complete: no temp files may remain.
+    if current == Version::A {
+        set_src_version(&src, &files, Version::B);
+    }
+    run_ok(&mut sync(&td, &dest));
+    assert_trees_equal(&src, &dest);
+    let changed = fingerprint_diff(&others, &others_of(&td));
+    assert!(changed.is_empty(), "created outside dest/:\n  {}", changed.join("\n  "));
+    eprintln!("crash: total {:?}", started.elapsed());
+}
