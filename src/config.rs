@@ -25,7 +25,7 @@ pub fn config_dir() -> PathBuf {
 
 /// Default manifest database for a local root: one per canonical root path.
 pub fn manifest_for(root: &Path) -> PathBuf {
-    let canon = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let canon = canonical(root);
     let h = blake3::hash(canon.as_os_str().as_encoded_bytes());
     state_dir().join("manifests").join(format!("{}.db", &h.to_hex()[..24]))
 }
@@ -40,4 +40,43 @@ pub fn umask() -> u32 {
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     rustix::process::umask(old);
     old.as_raw_mode() as u32
+}
+
+/// Canonical form of `p` even when it does not exist yet (the destination of a first sync):
+/// the deepest existing ancestor is canonicalized and the rest appended.
+pub fn canonical(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_path_is_stable_before_and_after_creation() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("new/dir/");
+        let before = manifest_for(&target);
+        std::fs::create_dir_all(&target).unwrap();
+        assert_eq!(before, manifest_for(&target));
+        assert_eq!(before, manifest_for(&d.path().join("new/./dir")));
+    }
 }

@@ -685,7 +685,7 @@ impl Dest<'_> {
                 // Drop the temp (deletes it); forget its staged chunks.
                 if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
                     let rel = t.rel();
-                    m.forget(&rel)?;
+                    m.forget_file(&rel)?;
                     m.unstage(&rel)?;
                 }
                 if b.sum.is_some() {
@@ -710,7 +710,7 @@ impl Dest<'_> {
         if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
             let rel = t.rel();
             if b.staged > 0 {
-                m.forget(&rel)?;
+                m.forget_file(&rel)?;
                 m.unstage(&rel)?;
             }
         }
@@ -831,7 +831,7 @@ impl Dest<'_> {
                 }
             }
             if let Some(m) = self.manifest.as_mut() {
-                m.forget(&s.temp)?;
+                m.forget_file(&s.temp)?;
                 m.unstage(&s.temp)?;
             }
         }

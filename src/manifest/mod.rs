@@ -251,20 +251,28 @@ impl Manifest {
         r.map(|_| ()).map_err(|e| self.err(e))
     }
 
-    /// Forget `path` and, if it is a directory, everything under it.
+    /// Forget exactly `path` (a file or a staged temp file).
+    pub fn forget_file(&mut self, path: &str) -> Result<(), Error> {
+        self.begin()?;
+        self.forget_one(path)?;
+        self.bump()
+    }
+
+    /// Forget `path` and, if it is a directory, everything under it. The subtree is the key
+    /// range `[path/, path0)` ('0' follows '/'), so both deletes use the indexes.
     pub fn forget(&mut self, path: &str) -> Result<(), Error> {
         self.begin()?;
         self.forget_one(path)?;
-        let prefix = format!("{path}/");
-        let n = prefix.len() as i64;
+        let lo = format!("{path}/");
+        let hi = format!("{path}0");
         let r = self
             .conn
-            .prepare_cached("DELETE FROM files WHERE substr(path, 1, ?2) = ?1")
-            .and_then(|mut s| s.execute(params![prefix, n]))
+            .prepare_cached("DELETE FROM files WHERE path >= ?1 AND path < ?2")
+            .and_then(|mut s| s.execute(params![lo, hi]))
             .and_then(|_| {
                 self.conn
-                    .prepare_cached("DELETE FROM chunks WHERE substr(path, 1, ?2) = ?1")
-                    .and_then(|mut s| s.execute(params![prefix, n]))
+                    .prepare_cached("DELETE FROM chunks WHERE path >= ?1 AND path < ?2")
+                    .and_then(|mut s| s.execute(params![lo, hi]))
             });
         r.map_err(|e| self.err(e))?;
         self.bump()
