@@ -1,0 +1,123 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'pcp'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'pcp' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)')
+            [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'scp-like one-shot copy: -r for directories, overwrites, never deletes')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pcp;sync' {
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Delete at most N files')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Include files matching PATTERN (wins over later excludes)')
+            [CompletionResult]::new('--exclude-from', '--exclude-from', [CompletionResultType]::ParameterName, 'Read exclude patterns from FILE (''-'' for stdin)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
+            [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
+            [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Use this manifest database for the destination instead of the one under the state dir')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
+            [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Recurse into directories')
+            [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Recurse into directories')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Copy symlinks as symlinks')
+            [CompletionResult]::new('--links', '--links', [CompletionResultType]::ParameterName, 'Copy symlinks as symlinks')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Preserve permissions')
+            [CompletionResult]::new('--perms', '--perms', [CompletionResultType]::ParameterName, 'Preserve permissions')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Preserve modification times')
+            [CompletionResult]::new('--times', '--times', [CompletionResultType]::ParameterName, 'Preserve modification times')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Show what would change; change nothing')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change; change nothing')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Compare file content, not size and modification time')
+            [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'Compare file content, not size and modification time')
+            [CompletionResult]::new('--delete', '--delete', [CompletionResultType]::ParameterName, 'Delete files in DEST that are not in SRC (excluded files are kept)')
+            [CompletionResult]::new('--gitignore', '--gitignore', [CompletionResultType]::ParameterName, 'Also honour .gitignore files (.pcpignore files are always honoured)')
+            [CompletionResult]::new('--safe-links', '--safe-links', [CompletionResultType]::ParameterName, 'Drop symlinks that point outside the tree')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Output a change summary for every updated item (rsync''s format)')
+            [CompletionResult]::new('--itemize-changes', '--itemize-changes', [CompletionResultType]::ParameterName, 'Output a change summary for every updated item (rsync''s format)')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Same as --partial --progress (pcp always keeps partial data for resume)')
+            [CompletionResult]::new('--partial', '--partial', [CompletionResultType]::ParameterName, 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Compress chunk data on the wire (default: adaptive, on for network transfers)')
+            [CompletionResult]::new('--compress', '--compress', [CompletionResultType]::ParameterName, 'Compress chunk data on the wire (default: adaptive, on for network transfers)')
+            [CompletionResult]::new('--no-compress', '--no-compress', [CompletionResultType]::ParameterName, 'Never compress chunk data')
+            [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip fsync before renaming files into place (faster; a power loss may lose recent files)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;cp' {
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Copy directories recursively')
+            [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Copy directories recursively')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
+            [CompletionResult]::new('--preserve', '--preserve', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
+            [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip fsync before renaming files into place')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;help' {
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)')
+            [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'scp-like one-shot copy: -r for directories, overwrites, never deletes')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pcp;help;sync' {
+            break
+        }
+        'pcp;help;cp' {
+            break
+        }
+        'pcp;help;completions' {
+            break
+        }
+        'pcp;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,109 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[pcp] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'pcp'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'pcp'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand sync 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+            cand cp 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pcp;sync'= {
+            cand --max-delete 'Delete at most N files'
+            cand --exclude 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)'
+            cand --include 'Include files matching PATTERN (wins over later excludes)'
+            cand --exclude-from 'Read exclude patterns from FILE (''-'' for stdin)'
+            cand -f 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
+            cand --filter 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
+            cand --manifest 'Use this manifest database for the destination instead of the one under the state dir'
+            cand -a 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
+            cand --archive 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
+            cand -r 'Recurse into directories'
+            cand --recursive 'Recurse into directories'
+            cand -l 'Copy symlinks as symlinks'
+            cand --links 'Copy symlinks as symlinks'
+            cand -p 'Preserve permissions'
+            cand --perms 'Preserve permissions'
+            cand -t 'Preserve modification times'
+            cand --times 'Preserve modification times'
+            cand -n 'Show what would change; change nothing'
+            cand --dry-run 'Show what would change; change nothing'
+            cand -c 'Compare file content, not size and modification time'
+            cand --checksum 'Compare file content, not size and modification time'
+            cand --delete 'Delete files in DEST that are not in SRC (excluded files are kept)'
+            cand --gitignore 'Also honour .gitignore files (.pcpignore files are always honoured)'
+            cand --safe-links 'Drop symlinks that point outside the tree'
+            cand -i 'Output a change summary for every updated item (rsync''s format)'
+            cand --itemize-changes 'Output a change summary for every updated item (rsync''s format)'
+            cand -P 'Same as --partial --progress (pcp always keeps partial data for resume)'
+            cand --partial 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)'
+            cand -z 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
+            cand --compress 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
+            cand --no-compress 'Never compress chunk data'
+            cand --no-fsync 'Skip fsync before renaming files into place (faster; a power loss may lose recent files)'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;cp'= {
+            cand -r 'Copy directories recursively'
+            cand --recursive 'Copy directories recursively'
+            cand -p 'Preserve modification times (permissions are always preserved, like scp)'
+            cand --preserve 'Preserve modification times (permissions are always preserved, like scp)'
+            cand --no-fsync 'Skip fsync before renaming files into place'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;help'= {
+            cand sync 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+            cand cp 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pcp;help;sync'= {
+        }
+        &'pcp;help;cp'= {
+        }
+        &'pcp;help;completions'= {
+        }
+        &'pcp;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

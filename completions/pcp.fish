@@ -1,0 +1,74 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pcp_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_pcp_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pcp_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pcp_using_subcommand
+    set -l cmd (__fish_pcp_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pcp -n "__fish_pcp_needs_command" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_needs_command" -s V -l version -d 'Print version'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete at most N files' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude -d 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include -d 'Include files matching PATTERN (wins over later excludes)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE (\'-\' for stdin)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s f -l filter -d 'A filter rule: \'- PATTERN\' or \'+ PATTERN\'' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l manifest -d 'Use this manifest database for the destination instead of the one under the state dir' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s l -l links -d 'Copy symlinks as symlinks'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s p -l perms -d 'Preserve permissions'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s t -l times -d 'Preserve modification times'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s n -l dry-run -d 'Show what would change; change nothing'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s c -l checksum -d 'Compare file content, not size and modification time'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l delete -d 'Delete files in DEST that are not in SRC (excluded files are kept)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l gitignore -d 'Also honour .gitignore files (.pcpignore files are always honoured)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l safe-links -d 'Drop symlinks that point outside the tree'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s i -l itemize-changes -d 'Output a change summary for every updated item (rsync\'s format)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s P -d 'Same as --partial --progress (pcp always keeps partial data for resume)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l partial -d 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s z -l compress -d 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-compress -d 'Never compress chunk data'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip fsync before renaming files into place (faster; a power loss may lose recent files)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip fsync before renaming files into place'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
