@@ -27,8 +27,10 @@ pub const EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself).
+    #[command(after_help = EXIT_CODES)]
     Sync(SyncArgs),
     /// scp-like one-shot copy: -r for directories, overwrites, never deletes.
+    #[command(after_help = EXIT_CODES)]
     Cp(CpArgs),
     /// Print a shell completion script.
     Completions {
