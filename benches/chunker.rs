@@ -21,7 +21,9 @@ fn chunking(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(d.len() as u64));
     g.measurement_time(Duration::from_secs(8));
     g.sample_size(10);
-    g.bench_function("fastcdc+blake3 64MiB", |b| b.iter(|| chunk_all(black_box(&d[..]), ChunkParams::DEFAULT).unwrap()));
+    g.bench_function("fastcdc+blake3 64MiB", |b| {
+        b.iter(|| chunk_all(black_box(&d[..]), ChunkParams::DEFAULT).unwrap())
+    });
     g.bench_function("blake3 per 64KiB 64MiB", |b| {
         b.iter(|| d.chunks(65536).map(|c| ChunkHash::of(black_box(c))).count())
     });

@@ -34,6 +34,41 @@ pub mod proto;
 pub mod report;
 pub mod scan;
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`). Each must never panic.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    /// Decode one frame body as a message; re-encode what decodes and check it round-trips.
+    pub fn decode_message(data: &[u8]) {
+        if let Ok(m) = crate::proto::Message::decode(data) {
+            let f = m.encode();
+            assert_eq!(crate::proto::Message::decode(&f[4..]).ok(), Some(m));
+        }
+    }
+
+    /// Split a byte stream into frames and decode each.
+    pub fn frames(mut data: &[u8]) {
+        while let Ok(Some(n)) = crate::proto::frame::check(data) {
+            let _ = crate::proto::Message::decode(&data[4..n]);
+            data = &data[n..];
+        }
+    }
+
+    /// Parse a path; whatever parses must be canonical and stay relative.
+    pub fn safe_rel_path(data: &[u8]) {
+        if let Ok(p) = crate::fsio::path::SafeRelPath::from_bytes(data) {
+            let s = p.as_str();
+            assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".." || c == "."));
+        }
+    }
+
+    /// Parse a pairing code.
+    pub fn code(data: &[u8]) {
+        if let Ok(s) = std::str::from_utf8(data) {
+            let _ = crate::auth::Code::parse(s);
+        }
+    }
+}
+
 use std::ffi::OsString;
 use std::process::ExitCode;
 

@@ -42,12 +42,3 @@ pub enum Error {
     #[error("peer reported: {0}")]
     Remote(String),
 }
-
-/// Entry points for fuzz targets.
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing {
-    /// Decode one frame body; must never panic.
-    pub fn decode_message(data: &[u8]) {
-        let _ = super::Message::decode(data);
-    }
-}
