@@ -21,5 +21,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod stats;
 mod sync;
 mod util;

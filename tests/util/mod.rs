@@ -412,6 +412,9 @@ pub fn seeded_stream(seed: u64) -> blake3::OutputReader {
 /// content (a shorter length gives a prefix of it).
 pub fn write_seeded_file(path: &Path, seed: u64, len: u64) -> blake3::Hash {
     let mut stream = seeded_stream(seed);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir {parent:?}: {e}"));
+    }
     let mut f = File::create(path).unwrap_or_else(|e| panic!("create {path:?}: {e}"));
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; MIB as usize];
