@@ -179,7 +179,6 @@ fn respond(
     files: &Arc<Mutex<Vec<Option<PathBuf>>>>,
 ) -> Result<()> {
     let mut open: Option<(u32, std::fs::File)> = None;
-    let mut buf = Vec::new();
     let mut zctx = zstd::bulk::Compressor::new(1).ok();
     let mut compress_ok = cfg.compress;
     let mut probe = (0u64, 0u64); // (raw, compressed) of early chunks: stop trying when it does not pay
@@ -222,18 +221,20 @@ fn respond(
                             open = Some((file, f));
                         }
                         let Some((_, f)) = &open else { continue };
-                        buf.resize(c.len as usize, 0);
-                        crate::fsio::read_at(f, &mut buf, c.offset)
+                        // Read straight into the buffer that will travel (no extra copy).
+                        let mut chunk = vec![0u8; c.len as usize];
+                        crate::fsio::read_at(f, &mut chunk, c.offset)
                             .with_context(|| format!("reading {}", path.display()))?;
                         add(&stats.source_read, u64::from(c.len));
-                        let mut data = None;
+                        let mut compressed = false;
                         if compress_ok {
                             if let Some(z) = zctx.as_mut() {
-                                if let Ok(out) = z.compress(&buf) {
-                                    probe.0 += buf.len() as u64;
-                                    probe.1 += out.len().min(buf.len()) as u64;
-                                    if out.len() + out.len() / 16 < buf.len() {
-                                        data = Some((true, out));
+                                if let Ok(out) = z.compress(&chunk) {
+                                    probe.0 += chunk.len() as u64;
+                                    probe.1 += out.len().min(chunk.len()) as u64;
+                                    if out.len() + out.len() / 16 < chunk.len() {
+                                        chunk = out;
+                                        compressed = true;
                                     }
                                 }
                             }
@@ -242,7 +243,7 @@ fn respond(
                                 compress_ok = false;
                             }
                         }
-                        let (compressed, bytes) = data.unwrap_or_else(|| (false, buf.clone()));
+                        let bytes = chunk;
                         add(&stats.chunks_sent, 1);
                         add(&stats.bytes_sent, u64::from(c.len));
                         add(&stats.bytes_wire, bytes.len() as u64);
