@@ -136,6 +136,35 @@ fn unsupported_flag(args: &[OsString]) -> Option<String> {
     None
 }
 
+/// SIGINT/SIGTERM end the process with exit code 20. Partial data is already safe: temp files
+/// are never under a final name, and received chunks are recorded in the manifest at least every
+/// half second, so a rerun resumes.
+fn install_signal_handler() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                // Ask the transfer to stop cleanly (it records what it has); force after 3 s.
+                INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_secs(3));
+                eprintln!("pcp: interrupted; rerun the same command to resume");
+                std::process::exit(i32::from(error::Kind::Interrupted.code()));
+            }
+        });
+    }
+}
+
+/// Set by SIGINT/SIGTERM; long-running loops check it and stop with `Kind::Interrupted`.
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails with the interrupted kind (exit 20) once a signal arrived.
+pub fn check_interrupted() -> anyhow::Result<()> {
+    if INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(error::tagged(error::Kind::Interrupted, "interrupted; rerun the same command to resume"));
+    }
+    Ok(())
+}
+
 /// Run pcp with `args` (argv including the program name); returns the exit code. Prints errors.
 pub fn run(args: Vec<OsString>) -> ExitCode {
     if let Some(msg) = unsupported_flag(&args) {
@@ -150,6 +179,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    install_signal_handler();
     let res = match &cli.command {
         cli::Command::Sync(a) => cmd::sync::run(a),
         cli::Command::Cp(a) => cmd::cp::run(a),

@@ -173,3 +173,31 @@ fn max_delete_limits_and_exits_23() {
     assert_eq!(out.status.code(), Some(23));
     assert_eq!(std::fs::read_dir(t.join("dst")).unwrap().count(), 3);
 }
+
+/// SIGINT ends the run with exit code 20; the rerun (even without --delete) finishes, and leaves
+/// no temp file behind.
+#[test]
+fn sigint_exits_20_and_rerun_cleans_up() {
+    let t = TestDir::new();
+    for i in 0..4 {
+        write_seeded_file(&t.join(format!("src/f{i}.bin")), 10 + i, 48 << 20);
+    }
+    let mut child = t.pcp().args(["sync", "-a", "src/", "dst/"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id() as i32;
+    // SAFETY-free: kill(1) via the shell keeps the test free of unsafe.
+    std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.code() == Some(20) || st.code() == Some(0), "exit {st:?}");
+    run_ok(t.pcp().args(["sync", "-a", "src/", "dst/"]));
+    for i in 0..4 {
+        let name = format!("f{i}.bin");
+        assert_eq!(hash_file(&t.join("src").join(&name)), hash_file(&t.join("dst").join(&name)));
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(t.join("dst"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".pcp-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -160,6 +160,7 @@ pub fn run_local(p: LocalPlan, rep: &Reporter, show_stats: bool) -> Result<Outco
     });
     rep.progress_done();
     let outcome = match (src_res, dst_res) {
+        (_, Err(e)) if crate::error::kind_of(&e) == Kind::Interrupted => return Err(e),
         (_, Err(e)) => return Err(e).context("sync failed"),
         (Err(e), Ok(_)) => return Err(e).context("sync failed"),
         (Ok(skipped), Ok(o)) => {

@@ -95,6 +95,7 @@ struct Dest<'a> {
     done_bytes: u64,
     buf: Vec<u8>,
     last_stage_flush: Instant,
+    interrupted_before: bool,
 }
 
 /// Run the destination role until everything is applied. Returns the outcome; fatal errors
@@ -129,6 +130,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         done_bytes: 0,
         buf: Vec::new(),
         last_stage_flush: Instant::now(),
+        interrupted_before: false,
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
@@ -154,7 +156,12 @@ impl Dest<'_> {
     fn main_loop(&mut self) -> Result<()> {
         let mut hello = false;
         loop {
-            let msg = self.link.rx.recv().map_err(|_| PErr::Closed)?;
+            crate::check_interrupted()?;
+            let msg = match self.link.rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                Ok(m) => m,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(PErr::Closed.into()),
+            };
             match msg {
                 Message::Hello(h) => {
                     if h.version != crate::proto::message::VERSION {
@@ -169,6 +176,11 @@ impl Dest<'_> {
                         _ => Manifest::in_memory(h.params),
                     }?;
                     self.manifest = Some(m);
+                    if !self.cfg.flags.has(Flags::DRY_RUN) {
+                        if let Some(m) = self.manifest.as_mut() {
+                            self.interrupted_before = m.mark_running(true)?;
+                        }
+                    }
                     self.link
                         .tx
                         .send(Message::Hello(crate::proto::Hello {
@@ -242,6 +254,9 @@ impl Dest<'_> {
             }
         }
         if let Some(m) = self.manifest.as_mut() {
+            if !dry {
+                m.mark_running(false)?;
+            }
             m.flush()?;
         }
         self.link.tx.send(Message::Done).map_err(|_| PErr::Closed)?;
@@ -671,7 +686,7 @@ impl Dest<'_> {
             }
             m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: c.len })?;
             b.staged += 1;
-            if self.last_stage_flush.elapsed().as_millis() > 500 {
+            if self.last_stage_flush.elapsed().as_millis() > 200 {
                 m.flush()?;
                 self.last_stage_flush = Instant::now();
             }
@@ -835,8 +850,9 @@ impl Dest<'_> {
                 m.unstage(&s.temp)?;
             }
         }
-        // Also unrecorded leftovers (killed before the first record was committed).
-        if self.cfg.flags.has(Flags::DELETE) {
+        // Also unrecorded leftovers (killed before the first record was committed): only after an
+        // interrupted run, or with --delete, which walks the tree anyway.
+        if self.cfg.flags.has(Flags::DELETE) || self.interrupted_before {
             let mut stack = vec![SafeRelPath::root()];
             let mut n = 0;
             while let Some(dir) = stack.pop() {

@@ -331,6 +331,21 @@ impl Manifest {
         self.bump()
     }
 
+    /// Mark a run as started (`true`) or finished cleanly (`false`); returns whether the previous
+    /// run was left unfinished.
+    pub fn mark_running(&mut self, running: bool) -> Result<bool, Error> {
+        self.flush()?;
+        let was: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key='running'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute("INSERT OR REPLACE INTO meta(key, value) VALUES('running', ?1)", [if running { "1" } else { "0" }])
+            .map_err(|e| self.err(e))?;
+        Ok(was.as_deref() == Some("1"))
+    }
+
     /// All staged records.
     pub fn staged(&self) -> Result<Vec<Staged>, Error> {
         let mut s = self.conn.prepare_cached("SELECT temp, path FROM staged").map_err(|e| self.err(e))?;
