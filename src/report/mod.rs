@@ -214,12 +214,17 @@ impl Reporter {
         }
     }
 
-    /// Finish the progress bar.
-    pub fn progress_done(&self) {
+    /// Finish the progress bar (or, without a terminal, print a final line).
+    pub fn progress_done(&self, done: u64, start: Instant) {
         if let Ok(mut g) = self.bar.lock() {
             if let Some(b) = g.take() {
                 b.finish_and_clear();
+                return;
             }
+        }
+        if self.v.progress && !self.v.quiet && !self.v.json {
+            let secs = start.elapsed().as_secs_f64().max(1e-3);
+            eprintln!("{} received in {:.1}s ({}/s)", human(done), secs, human((done as f64 / secs) as u64));
         }
     }
 
