@@ -595,3 +595,69 @@ mod tests {
         assert!(Message::decode(&[T_DONE, 0]).is_err(), "trailing bytes");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn path() -> impl Strategy<Value = SafeRelPath> {
+        prop::collection::vec("[a-zA-Z0-9 é日._-]{1,12}", 0..4).prop_filter_map("safe path", |cs| {
+            let s = cs.join("/");
+            SafeRelPath::new(&s).ok()
+        })
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        let kind = prop_oneof![
+            any::<u64>().prop_map(|size| Kind::File { size }),
+            Just(Kind::Dir),
+            prop::collection::vec(1u8..=255, 1..64).prop_map(|target| Kind::Symlink { target }),
+        ];
+        (path(), kind, 0u32..=0o7777, any::<i64>(), 0u32..1_000_000_000)
+            .prop_map(|(path, kind, mode, mtime, mtime_ns)| Entry { path, kind, mode, mtime, mtime_ns })
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        prop_oneof![
+            (any::<u32>(), prop::collection::vec(entry(), 0..20))
+                .prop_map(|(first, entries)| Message::FileList { first, entries }),
+            prop::collection::vec(any::<u32>(), 0..50).prop_map(|files| Message::Need { files }),
+            (any::<u32>(), any::<u32>(), prop::collection::vec((any::<u64>(), 1u32..=ChunkParams::MAX_MAX), 0..50))
+                .prop_map(|(file, first, cs)| Message::ChunkList {
+                    file,
+                    first,
+                    chunks: cs.into_iter().map(|(short, len)| ChunkId { short, len }).collect()
+                }),
+            (any::<u32>(), prop::collection::vec((0u32..1 << 20, 1u32..1 << 20), 0..20))
+                .prop_map(|(file, ranges)| Message::Want { file, ranges }),
+            (any::<u32>(), any::<u32>(), any::<[u8; 32]>(), any::<bool>(), prop::collection::vec(any::<u8>(), 0..300))
+                .prop_map(|(file, index, h, compressed, data)| Message::Data {
+                    file,
+                    index,
+                    hash: ChunkHash(h),
+                    compressed,
+                    data
+                }),
+            (any::<u32>(), any::<u32>(), any::<u64>(), any::<[u8; 32]>())
+                .prop_map(|(file, count, size, h)| Message::FileSum { file, count, size, hash: ChunkHash(h) }),
+            "[ -~]{0,100}".prop_map(|text| Message::Error { text }),
+        ]
+    }
+
+    proptest! {
+        /// decode(encode(m)) == m, and the frame's length prefix is exact.
+        #[test]
+        fn round_trip(m in message()) {
+            let f = m.encode();
+            prop_assert_eq!(crate::proto::frame::check(&f).unwrap(), Some(f.len()));
+            prop_assert_eq!(Message::decode(&f[4..]).unwrap(), m);
+        }
+
+        /// Arbitrary bytes never panic the decoder.
+        #[test]
+        fn garbage_never_panics(b in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Message::decode(&b);
+        }
+    }
+}
