@@ -201,3 +201,27 @@ fn sigint_exits_20_and_rerun_cleans_up() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Only the mtime changed: the file is not rewritten (same inode), only its time is set.
+#[test]
+fn touched_file_is_not_rewritten() {
+    use std::os::unix::fs::MetadataExt;
+    let t = TestDir::new();
+    let f = t.join("src/f.bin");
+    write_seeded_file(&f, 7, 4 << 20);
+    sync_json(&t, &["src/", "dst/"]);
+    let ino = std::fs::metadata(t.join("dst/f.bin")).unwrap().ino();
+    touch_later(&f);
+    let out = run_ok(t.pcp().args(["sync", "-a", "-i", "src/", "dst/"]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(".f..t...... f.bin"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let m = std::fs::metadata(t.join("dst/f.bin")).unwrap();
+    assert_eq!(m.ino(), ino, "an unchanged file must not be replaced");
+    assert_eq!(m.mtime(), std::fs::metadata(&f).unwrap().mtime());
+    // --checksum on identical trees changes nothing and prints nothing.
+    let out = run_ok(t.pcp().args(["sync", "-a", "-c", "-i", "src/", "dst/"]));
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}

@@ -67,6 +67,7 @@ struct Build {
     max_chunks: usize,
     staged: usize,
     failed: bool,
+    in_place: Vec<usize>,
 }
 
 struct Basis {
@@ -460,6 +461,7 @@ impl Dest<'_> {
                     max_chunks,
                     staged: 0,
                     failed: false,
+                    in_place: Vec::new(),
                 },
             );
             ids.push(id);
@@ -515,12 +517,17 @@ impl Dest<'_> {
         let mut missing: Vec<(u32, u32)> = Vec::new();
         for i in start..b.chunks.len() {
             let c = b.chunks[i];
-            let found = self.local_chunk(b, c)?;
+            let found = self.local_chunk(b, c, b.offsets[i])?;
             match found {
-                Some(h) => {
-                    let tmp = b.tmp.as_ref().ok_or_else(|| anyhow!("temp file"))?;
-                    crate::fsio::write_at(&tmp.file, &self.buf[..c.len as usize], b.offsets[i])?;
-                    add(&self.stats.bytes_written, u64::from(c.len));
+                Some((h, in_place)) => {
+                    if in_place {
+                        // Already where it belongs: copied (in the kernel) only if the file changed.
+                        b.in_place.push(i);
+                    } else {
+                        let tmp = b.tmp.as_ref().ok_or_else(|| anyhow!("temp file"))?;
+                        crate::fsio::write_at(&tmp.file, &self.buf[..c.len as usize], b.offsets[i])?;
+                        add(&self.stats.bytes_written, u64::from(c.len));
+                    }
                     add(&self.stats.chunks_reused, 1);
                     add(&self.stats.bytes_reused, u64::from(c.len));
                     b.hashes[i] = Some(h);
@@ -568,16 +575,20 @@ impl Dest<'_> {
     }
 
     /// Find chunk `c` in local data, verify it, leave it in `self.buf`; return its full hash.
-    fn local_chunk(&mut self, b: &mut Build, c: ChunkId) -> Result<Option<ChunkHash>> {
+    /// The flag says the chunk sits in the basis at the very offset it belongs at (no copy is
+    /// needed if the whole file turns out unchanged).
+    fn local_chunk(&mut self, b: &mut Build, c: ChunkId, at: u64) -> Result<Option<(ChunkHash, bool)>> {
         let len = c.len as usize;
         if let Some(basis) = &b.basis {
             if let Some(cands) = basis.by_short.get(&c.short) {
-                for r in cands.iter().filter(|r| r.len == c.len) {
+                let mut cands: Vec<&ChunkRef> = cands.iter().filter(|r| r.len == c.len).collect();
+                cands.sort_by_key(|r| r.offset != at);
+                for r in cands {
                     self.buf.resize(len, 0);
                     if crate::fsio::read_at(&basis.file, &mut self.buf[..len], r.offset).is_ok() {
                         add(&self.stats.dest_read, u64::from(c.len));
                         if ChunkHash::of(&self.buf[..len]) == r.hash {
-                            return Ok(Some(r.hash));
+                            return Ok(Some((r.hash, r.offset == at)));
                         }
                     }
                 }
@@ -600,7 +611,7 @@ impl Dest<'_> {
             if crate::fsio::read_at(f, &mut self.buf[..len], loc.offset).is_ok() {
                 add(&self.stats.dest_read, u64::from(c.len));
                 if ChunkHash::of(&self.buf[..len]) == loc.hash {
-                    return Ok(Some(loc.hash));
+                    return Ok(Some((loc.hash, false)));
                 }
             }
         }
@@ -719,15 +730,13 @@ impl Dest<'_> {
             return Ok(());
         }
         let path = b.entry.path.clone();
+        let temp_rel = b.tmp.as_ref().map(TempFile::rel);
         if let Err(e) = self.commit(&mut b, size, hash) {
             self.fail(&path, &e);
         }
-        if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
-            let rel = t.rel();
-            if b.staged > 0 {
-                m.forget_file(&rel)?;
-                m.unstage(&rel)?;
-            }
+        if let (Some(m), Some(rel), true) = (self.manifest.as_mut(), temp_rel, b.staged > 0) {
+            m.forget_file(&rel)?;
+            m.unstage(&rel)?;
         }
         self.pump()
     }
@@ -739,6 +748,20 @@ impl Dest<'_> {
             return Err(anyhow!("assembled content does not match the source's file hash; rerun with --checksum"));
         }
         let tmp = b.tmp.take().ok_or_else(|| anyhow!("temp file"))?;
+        let unchanged = b.in_place.len() == b.chunks.len()
+            && b.basis.as_ref().and_then(|x| x.file.metadata().ok()).is_some_and(|m| m.len() == size);
+        if unchanged {
+            // Same content (e.g. -c, or only the mtime changed): keep the file, fix metadata.
+            drop(tmp);
+            return self.keep_unchanged(b);
+        }
+        if let Some(basis) = &b.basis {
+            for &i in &b.in_place {
+                let (off, len) = (b.offsets[i], u64::from(b.chunks[i].len));
+                crate::fsio::copy_range(&basis.file, &tmp.file, off, len)?;
+                add(&self.stats.bytes_written, len);
+            }
+        }
         tmp.file.set_len(size)?;
         let mode = if self.cfg.flags.has(Flags::PERMS) {
             b.entry.mode & 0o777
@@ -767,6 +790,37 @@ impl Dest<'_> {
             add(&self.stats.created, 1);
         }
         self.rep.change(&b.item, b.entry.path.as_str());
+        Ok(())
+    }
+
+    /// The assembled file equals the one in place: only metadata may differ.
+    fn keep_unchanged(&mut self, b: &Build) -> Result<()> {
+        let Some(cur) = self.root.lstat(&b.entry.path)? else { return Ok(()) };
+        let perms = self.cfg.flags.has(Flags::PERMS);
+        let times = self.cfg.flags.has(Flags::TIMES);
+        let mode = (perms && cur.mode != b.entry.mode & 0o777).then_some(b.entry.mode & 0o777);
+        let t_differs = cur.stat.mtime != b.entry.mtime || cur.stat.mtime_ns != b.entry.mtime_ns;
+        let mtime = (times && t_differs).then_some((b.entry.mtime, b.entry.mtime_ns));
+        if mode.is_some() || mtime.is_some() {
+            self.root.set_meta(&b.entry.path, false, mode, mtime)?;
+            let item = format!(
+                ".f..{}{}.....",
+                if mtime.is_some() { 't' } else { '.' },
+                if mode.is_some() { 'p' } else { '.' }
+            );
+            self.rep.change(&item, b.entry.path.as_str());
+        }
+        if let (Some(m), Ok(Some(meta))) = (self.manifest.as_mut(), self.root.lstat(&b.entry.path)) {
+            let chunks: Vec<ChunkRef> = b
+                .chunks
+                .iter()
+                .zip(&b.hashes)
+                .zip(&b.offsets)
+                .map(|((c, h), o)| ChunkRef { hash: h.unwrap_or(ChunkHash([0; 32])), offset: *o, len: c.len })
+                .collect();
+            let h = file_hash(chunks.iter().map(|c| &c.hash));
+            m.record_file(b.entry.path.as_str(), &meta.stat, &h, &chunks)?;
+        }
         Ok(())
     }
 

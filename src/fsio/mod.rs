@@ -446,7 +446,20 @@ pub fn write_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     f.write_all_at(buf, offset)
 }
 
-/// Whether a fd is usable (keeps `AsFd` imported for trait users).
-pub fn is_open(f: &impl AsFd) -> bool {
-    rustix::fs::fstat(f).is_ok()
+/// Copy `len` bytes at `off` from `src` to the same offset in `dst`, in the kernel
+/// (copy_file_range; reflinks on filesystems that support them), falling back to read/write.
+pub fn copy_range(src: &File, dst: &File, off: u64, len: u64) -> io::Result<()> {
+    let (mut i, mut o, mut left) = (off, off, len);
+    while left > 0 {
+        match rustix::fs::copy_file_range(src.as_fd(), Some(&mut i), dst.as_fd(), Some(&mut o), left as usize) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "source ended early")),
+            Ok(n) => left -= n as u64,
+            Err(_) => {
+                let mut buf = vec![0u8; left as usize];
+                read_at(src, &mut buf, i)?;
+                return write_at(dst, &buf, o);
+            }
+        }
+    }
+    Ok(())
 }
