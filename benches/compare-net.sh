@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Network benchmark on loopback: pcp (serve + push) beside scp and rsync over ssh, on the same data
+# in one run. Prints median time and bytes on the wire per tool and case, with ratios to scp.
+#
+# Usage (as root; needs openssh-server, rsync, openssl, python3, util-linux's unshare):
+#   benches/compare-net.sh [WORKDIR] [RUNS]        (defaults: /dev/shm/pcp-netbench, 3)
+# The whole run happens in a private network namespace holding only loopback, so
+# /sys/class/net/lo/statistics/rx_bytes counts exactly the bytes each tool put on the wire
+# (headers included). A throwaway sshd listens on 127.0.0.1:2222 inside that namespace.
+set -euo pipefail
+if [ -z "${PCP_NETBENCH_INNER:-}" ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  (cd "$here" && cargo build --release --quiet)
+  exec env PCP_NETBENCH_INNER=1 PCP_BIN="$here/target/release/pcp" unshare -n bash "$0" "$@"
+fi
+ip link set lo up
+W=${1:-/dev/shm/pcp-netbench}
+RUNS=${2:-3}
+PCP=$PCP_BIN
+mkdir -p "$W" && cd "$W"
+export XDG_STATE_HOME="$W/state" XDG_CONFIG_HOME="$W/config" PCP_CODE=bench-abandon-ability-able
+
+# --- a throwaway sshd ---------------------------------------------------------------------
+[ -f hostkey ] || ssh-keygen -q -t ed25519 -N '' -f hostkey
+[ -f userkey ] || ssh-keygen -q -t ed25519 -N '' -f userkey
+cp userkey.pub authorized_keys
+cat > sshd_config <<CFG
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $W/hostkey
+AuthorizedKeysFile $W/authorized_keys
+PermitRootLogin yes
+StrictModes no
+PasswordAuthentication no
+UsePAM no
+PidFile $W/sshd.pid
+CFG
+mkdir -p /run/sshd
+/usr/sbin/sshd -f "$W/sshd_config"
+trap 'kill $(cat "$W/sshd.pid") 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true' EXIT
+SSH="ssh -p 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+SCP="scp -q -P 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+
+# --- data -----------------------------------------------------------------------------------
+[ -f base.bin ] || openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-bench -in /dev/zero 2>/dev/null | head -c 1G > base.bin
+if [ ! -d small ]; then
+  python3 - <<'PY'
+import os, random
+random.seed(5)
+words = "the quick brown fox jumps over lazy dog lorem ipsum dolor sit amet log line value".split()
+for d in range(100):
+    os.makedirs(f"small/d{d:03}", exist_ok=True)
+    for f in range(200):
+        n = random.randint(1024, 16384)
+        if f % 3 == 2:
+            data = random.randbytes(n)
+        else:
+            out, tot = [], 0
+            while tot < n:
+                w = random.choice(words); out.append(w); tot += len(w) + 1
+            data = " ".join(out)[:n].encode()
+        open(f"small/d{d:03}/f{f:03}", "wb").write(data)
+PY
+fi
+mkdir -p src && cp -p base.bin src/big.bin
+
+rx() { cat /sys/class/net/lo/statistics/rx_bytes; }
+now() { date +%s.%N; }
+median() { python3 -c 'import sys,statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+PORT=47000
+# pcp: a fresh `serve --once` per run (the code is single-use), started before the clock runs
+start_serve() {
+  mkdir -p served
+  "$PCP" serve served --once --listen 127.0.0.1:$PORT -q &
+  SERVE_PID=$!
+  sleep 0.3
+}
+pcp_push() { # SRC DESTSUBDIR (serve already started)
+  "$PCP" sync -a "$1" "x:$2" --addr 127.0.0.1:$PORT -q
+  wait "$SERVE_PID"
+}
+# measure TOOL-FN SETUP-FN: prints "median_seconds median_wire_MiB"
+measure() {
+  local run=$1 setup=$2 ts=() bs=()
+  for _ in $(seq "$RUNS"); do
+    $setup
+    case $run in *pcp*) start_serve ;; esac
+    local b0 t0 t1 b1; b0=$(rx); t0=$(now)
+    $run
+    t1=$(now); b1=$(rx)
+    ts+=("$(python3 -c "print($t1-$t0)")"); bs+=("$(python3 -c "print(($b1-$b0)/1048576)")")
+  done
+  echo "$(median "${ts[@]}") $(median "${bs[@]}")"
+}
+none() { :; }
+clean_all() { rm -rf served/big rdst sdst; $SSH root@127.0.0.1 true; }
+edit() { cp -p base.bin src/big.bin; start_serve; pcp_push src/ big >/dev/null; rsync -a -e "$SSH" src/ root@127.0.0.1:"$W/rdst/"; python3 -c "
+import os
+f=open('src/big.bin','r+b'); f.seek(512<<20); f.write(os.urandom(1<<20)); f.close()"; }
+insert() { cp -p base.bin src/big.bin; start_serve; pcp_push src/ big >/dev/null; rsync -a -e "$SSH" src/ root@127.0.0.1:"$W/rdst/"; python3 -c "
+d=open('src/big.bin','rb').read(); open('src/big.bin','wb').write(d[:4096]+b'Z'*100+d[4096:])"; }
+small_clean() { rm -rf served/small rsmall ssmall; }
+
+r_pcp() { pcp_push src/ big; }
+r_scp() { $SCP src/big.bin root@127.0.0.1:"$W/sdst.bin"; }
+r_rsync() { rsync -a -e "$SSH" src/ root@127.0.0.1:"$W/rdst/"; }
+s_pcp() { pcp_push small/ small; }
+s_scp() { $SCP -r small root@127.0.0.1:"$W/ssmall"; }
+s_rsync() { rsync -a -e "$SSH" small/ root@127.0.0.1:"$W/rsmall/"; }
+
+printf '%-26s %18s %18s %18s %9s %9s\n' case "pcp s / MiB" "scp s / MiB" "rsync-ssh s / MiB" pcp/scp pcp/rsync
+row() { # name "t w" "t w" "t w"
+  set -- "$1" $2 $3 $4
+  printf '%-26s %9s %8s %9s %8s %9s %8s %9s %9s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" \
+    "$(python3 -c "print('%.2f' % ($2/$4))")" "$(python3 -c "print('%.2f' % ($2/$6))")"
+}
+p=$(measure r_pcp clean_all); s=$(measure r_scp clean_all); r=$(measure r_rsync clean_all); row "1 GiB fresh" "$p" "$s" "$r"
+p=$(measure r_pcp none); s=$(measure r_scp none); r=$(measure r_rsync none); row "1 GiB no-op rerun" "$p" "$s" "$r"
+p=$(measure r_pcp edit); s=$(measure r_scp edit); r=$(measure r_rsync edit); row "1 MiB overwritten" "$p" "$s" "$r"
+p=$(measure r_pcp insert); s=$(measure r_scp insert); r=$(measure r_rsync insert); row "100 B inserted at 4 KiB" "$p" "$s" "$r"
+p=$(measure s_pcp small_clean); s=$(measure s_scp small_clean); r=$(measure s_rsync small_clean); row "20k small files fresh" "$p" "$s" "$r"
+p=$(measure s_pcp none); r=$(measure s_rsync none); row "20k small files no-op" "$p" "$p" "$r"
+
+rm -rf served/big
+start_serve
+/usr/bin/time -f "pcp serve peak RSS (1 GiB push): %M KiB" "$PCP" sync -a src/ x:big --addr 127.0.0.1:$PORT -q
+wait
