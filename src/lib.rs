@@ -30,6 +30,7 @@ pub mod filter;
 pub mod fsio;
 pub mod location;
 pub mod manifest;
+pub mod net;
 pub mod proto;
 pub mod report;
 pub mod scan;
