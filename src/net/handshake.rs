@@ -119,10 +119,13 @@ pub struct ResumeTicket {
     key: Key<PairPsk>,
 }
 
+/// A stored resume secret, the reconnects left and its expiry.
+type Stored = (Key<PairPsk>, u32, Instant);
+
 /// Resume tickets the listener accepts, by the dialer's static key.
 #[derive(Default)]
 pub struct ResumeTable {
-    tickets: Mutex<HashMap<[u8; KEY_LEN], (Key<PairPsk>, u32, Instant)>>,
+    tickets: Mutex<HashMap<[u8; KEY_LEN], Stored>>,
 }
 
 impl ResumeTable {

@@ -11,8 +11,10 @@
 //! Two role names, never mixed: the *side* (dialer / listener) says who connected, the *role*
 //! (source / destination) who has the data.
 
+pub mod client;
 pub mod connect;
 pub mod endpoint;
 pub mod handshake;
+pub mod server;
 pub mod session;
 pub mod transport;
