@@ -20,5 +20,6 @@
 // allow-*-in-tests only covers #[test] fns, not the helpers they call.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod net;
 mod sync;
 mod util;

@@ -51,8 +51,28 @@ pub enum Role {
 /// The running driver; [`Transport::finish`] joins its threads.
 pub struct Transport {
     threads: Vec<JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     error: Arc<Mutex<Option<anyhow::Error>>>,
     conn: Connection,
+    rt: Handle,
+}
+
+/// Where a reader task puts decoded messages.
+#[derive(Clone)]
+enum Sink {
+    /// Destination → source (small control messages): unbounded, never blocks.
+    Unbounded(Sender<Message>),
+    /// Source → destination: bounded; a forwarder thread hands them to the engine.
+    Bounded(tokio::sync::mpsc::Sender<Message>),
+}
+
+impl Sink {
+    async fn send(&self, m: Message) -> bool {
+        match self {
+            Self::Unbounded(s) => s.send(m).is_ok(),
+            Self::Bounded(s) => s.send(m).await.is_ok(),
+        }
+    }
 }
 
 /// Start carrying messages for `role` over `conn` (stream 0 = `send0`/`recv0`). Returns the
@@ -67,29 +87,39 @@ pub fn start(
 ) -> Result<(Link, Transport)> {
     let error: Arc<Mutex<Option<anyhow::Error>>> = Arc::default();
     let mut threads = Vec::new();
+    let mut tasks = Vec::new();
     let link = match role {
         Role::Source => {
             let (out_tx, out_rx) = crossbeam_channel::bounded::<Message>(OUTGOING_BOUND);
             let (in_tx, in_rx) = crossbeam_channel::unbounded::<Message>();
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
-            threads.push(spawn("pcp-read0", move || read_loop(&rt2, &conn2, recv0, &in_tx, None, &err2))?);
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
             let (out_tx, out_rx) = crossbeam_channel::unbounded::<Message>();
-            let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(INCOMING_BOUND);
+            let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(INCOMING_BOUND / 2);
+            let (atx, mut arx) = tokio::sync::mpsc::channel::<Message>(INCOMING_BOUND / 2);
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-write0", move || control_writer(&rt2, &conn2, send0, &out_rx, &err2))?);
-            let (rt2, conn2, err2, tx2, st2) = (rt.clone(), conn.clone(), error.clone(), in_tx.clone(), stats.clone());
-            threads.push(spawn("pcp-read0", move || read_loop(&rt2, &conn2, recv0, &tx2, Some(&st2), &err2))?);
-            let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
-            threads.push(spawn("pcp-accept", move || accept_data(&rt2, &conn2, &in_tx, &stats, &err2))?);
+            // Forwarder: async readers → the engine's bounded channel. One hop per message,
+            // not per packet; when the engine is slow, both channels fill and QUIC flow
+            // control stops the source.
+            threads.push(spawn("pcp-forward", move || {
+                while let Some(m) = arx.blocking_recv() {
+                    if in_tx.send(m).is_err() {
+                        break;
+                    }
+                }
+            })?);
+            let sink = Sink::Bounded(atx);
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, sink.clone(), Some(stats.clone()), error.clone())));
+            tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
     };
-    Ok((link, Transport { threads, error, conn: conn.clone() }))
+    Ok((link, Transport { threads, tasks, error, conn: conn.clone(), rt: rt.clone() }))
 }
 
 impl Transport {
@@ -104,6 +134,9 @@ impl Transport {
     pub fn finish(self) -> Option<anyhow::Error> {
         for t in self.threads {
             let _ = t.join();
+        }
+        for t in self.tasks {
+            let _ = self.rt.block_on(t);
         }
         self.error.lock().ok().and_then(|mut e| e.take())
     }
@@ -285,53 +318,40 @@ fn control_writer(
     }
 }
 
-/// Destination side: accept exactly the source's data streams and read each on its own thread.
-fn accept_data(
-    rt: &Handle,
-    conn: &Connection,
-    tx: &Sender<Message>,
-    stats: &Arc<Stats>,
-    err: &Arc<Mutex<Option<anyhow::Error>>>,
-) {
+/// Destination side: accept exactly the source's data streams and read each in its own task.
+async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<Mutex<Option<anyhow::Error>>>) {
     let mut readers = Vec::new();
-    for i in 0..DATA_STREAMS {
-        let recv = match rt.block_on(conn.accept_uni()) {
+    for _ in 0..DATA_STREAMS {
+        let recv = match conn.accept_uni().await {
             Ok(r) => r,
             // Connection closed (normally, after a transfer that needed no data).
             Err(_) => break,
         };
-        let (rt2, conn2, tx2, st2, err2) = (rt.clone(), conn.clone(), tx.clone(), stats.clone(), err.clone());
-        match spawn(&format!("pcp-read{}", i + 1), move || read_loop(&rt2, &conn2, recv, &tx2, Some(&st2), &err2)) {
-            Ok(h) => readers.push(h),
-            Err(e) => {
-                set_err(err, conn, e, close::ERROR);
-                break;
-            }
-        }
+        readers.push(tokio::spawn(read_stream(conn.clone(), recv, sink.clone(), Some(stats.clone()), err.clone())));
     }
+    drop(sink);
     for r in readers {
-        let _ = r.join();
+        let _ = r.await;
     }
 }
 
-/// Read frames from one stream and hand the decoded messages to the engine. With `stats`
-/// (destination side) received chunk data is counted.
-fn read_loop(
-    rt: &Handle,
-    conn: &Connection,
+/// Read frames from one stream and hand the decoded messages on. With `stats` (destination
+/// side) received chunk data is counted.
+async fn read_stream(
+    conn: Connection,
     mut recv: RecvStream,
-    tx: &Sender<Message>,
-    stats: Option<&Stats>,
-    err: &Mutex<Option<anyhow::Error>>,
+    sink: Sink,
+    stats: Option<Arc<Stats>>,
+    err: Arc<Mutex<Option<anyhow::Error>>>,
 ) {
-    let res = (|| -> Result<()> {
+    let res = async {
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
         let mut chunks: Vec<Bytes> = vec![Bytes::new(); 64];
         loop {
             let mut pos = 0;
             while let Some(n) = frame::check(&buf[pos..])? {
                 let msg = Message::decode(&buf[pos + 4..pos + n])?;
-                if let (Some(s), Message::Data { compressed, data, .. }) = (stats, &msg) {
+                if let (Some(s), Message::Data { compressed, data, .. }) = (stats.as_deref(), &msg) {
                     add(&s.chunks_sent, 1);
                     add(&s.bytes_wire, data.len() as u64);
                     let plain = if *compressed {
@@ -342,14 +362,14 @@ fn read_loop(
                     add(&s.bytes_sent, plain);
                 }
                 pos += n;
-                if tx.send(msg).is_err() {
+                if !sink.send(msg).await {
                     // The engine is gone (finished or failed): stop reading.
                     let _ = recv.stop(VarInt::from_u32(0));
                     return Ok(());
                 }
             }
             buf.drain(..pos);
-            match rt.block_on(recv.read_chunks(&mut chunks)) {
+            match recv.read_chunks(&mut chunks).await {
                 Ok(Some(k)) => {
                     for c in chunks.iter_mut().take(k) {
                         buf.extend_from_slice(c);
@@ -375,9 +395,11 @@ fn read_loop(
                 Err(e) => return Err(anyhow!("receiving: {e}")),
             }
         }
-    })();
+    }
+    .await;
     if let Err(e) = res {
+        let e: anyhow::Error = e;
         let code = if e.downcast_ref::<crate::proto::Error>().is_some() { close::PROTOCOL } else { close::ERROR };
-        set_err(err, conn, e, code);
+        set_err(&err, &conn, e, code);
     }
 }
