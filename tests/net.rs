@@ -22,7 +22,6 @@ const NET_TIMEOUT: Duration = Duration::from_secs(60);
 struct Listener {
     child: Option<Child>,
     err: PathBuf,
-    out: PathBuf,
     addr: String,
 }
 
@@ -50,7 +49,7 @@ impl Listener {
             assert!(Instant::now() < deadline, "listener printed no address:\n{text}");
             thread::sleep(Duration::from_millis(20));
         };
-        Self { child: Some(child), err, out, addr }
+        Self { child: Some(child), err, addr }
     }
 
     fn stderr(&self) -> String {
@@ -122,6 +121,7 @@ fn summary(stdout: &[u8]) -> serde_json::Value {
 
 #[test]
 fn send_receive_tree() {
+    require_rsync();
     let td = TestDir::new();
     let src = td.mkdir("payload");
     gen_tree_with(
@@ -143,8 +143,10 @@ fn send_receive_tree() {
     let got = dst.join("payload");
     assert!(fs::symlink_metadata(got.join("escaping-link")).is_err(), "escaping symlink dropped");
     assert_eq!(fs::read_link(got.join("inside-link")).unwrap(), Path::new("notes.txt"));
-    fs::remove_file(src.join("escaping-link")).unwrap();
-    assert_same_content(&src, &got);
+    // Oracle: rsync with --safe-links drops the same links.
+    let expected = td.join("expected");
+    run_ok(td.rsync().args(["-a", "--safe-links"]).arg(&src).arg(slash(&expected)));
+    assert_same_content(&expected.join("payload"), &got);
 
     // No terminal and no --yes: an error, not a hang.
     let mut l = Listener::spawn(&td, CODE_B, &["send", &s(&src)]);
@@ -316,7 +318,7 @@ fn peer_paths_outside_the_served_dir_are_refused() {
     assert_eq!(fs::read_to_string(srv.join("ok.txt")).unwrap(), "fine");
 }
 
-/// T17 over the network: SIGKILL the receiving `pcp serve` when ~60% of a large file has
+/// T17 over the network: SIGKILL the receiving `pcp serve` when about half of a large file has
 /// arrived; a rerun (fresh processes, fresh code) sends at most 52% of the file.
 #[test]
 fn resume_after_receiver_is_killed() {
@@ -353,7 +355,7 @@ fn resume_after_receiver_is_killed() {
                     .unwrap_or(0)
             })
             .unwrap_or(0);
-        if biggest >= SIZE * 6 / 10 {
+        if biggest >= SIZE * 55 / 100 {
             break;
         }
         assert!(Instant::now() < deadline, "the transfer did not reach 60% in time:\n{}", l.stderr());
@@ -362,6 +364,17 @@ fn resume_after_receiver_is_killed() {
         }
         thread::sleep(Duration::from_millis(5));
     }
+    // The destination records received chunks in its manifest at most every 500 ms, on the
+    // next chunk. Pause the sender so the receiver drains what is in flight, let one more
+    // chunk through to trigger that flush, then kill the receiver: the kill lands just after
+    // a flush instead of up to 500 ms of data after one.
+    let group = |sig: &str| {
+        let _ = std::process::Command::new("kill").args([sig, "--", &format!("-{}", client.id())]).status();
+    };
+    group("-STOP");
+    thread::sleep(Duration::from_millis(700));
+    group("-CONT");
+    thread::sleep(Duration::from_millis(30));
     l.kill();
     sigkill_group(&mut client);
     assert!(!srv.join("in/big.bin").exists(), "killed before the commit");
@@ -377,6 +390,7 @@ fn resume_after_receiver_is_killed() {
     let sum = summary(&out.stdout);
     let sent = sum["bytes_sent"].as_u64().unwrap();
     let wire = sum["bytes_wire"].as_u64().unwrap();
+    eprintln!("resume: the rerun sent {sent} bytes ({wire} on the wire) of {SIZE}");
     assert!(
         sent * 100 <= SIZE * 52 && wire * 100 <= SIZE * 52,
         "the rerun sent {sent} bytes ({wire} on the wire) of {SIZE}: more than 52%"

@@ -89,48 +89,53 @@ fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
     rep.code(&code.to_string());
     let guard = CodeGuard::new(code, CODE_TTL);
     let resumes = ResumeTable::default();
-    let mut waiting: Option<(Instant, anyhow::Error)> = None;
-    loop {
-        let conn = match &waiting {
-            Some((t, _)) => {
-                let left = t.saturating_duration_since(Instant::now());
-                rt.block_on(async { tokio::time::timeout(left, ep.accept()).await.ok().flatten() })
-            }
-            None => rt.block_on(ep.accept()),
-        };
-        let Some(conn) = conn else {
-            return Err(waiting.map(|(_, e)| e).unwrap_or_else(|| tagged(Kind::Connect, "the endpoint closed")));
-        };
-        let auth = match rt.block_on(handshake::listen(&conn, &guard, &resumes, &id)) {
-            Ok(x) => x,
-            Err(e) => {
-                if crate::error::kind_of(&e) == Kind::Auth && waiting.is_none() {
-                    return Err(e);
+    let res = (|| -> Result<Outcome> {
+        let mut waiting: Option<(Instant, anyhow::Error)> = None;
+        loop {
+            let conn = match &waiting {
+                Some((t, _)) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    rt.block_on(async { tokio::time::timeout(left, ep.accept()).await.ok().flatten() })
                 }
-                rep.warn(&crate::report::sanitize(&format!("{e:#}")));
-                continue;
+                None => rt.block_on(ep.accept()),
+            };
+            let Some(conn) = conn else {
+                return Err(waiting.map(|(_, e)| e).unwrap_or_else(|| tagged(Kind::Connect, "the endpoint closed")));
+            };
+            let auth = match rt.block_on(handshake::listen(&conn, &guard, &resumes, &id)) {
+                Ok(x) => x,
+                Err(e) => {
+                    if crate::error::kind_of(&e) == Kind::Auth && waiting.is_none() {
+                        return Err(e);
+                    }
+                    rep.warn(&crate::report::sanitize(&format!("{e:#}")));
+                    continue;
+                }
+            };
+            rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
+            let stats = Arc::new(Stats::default());
+            let start = Instant::now();
+            match server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats) {
+                Ok(Ended::Transfer(end)) => {
+                    rep.stats(&stats, start.elapsed(), a.out.stats);
+                    rt.block_on(ep.shutdown());
+                    return Ok(if end.skipped > 0 || end.errors > 0 { Outcome::Partial } else { Outcome::Ok });
+                }
+                Ok(Ended::Declined) => {
+                    rep.info("the receiver declined the offer");
+                    return Ok(Outcome::Ok);
+                }
+                Ok(Ended::Refused(e)) => return Err(e),
+                Ok(Ended::Listed) => return Ok(Outcome::Ok),
+                Err(e) if retryable(&e) => {
+                    rep.warn(&crate::report::sanitize(&format!("{e:#}; waiting for the receiver to reconnect")));
+                    waiting = Some((Instant::now() + RESUME_WAIT, e));
+                }
+                Err(e) => return Err(e),
             }
-        };
-        rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
-        let stats = Arc::new(Stats::default());
-        let start = Instant::now();
-        match server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats) {
-            Ok(Ended::Transfer(end)) => {
-                rep.stats(&stats, start.elapsed(), a.out.stats);
-                rt.block_on(ep.shutdown());
-                return Ok(if end.skipped > 0 || end.errors > 0 { Outcome::Partial } else { Outcome::Ok });
-            }
-            Ok(Ended::Declined) => {
-                rep.info("the receiver declined the offer");
-                return Ok(Outcome::Ok);
-            }
-            Ok(Ended::Refused(e)) => return Err(e),
-            Ok(Ended::Listed) => return Ok(Outcome::Ok),
-            Err(e) if retryable(&e) => {
-                rep.warn(&crate::report::sanitize(&format!("{e:#}; waiting for the receiver to reconnect")));
-                waiting = Some((Instant::now() + RESUME_WAIT, e));
-            }
-            Err(e) => return Err(e),
         }
-    }
+    })();
+    // Let the peers hear about closed connections before the process exits.
+    rt.block_on(ep.shutdown());
+    res
 }

@@ -44,74 +44,79 @@ fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
     let guard = CodeGuard::new(code, CODE_TTL);
     let resumes = ResumeTable::default();
     // With --once, after a dropped session: wait this long for the dialer to resume.
-    let mut resume_deadline: Option<(Instant, anyhow::Error)> = None;
-    loop {
-        let conn = match &resume_deadline {
-            Some((t, _)) => {
-                let left = t.saturating_duration_since(Instant::now());
-                rt.block_on(async { tokio::time::timeout(left, ep.accept()).await.ok().flatten() })
-            }
-            None => rt.block_on(ep.accept()),
-        };
-        let Some(conn) = conn else {
-            if let Some((_, e)) = resume_deadline.take() {
-                return Err(e);
-            }
-            return Err(tagged(Kind::Connect, "the endpoint closed"));
-        };
-        let auth = match rt.block_on(handshake::listen(&conn, &guard, &resumes, &id)) {
-            Ok(x) => x,
-            Err(e) => {
-                let auth_failed = crate::error::kind_of(&e) == Kind::Auth;
-                rep.warn(&crate::report::sanitize(&format!("{e:#}")));
-                if a.once && auth_failed && resume_deadline.is_none() {
+    let res = (|| -> Result<Outcome> {
+        let mut resume_deadline: Option<(Instant, anyhow::Error)> = None;
+        loop {
+            let conn = match &resume_deadline {
+                Some((t, _)) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    rt.block_on(async { tokio::time::timeout(left, ep.accept()).await.ok().flatten() })
+                }
+                None => rt.block_on(ep.accept()),
+            };
+            let Some(conn) = conn else {
+                if let Some((_, e)) = resume_deadline.take() {
                     return Err(e);
                 }
-                if guard.is_spent() && !a.once {
-                    let c = random_code()?;
-                    rep.code(&c.to_string());
-                    guard.renew(c, CODE_TTL);
-                }
-                continue;
-            }
-        };
-        rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
-        let stats = Arc::new(Stats::default());
-        let start = Instant::now();
-        let res = server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats);
-        match res {
-            Ok(ended) => {
-                resume_deadline = None;
-                resumes.clear();
-                if let Ended::Transfer(_) = ended {
-                    rep.stats(&stats, start.elapsed(), a.out.stats);
-                }
-                if a.once {
-                    rt.block_on(ep.shutdown());
-                    return match ended {
-                        Ended::Transfer(end) if end.errors > 0 || end.skipped > 0 => Ok(Outcome::Partial),
-                        Ended::Refused(e) => Err(e),
-                        _ => Ok(Outcome::Ok),
-                    };
-                }
-            }
-            Err(e) => {
-                rep.warn(&crate::report::sanitize(&format!("session failed: {e:#}")));
-                if a.once {
-                    if !retryable(&e) {
+                return Err(tagged(Kind::Connect, "the endpoint closed"));
+            };
+            let auth = match rt.block_on(handshake::listen(&conn, &guard, &resumes, &id)) {
+                Ok(x) => x,
+                Err(e) => {
+                    let auth_failed = crate::error::kind_of(&e) == Kind::Auth;
+                    rep.warn(&crate::report::sanitize(&format!("{e:#}")));
+                    if a.once && auth_failed && resume_deadline.is_none() {
                         return Err(e);
                     }
-                    // The peer may reconnect with its resume secret.
-                    resume_deadline = Some((Instant::now() + RESUME_WAIT.min(RESUME_TTL), e));
+                    if guard.is_spent() && !a.once {
+                        let c = random_code()?;
+                        rep.code(&c.to_string());
+                        guard.renew(c, CODE_TTL);
+                    }
+                    continue;
+                }
+            };
+            rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
+            let stats = Arc::new(Stats::default());
+            let start = Instant::now();
+            let res = server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats);
+            match res {
+                Ok(ended) => {
+                    resume_deadline = None;
+                    resumes.clear();
+                    if let Ended::Transfer(_) = ended {
+                        rep.stats(&stats, start.elapsed(), a.out.stats);
+                    }
+                    if a.once {
+                        rt.block_on(ep.shutdown());
+                        return match ended {
+                            Ended::Transfer(end) if end.errors > 0 || end.skipped > 0 => Ok(Outcome::Partial),
+                            Ended::Refused(e) => Err(e),
+                            _ => Ok(Outcome::Ok),
+                        };
+                    }
+                }
+                Err(e) => {
+                    rep.warn(&crate::report::sanitize(&format!("session failed: {e:#}")));
+                    if a.once {
+                        if !retryable(&e) {
+                            return Err(e);
+                        }
+                        // The peer may reconnect with its resume secret.
+                        resume_deadline = Some((Instant::now() + RESUME_WAIT.min(RESUME_TTL), e));
+                    }
                 }
             }
+            if guard.is_spent() && !a.once {
+                let c = random_code()?;
+                rep.code(&c.to_string());
+                guard.renew(c, CODE_TTL);
+            }
         }
-        if guard.is_spent() && !a.once {
-            let c = random_code()?;
-            rep.code(&c.to_string());
-            guard.renew(c, CODE_TTL);
-        }
-    }
+    })();
+    // Let the peers hear about closed connections before the process exits.
+    rt.block_on(ep.shutdown());
+    res
 }
 
 /// With --once, how long to wait for a dropped peer to resume before giving up.

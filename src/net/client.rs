@@ -176,7 +176,11 @@ impl Dialer {
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(BACKOFF_MAX);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // Tell the peer at once instead of leaving it to the idle timeout.
+                    self.rt.block_on(self.ep.shutdown());
+                    return Err(e);
+                }
             }
         }
     }

@@ -185,8 +185,15 @@ pub struct Authenticated {
 
 /// Run the dialer's handshake (R: PAKE side A, Noise initiator).
 pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) -> Result<Authenticated> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity)).await {
-        Ok(Ok(a)) => Ok(a),
+    // The streams live out here so that on failure the connection is closed (with a code the
+    // peer understands) before they are dropped: dropping a send stream finishes it.
+    let mut streams = None;
+    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, &mut streams)).await;
+    match r {
+        Ok(Ok((resumed, ticket))) => {
+            let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+            Ok(Authenticated { send, recv, resumed, ticket })
+        }
         Ok(Err(e)) => {
             let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
             conn.close(VarInt::from_u32(code), b"handshake failed");
@@ -199,39 +206,44 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     }
 }
 
-async fn dial_inner(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) -> Result<Authenticated> {
+async fn dial_inner(
+    conn: &Connection,
+    auth: DialAuth<'_>,
+    identity: &Identity,
+    streams: &mut Option<(SendStream, RecvStream)>,
+) -> Result<(bool, Option<ResumeTicket>)> {
     let ekm = ekm(conn)?;
-    let (mut send, mut recv) = conn.open_bi().await.map_err(|e| conn_err(&e, "opening stream 0"))?;
+    let (send, recv) = streams.insert(conn.open_bi().await.map_err(|e| conn_err(&e, "opening stream 0"))?);
     match auth {
         DialAuth::Code(code) => {
             let (pake, m1) = ReceiverPake::start(code, &ekm, b"", &mut OsRng)?;
-            write_hs(&mut send, ty::M1, &m1).await?;
-            let m2 = read_hs(&mut recv, ty::M2).await?;
+            write_hs(send, ty::M1, &m1).await?;
+            let m2 = read_hs(recv, ty::M2).await?;
             let (pake, m3) = pake.on_m2(&m2)?;
-            write_hs(&mut send, ty::M3, &m3).await?;
-            let m4 = read_hs(&mut recv, ty::M4).await?;
+            write_hs(send, ty::M3, &m3).await?;
+            let m4 = read_hs(recv, ty::M4).await?;
             let out = pake.on_m4(&m4)?;
             // -> e
             let (hs, n1) = ReceiverHandshake::start(identity, &out, &ekm)?;
-            write_hs(&mut send, ty::N1, &n1).await?;
+            write_hs(send, ty::N1, &n1).await?;
             // <- e, ee, s, es
-            let n2 = read_hs(&mut recv, ty::N2).await?;
+            let n2 = read_hs(recv, ty::N2).await?;
             // -> s, se, psk
             let (fc, n3) = hs.on_n2(&n2)?;
-            write_hs(&mut send, ty::N3, &n3).await?;
+            write_hs(send, ty::N3, &n3).await?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             let ticket = ResumeTicket { peer_static: *fc.remote_static(), key };
-            Ok(Authenticated { send, recv, resumed: false, ticket: Some(ticket) })
+            Ok((false, Some(ticket)))
         }
         DialAuth::Resume(t) => {
             // <- s (pinned from the first handshake); -> e, es, s, ss
             let (hs, r1) = ReconnectInitiator::start(identity, &t.peer_static, &t.key, &ekm)?;
-            write_hs(&mut send, ty::R1, &r1).await?;
+            write_hs(send, ty::R1, &r1).await?;
             // <- e, ee, se, psk
-            let r2 = read_hs(&mut recv, ty::R2).await?;
+            let r2 = read_hs(recv, ty::R2).await?;
             let (_, r3) = hs.on_msg2(&r2)?;
-            write_hs(&mut send, ty::R3, &r3).await?;
-            Ok(Authenticated { send, recv, resumed: true, ticket: Some(t.clone()) })
+            write_hs(send, ty::R3, &r3).await?;
+            Ok((true, Some(t.clone())))
         }
     }
 }
@@ -244,8 +256,13 @@ pub async fn listen(
     resumes: &ResumeTable,
     identity: &Identity,
 ) -> Result<Authenticated> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity)).await {
-        Ok(Ok(a)) => Ok(a),
+    let mut streams = None;
+    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
+    match r {
+        Ok(Ok(resumed)) => {
+            let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+            Ok(Authenticated { send, recv, resumed, ticket: None })
+        }
         Ok(Err(e)) => {
             let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
             conn.close(VarInt::from_u32(code), b"handshake failed");
@@ -263,10 +280,11 @@ async fn listen_inner(
     guard: &CodeGuard,
     resumes: &ResumeTable,
     identity: &Identity,
-) -> Result<Authenticated> {
+    streams: &mut Option<(SendStream, RecvStream)>,
+) -> Result<bool> {
     let ekm = ekm(conn)?;
-    let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?;
-    let (t, first) = read_hs_any(&mut recv).await?;
+    let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
+    let (t, first) = read_hs_any(recv).await?;
     match t {
         ty::M1 => {
             let Some(code) = guard.spend() else {
@@ -275,22 +293,22 @@ async fn listen_inner(
             };
             let pake = SenderPake::new(&code, &ekm, b"")?;
             let (pake, m2) = pake.on_m1(&first, &mut OsRng)?;
-            write_hs(&mut send, ty::M2, &m2).await?;
-            let m3 = read_hs(&mut recv, ty::M3).await?;
+            write_hs(send, ty::M2, &m2).await?;
+            let m3 = read_hs(recv, ty::M3).await?;
             let (out, m4) = pake.on_m3(&m3)?;
-            write_hs(&mut send, ty::M4, &m4).await?;
+            write_hs(send, ty::M4, &m4).await?;
             let hs = SenderHandshake::new(identity, &out, &ekm)?;
             // -> e
-            let n1 = read_hs(&mut recv, ty::N1).await?;
+            let n1 = read_hs(recv, ty::N1).await?;
             // <- e, ee, s, es
             let (hs, n2) = hs.on_n1(&n1)?;
-            write_hs(&mut send, ty::N2, &n2).await?;
+            write_hs(send, ty::N2, &n2).await?;
             // -> s, se, psk
-            let n3 = read_hs(&mut recv, ty::N3).await?;
+            let n3 = read_hs(recv, ty::N3).await?;
             let fc = hs.on_n3(&n3)?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
-            Ok(Authenticated { send, recv, resumed: false, ticket: None })
+            Ok(false)
         }
         ty::R1 => {
             let mut peer = None;
@@ -308,15 +326,15 @@ async fn listen_inner(
                     return Err(anyhow!(e).context("a peer tried to resume an unknown or expired session"));
                 }
             };
-            write_hs(&mut send, ty::R2, &r2).await?;
-            let r3 = read_hs(&mut recv, ty::R3).await?;
+            write_hs(send, ty::R2, &r2).await?;
+            let r3 = read_hs(recv, ty::R3).await?;
             if let Err(e) = hs.on_confirm(&r3) {
                 if let Some(p) = &peer {
                     resumes.burn(p);
                 }
                 return Err(e.into());
             }
-            Ok(Authenticated { send, recv, resumed: true, ticket: None })
+            Ok(true)
         }
         other => {
             Err(crate::proto::Error::Malformed(if other == 0 { "empty handshake" } else { "handshake frame type" })
