@@ -362,6 +362,9 @@ async fn read_stream(
                     add(&s.bytes_sent, plain);
                 }
                 pos += n;
+                if let Some(s) = stats.as_deref() {
+                    fault_drop(&conn, s);
+                }
                 if !sink.send(msg).await {
                     // The engine is gone (finished or failed): stop reading.
                     let _ = recv.stop(VarInt::from_u32(0));
@@ -401,5 +404,21 @@ async fn read_stream(
         let e: anyhow::Error = e;
         let code = if e.downcast_ref::<crate::proto::Error>().is_some() { close::PROTOCOL } else { close::ERROR };
         set_err(&err, &conn, e, code);
+    }
+}
+
+/// Fault injection for the reconnect tests: with `PCP_TEST_DROP_AFTER=BYTES` in the environment,
+/// the destination closes its first connection once that much chunk data has arrived, as if
+/// the network had dropped it. Fires once per process; without the variable it does nothing.
+fn fault_drop(conn: &Connection, stats: &Stats) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    let at = *AT.get_or_init(|| std::env::var("PCP_TEST_DROP_AFTER").ok().and_then(|v| v.parse().ok()));
+    if let Some(at) = at {
+        if stats.bytes_wire.load(Ordering::Relaxed) >= at && !FIRED.swap(true, Ordering::Relaxed) {
+            conn.close(VarInt::from_u32(close::ERROR), b"test: connection dropped");
+        }
     }
 }
