@@ -3,6 +3,7 @@
 //! error), receives into DEST (default: a new directory, never `$HOME`). Symlinks that point
 //! outside the received tree are dropped, and it says so.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,6 +54,10 @@ fn escaping_links(entries: &[ListEntry]) -> usize {
 
 fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let dest = a.dest.clone().unwrap_or_else(default_dest);
+    // Refuse before the code is spent, not after showing the list.
+    if !a.yes && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(tagged(Kind::Usage, "cannot ask for confirmation without a terminal; pass --yes to accept"));
+    }
     let code = read_code(a.conn.code_file.as_deref())?;
     let mut d = Dialer::new("sender", a.conn.addr.as_deref(), code)?;
     let rt = d.handle();

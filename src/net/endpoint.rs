@@ -38,11 +38,11 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Keep-alive interval, well under the idle timeout.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Per-stream receive window.
-const STREAM_WINDOW: u32 = 8 << 20;
+const STREAM_WINDOW: u32 = 4 << 20;
 /// Per-connection receive window (all streams together).
-const CONN_WINDOW: u32 = 24 << 20;
+const CONN_WINDOW: u32 = 12 << 20;
 /// Send window.
-const SEND_WINDOW: u64 = 16 << 20;
+const SEND_WINDOW: u64 = 8 << 20;
 /// UDP socket buffers asked of the kernel (it may clamp them to net.core.[rw]mem_max).
 const SOCKET_BUFFER: usize = 4 << 20;
 /// Unidirectional streams a peer may open at once (data streams, see net::transport).
