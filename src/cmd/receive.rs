@@ -55,7 +55,8 @@ fn escaping_links(entries: &[ListEntry]) -> usize {
 fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let dest = a.dest.clone().unwrap_or_else(default_dest);
     // Refuse before the code is spent, not after showing the list.
-    if !a.yes && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !a.yes && !tty {
         return Err(tagged(Kind::Usage, "cannot ask for confirmation without a terminal; pass --yes to accept"));
     }
     let code = read_code(a.conn.code_file.as_deref())?;
