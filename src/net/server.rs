@@ -203,7 +203,12 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
             if !rename && found == Found::Other {
                 return Err(refusal(Kind::Select, format!("destination {rel} is not a directory")));
             }
-            let root = make_dirs(dir, &root_rel)?;
+            let root = if flags & Flags::DRY_RUN != 0 {
+                // -n changes nothing, not even missing directories (lookup checked the path).
+                root_rel.under(dir)
+            } else {
+                make_dirs(dir, &root_rel)?
+            };
             let mut flags = flags & PEER_FLAGS;
             if root_rel.is_root() {
                 // T16: never change the served directory itself from peer data.

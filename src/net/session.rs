@@ -502,13 +502,30 @@ pub fn run_role(
         RoleConfig::Destination(_) => Role::Destination,
     };
     let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone())?;
-    let res = match role {
-        RoleConfig::Source(cfg) => {
-            source::run(*cfg, link, rep, stats).map(|skipped| TransferEnd { skipped, errors: 0 })
+    // The destination reports progress itself; on the source side a ticker does.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let res = std::thread::scope(|s| {
+        if trole == Role::Source && rep.verbosity().progress {
+            s.spawn(|| {
+                let start = std::time::Instant::now();
+                let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    rep.progress_total(get(&stats.total_size));
+                    rep.progress(get(&stats.bytes_sent), get(&stats.total_size), start);
+                }
+            });
         }
-        RoleConfig::Destination(cfg) => destination::run(&cfg, link, rep, stats)
-            .map(|o| TransferEnd { skipped: 0, errors: o.errors + u64::from(o.delete_limited) }),
-    };
+        let r = match role {
+            RoleConfig::Source(cfg) => {
+                source::run(*cfg, link, rep, stats).map(|skipped| TransferEnd { skipped, errors: 0 })
+            }
+            RoleConfig::Destination(cfg) => destination::run(&cfg, link, rep, stats)
+                .map(|o| TransferEnd { skipped: 0, errors: o.errors + u64::from(o.delete_limited) }),
+        };
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    });
     match res {
         Ok(end) => {
             if trole == Role::Destination {
