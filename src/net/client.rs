@@ -103,8 +103,6 @@ pub struct Dialer {
     ticket: Option<ResumeTicket>,
     peer: String,
     target: SocketAddr,
-    /// The code went into a handshake: it is spent, so only the resume ticket may be retried.
-    code_used: bool,
 }
 
 impl Dialer {
@@ -124,7 +122,7 @@ impl Dialer {
             let _g = rt.enter();
             Endpoint::bind(connect::bind_addr_for(&target))?
         };
-        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target, code_used: false })
+        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target })
     }
 
     /// The runtime handle (for the transport threads).
@@ -138,10 +136,7 @@ impl Dialer {
         let (conn, path) = self.rt.block_on(connect::dial(&self.ep, &self.peer, Some(self.target)))?;
         let auth = match &self.ticket {
             Some(t) => self.rt.block_on(handshake::dial(&conn, DialAuth::Resume(t), &self.identity))?,
-            None => {
-                self.code_used = true;
-                self.rt.block_on(handshake::dial(&conn, DialAuth::Code(&self.code), &self.identity))?
-            }
+            None => self.rt.block_on(handshake::dial(&conn, DialAuth::Code(&self.code), &self.identity))?,
         };
         if let Some(t) = &auth.ticket {
             self.ticket = Some(t.clone());
@@ -166,7 +161,9 @@ impl Dialer {
                     self.rt.block_on(self.ep.shutdown());
                     return Ok(v);
                 }
-                Err(e) if attempt < retries && retryable(&e) && (self.ticket.is_some() || !self.code_used) => {
+                // Only a dropped session is retried: a first connection that fails is reported
+                // at once, and a spent code is never tried again.
+                Err(e) if attempt < retries && retryable(&e) && self.ticket.is_some() => {
                     attempt += 1;
                     rep.warn(&format!(
                         "{}; reconnecting in {:.1} s (attempt {attempt} of {retries})",
