@@ -7,7 +7,7 @@ use crate::cli::LsArgs;
 use crate::error::{tagged, Kind};
 use crate::location::Location;
 use crate::net::client::{read_code, Dialer};
-use crate::net::session::{read_response, write_frame, Request, Response, MAX_LIST_ENTRIES};
+use crate::net::session::{read_entries, write_frame, Request};
 use crate::report::Reporter;
 
 /// `pcp ls`.
@@ -26,19 +26,7 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<Outcome> {
     let entries = d.with_retries(a.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;
         rt.block_on(write_frame(&mut auth.send, &Request::List { path: path.clone() }.encode()))?;
-        let mut all = Vec::new();
-        loop {
-            match rt.block_on(read_response(&mut auth.recv))? {
-                Response::Entries(v) => {
-                    all.extend(v);
-                    if all.len() as u64 > MAX_LIST_ENTRIES {
-                        return Err(crate::proto::Error::Cap("listing entries", all.len() as u64).into());
-                    }
-                }
-                Response::End { count } if count == all.len() as u64 => break,
-                _ => return Err(crate::proto::Error::Malformed("listing").into()),
-            }
-        }
+        let all = rt.block_on(read_entries(&mut auth.recv))?;
         conn.close(quinn::VarInt::from_u32(crate::net::handshake::close::DONE), b"done");
         Ok(all)
     })?;

@@ -18,9 +18,7 @@ use crate::filter::Filter;
 use crate::fsio::path::SafeRelPath;
 use crate::net::client::{confirm, read_code, Dialer};
 use crate::net::handshake::close;
-use crate::net::session::{
-    self, read_response, write_frame, ListEntry, Request, Response, RoleConfig, MAX_LIST_ENTRIES,
-};
+use crate::net::session::{self, read_entries, write_frame, ListEntry, Request, Response, RoleConfig};
 use crate::proto::Flags;
 use crate::report::{human, Reporter, Stats};
 
@@ -68,19 +66,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let end = d.with_retries(a.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;
         rt.block_on(write_frame(&mut auth.send, &Request::Offer.encode()))?;
-        let mut entries = Vec::new();
-        loop {
-            match rt.block_on(read_response(&mut auth.recv))? {
-                Response::Entries(v) => {
-                    entries.extend(v);
-                    if entries.len() as u64 > MAX_LIST_ENTRIES {
-                        return Err(crate::proto::Error::Cap("offered entries", entries.len() as u64).into());
-                    }
-                }
-                Response::End { count } if count == entries.len() as u64 => break,
-                _ => return Err(crate::proto::Error::Malformed("offer").into()),
-            }
-        }
+        let entries = rt.block_on(read_entries(&mut auth.recv))?;
         if !accepted {
             rep.offer(&entries, escaping_links(&entries));
             let files = entries.iter().filter(|e| e.kind == 0).count();

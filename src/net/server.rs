@@ -37,6 +37,11 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::COMPRESS
     | Flags::ROOT_MODE;
 
+/// How long an authenticated peer has to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a receiver has to confirm an offer (a person reads the list).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// What this listener serves.
 pub enum Served {
     /// `pcp serve DIR`.
@@ -84,7 +89,9 @@ pub fn handle(
     stats: &Arc<Stats>,
 ) -> Result<Ended> {
     let Authenticated { mut send, mut recv, .. } = auth;
-    let body = rt.block_on(session::read_frame(&mut recv))?;
+    let body = rt
+        .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, session::read_frame(&mut recv)).await })
+        .map_err(|_| tagged(Kind::Timeout, "the peer sent no request within 30 s"))??;
     let req = Request::decode(&body)?;
     let plan = match plan(served, req) {
         Ok(p) => p,
@@ -130,7 +137,9 @@ pub fn handle(
             buf.extend_from_slice(&Response::End { count: entries.len() as u64 }.encode());
             rt.block_on(session::write_frame(&mut send, &buf))?;
             // The receiver may take its time to decide (a person reads the list).
-            let answer = rt.block_on(session::read_frame(&mut recv))?;
+            let answer = rt
+                .block_on(async { tokio::time::timeout(CONFIRM_TIMEOUT, session::read_frame(&mut recv)).await })
+                .map_err(|_| tagged(Kind::Timeout, "the receiver did not answer the offer within 10 minutes"))??;
             match Response::decode(&answer)? {
                 Response::Confirm { accept: true } => {}
                 Response::Confirm { accept: false } => {

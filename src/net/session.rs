@@ -34,6 +34,8 @@ pub const MAX_SESSION_FRAME: usize = 8 << 20;
 pub const ENTRIES_PER_FRAME: usize = 4096;
 /// Most entries in a listing or an offer.
 pub const MAX_LIST_ENTRIES: u64 = 1_000_000;
+/// Most bytes of names and link targets in a listing or an offer.
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
 /// Longest path or pattern in a request.
 const MAX_STR: usize = 4096;
 
@@ -377,6 +379,28 @@ pub async fn read_response(recv: &mut RecvStream) -> Result<Response> {
         return Err(tagged(kind, format!("the peer refused: {}", crate::report::sanitize(text))));
     }
     Ok(r)
+}
+
+/// Read `Entries` frames up to `End` (a listing or an offer), within the caps.
+pub async fn read_entries(recv: &mut RecvStream) -> Result<Vec<ListEntry>> {
+    let mut all = Vec::new();
+    let mut bytes = 0u64;
+    loop {
+        match read_response(recv).await? {
+            Response::Entries(v) => {
+                bytes += v.iter().map(|e| (e.name.len() + e.target.len()) as u64 + 32).sum::<u64>();
+                all.extend(v);
+                if all.len() as u64 > MAX_LIST_ENTRIES {
+                    return Err(PErr::Cap("listed entries", all.len() as u64).into());
+                }
+                if bytes > MAX_LIST_BYTES {
+                    return Err(PErr::Cap("bytes of listed names", bytes).into());
+                }
+            }
+            Response::End { count } if count == all.len() as u64 => return Ok(all),
+            _ => return Err(PErr::Malformed("listing").into()),
+        }
+    }
 }
 
 fn kind_from_code(c: u8) -> Kind {
