@@ -43,7 +43,7 @@ const STREAM_WINDOW: u32 = 4 << 20;
 const CONN_WINDOW: u32 = 12 << 20;
 /// Send window.
 const SEND_WINDOW: u64 = 8 << 20;
-/// UDP socket buffers asked of the kernel (it may clamp them to net.core.[rw]mem_max).
+/// UDP socket buffers asked of the kernel (it may clamp them to `net.core.rmem_max` / `wmem_max`).
 const SOCKET_BUFFER: usize = 4 << 20;
 /// Unidirectional streams a peer may open at once (data streams, see net::transport).
 pub const MAX_UNI_STREAMS: u32 = 8;

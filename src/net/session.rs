@@ -643,6 +643,26 @@ mod tests {
         assert_eq!(Response::Ok { is_dir: true }.encode(), [3, 0, 0, 0, 1, 1, 1]);
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the decoders (the fuzz target's property).
+        #[test]
+        fn decoders_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = Request::decode(&body);
+            let _ = Response::decode(&body);
+        }
+
+        /// Round trip of arbitrary push requests.
+        #[test]
+        fn push_round_trip(path in "[a-z/]{0,40}", flags in 0u64..1024, max_delete in proptest::num::u64::ANY,
+                           single_file: bool, dir_as_new: bool, pats in proptest::collection::vec("[a-z*.]{1,12}", 0..6)) {
+            let rules = pats.iter().enumerate()
+                .map(|(i, p)| if i % 2 == 0 { Rule::Exclude(p.clone()) } else { Rule::Include(p.clone()) }).collect();
+            let r = Request::Push { path, flags, max_delete, single_file, dir_as_new, rules, gitignore: single_file };
+            let f = r.encode();
+            proptest::prop_assert_eq!(Request::decode(&f[4..]).unwrap(), r);
+        }
+    }
+
     #[test]
     fn peer_paths_are_confined() {
         assert!(parse_peer_path("../x").is_err());
