@@ -436,3 +436,36 @@ fn dropped_connection_reconnects_and_continues() {
     // sent twice (a restart would send SIZE + DROP).
     assert!(sent <= SIZE + SIZE / 20, "the reconnect resent too much: {sent} bytes for a {SIZE}-byte file");
 }
+
+/// `pcp serve` without `--once` prints a fresh code after each use and serves peers at the same
+/// time: an `ls` with the second code works while a push with the first is still running.
+#[test]
+fn serve_gives_each_peer_a_fresh_code_and_serves_them_concurrently() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.mkdir("src");
+    let hash = write_seeded_file(&td.join("src/big.bin"), 3, 128 * MIB);
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+    let mut push = td.pcp();
+    push.args(["sync", "-a", &s(&td.join("src/big.bin")), "peer:in/", "--addr", &l.addr]).env("PCP_CODE", CODE_A);
+    let push = thread::spawn(move || run_timeout(&mut push, NET_TIMEOUT));
+    let deadline = Instant::now() + NET_TIMEOUT;
+    let second = loop {
+        let codes: Vec<String> =
+            l.stderr().lines().filter_map(|x| x.strip_prefix("Code: ").map(str::to_owned)).collect();
+        if codes.len() >= 2 {
+            break codes[1].clone();
+        }
+        assert!(Instant::now() < deadline, "no fresh code:\n{}", l.stderr());
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert_ne!(second, CODE_A);
+    let out = dial(&td, &second, &l.addr, &["ls", "peer:"]);
+    ok(&out, "ls with the second code");
+    ok(&push.join().unwrap(), "push with the first code");
+    assert_eq!(hash_file(&srv.join("in/big.bin")), hash);
+    // The first code is used up.
+    let out = dial(&td, CODE_A, &l.addr, &["ls", "peer:"]);
+    assert_eq!(out.status.code(), Some(40));
+    l.kill();
+}

@@ -103,11 +103,16 @@ impl CodeGuard {
         self.state.lock().map(|s| s.attempts_left == 0 || Instant::now() > s.deadline).unwrap_or(true)
     }
 
-    /// Replace the code (serve prints a fresh one after the old one was used).
-    pub fn renew(&self, code: Code, ttl: Duration) {
-        if let Ok(mut s) = self.state.lock() {
-            *s = GuardState { code, attempts_left: 1, deadline: Instant::now() + ttl };
+    /// If the code is spent or expired, replace it with `make()` (valid for `ttl`) and return
+    /// the new code, atomically (serve prints it for the next peer).
+    pub fn renew_if_spent(&self, make: impl FnOnce() -> Option<Code>, ttl: Duration) -> Option<Code> {
+        let mut s = self.state.lock().ok()?;
+        if s.attempts_left > 0 && Instant::now() <= s.deadline {
+            return None;
         }
+        let code = make()?;
+        *s = GuardState { code: code.clone(), attempts_left: 1, deadline: Instant::now() + ttl };
+        Some(code)
     }
 }
 
@@ -155,11 +160,9 @@ impl ResumeTable {
         }
     }
 
-    /// Forget every ticket (the session ended cleanly).
-    pub fn clear(&self) {
-        if let Ok(mut m) = self.tickets.lock() {
-            m.clear();
-        }
+    /// Forget the ticket of `peer` (its session ended cleanly).
+    pub fn forget(&self, peer: &[u8; KEY_LEN]) {
+        self.burn(peer);
     }
 }
 
@@ -181,6 +184,8 @@ pub struct Authenticated {
     pub resumed: bool,
     /// Dialer: how to reconnect this session.
     pub ticket: Option<ResumeTicket>,
+    /// The peer's Noise static key, authenticated by the handshake.
+    pub peer: [u8; KEY_LEN],
 }
 
 /// Run the dialer's handshake (R: PAKE side A, Noise initiator).
@@ -192,7 +197,9 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     match r {
         Ok(Ok((resumed, ticket))) => {
             let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-            Ok(Authenticated { send, recv, resumed, ticket })
+            let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
+            let peer = ticket.peer_static;
+            Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer })
         }
         Ok(Err(e)) => {
             let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
@@ -259,9 +266,9 @@ pub async fn listen(
     let mut streams = None;
     let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
     match r {
-        Ok(Ok(resumed)) => {
+        Ok(Ok((resumed, peer))) => {
             let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-            Ok(Authenticated { send, recv, resumed, ticket: None })
+            Ok(Authenticated { send, recv, resumed, ticket: None, peer })
         }
         Ok(Err(e)) => {
             let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
@@ -281,7 +288,7 @@ async fn listen_inner(
     resumes: &ResumeTable,
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
-) -> Result<bool> {
+) -> Result<(bool, [u8; KEY_LEN])> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
@@ -308,7 +315,7 @@ async fn listen_inner(
             let fc = hs.on_n3(&n3)?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
-            Ok(false)
+            Ok((false, *fc.remote_static()))
         }
         ty::R1 => {
             let mut peer = None;
@@ -328,13 +335,15 @@ async fn listen_inner(
             };
             write_hs(send, ty::R2, &r2).await?;
             let r3 = read_hs(recv, ty::R3).await?;
-            if let Err(e) = hs.on_confirm(&r3) {
-                if let Some(p) = &peer {
-                    resumes.burn(p);
+            match hs.on_confirm(&r3) {
+                Ok(done) => Ok((true, *done.remote_static())),
+                Err(e) => {
+                    if let Some(p) = &peer {
+                        resumes.burn(p);
+                    }
+                    Err(e.into())
                 }
-                return Err(e.into());
             }
-            Ok(true)
         }
         other => {
             Err(crate::proto::Error::Malformed(if other == 0 { "empty handshake" } else { "handshake frame type" })
