@@ -71,6 +71,13 @@ pub fn kind_of(e: &anyhow::Error) -> Kind {
                 _ => Kind::Protocol,
             };
         }
+        if let Some(a) = c.downcast_ref::<crate::auth::Error>() {
+            return match a {
+                crate::auth::Error::Io { .. } | crate::auth::Error::KeyFile { .. } => Kind::FileIo,
+                crate::auth::Error::Internal(_) => Kind::Protocol,
+                _ => Kind::Auth,
+            };
+        }
         if c.downcast_ref::<crate::filter::Error>().is_some() {
             return Kind::Usage;
         }

@@ -30,6 +30,7 @@ pub mod filter;
 pub mod fsio;
 pub mod location;
 pub mod manifest;
+pub mod net;
 pub mod proto;
 pub mod report;
 pub mod scan;
@@ -183,6 +184,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let res = match &cli.command {
         cli::Command::Sync(a) => cmd::sync::run(a),
         cli::Command::Cp(a) => cmd::cp::run(a),
+        cli::Command::Send(a) => cmd::send::run(a),
+        cli::Command::Receive(a) => cmd::receive::run(a),
+        cli::Command::Serve(a) => cmd::serve::run(a),
+        cli::Command::Ls(a) => cmd::ls::run(a),
         cli::Command::Completions { shell } => cmd::completions::run(*shell),
     };
     match res {

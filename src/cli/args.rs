@@ -96,6 +96,9 @@ pub struct SyncArgs {
     /// Skip fsync before renaming files into place (faster; a power loss may lose recent files).
     #[arg(long)]
     pub no_fsync: bool,
+    /// Connection options (PEER:PATH).
+    #[command(flatten)]
+    pub conn: super::ConnectArgs,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -116,6 +119,9 @@ pub struct CpArgs {
     /// Skip fsync before renaming files into place.
     #[arg(long)]
     pub no_fsync: bool,
+    /// Connection options (PEER:PATH).
+    #[command(flatten)]
+    pub conn: super::ConnectArgs,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,

@@ -2,10 +2,12 @@
 //! values once; commands never see clap types.
 
 pub mod args;
+pub mod net;
 
 use clap::{Parser, Subcommand};
 
 pub use args::{CpArgs, OutputArgs, SyncArgs};
+pub use net::{ConnectArgs, LsArgs, ReceiveArgs, SendArgs, ServeArgs};
 
 /// peer copy: rsync semantics, scp ease, end-to-end encrypted peer-to-peer sync.
 #[derive(Debug, Parser)]
@@ -32,6 +34,14 @@ pub enum Command {
     /// scp-like one-shot copy: -r for directories, overwrites, never deletes.
     #[command(after_help = EXIT_CODES)]
     Cp(CpArgs),
+    /// One-shot: print a code, send PATH... to whoever enters it, exit.
+    Send(SendArgs),
+    /// One-shot: ask for the code, show what is offered, confirm, receive into DEST.
+    Receive(ReceiveArgs),
+    /// Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE).
+    Serve(ServeArgs),
+    /// List a peer's files, like rsync --list-only.
+    Ls(LsArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.

@@ -16,6 +16,9 @@ use crate::scan::ScanOptions;
 
 /// `pcp cp`.
 pub fn run(a: &CpArgs) -> Result<Outcome> {
+    if a.paths.iter().any(|p| crate::location::Location::parse(p).is_peer()) {
+        return super::remote::cp(a);
+    }
     let rep = Reporter::new(crate::config::verbosity(&a.out, false, false));
     let (srcs, dest) = a.paths.split_at(a.paths.len() - 1);
     if !a.recursive {

@@ -2,6 +2,11 @@
 
 pub mod completions;
 pub mod cp;
+pub mod ls;
+pub mod receive;
+pub mod remote;
+pub mod send;
+pub mod serve;
 pub mod sync;
 
 /// How a command ended when it did not fail outright.

@@ -29,7 +29,7 @@ pub struct LocalPlan {
 
 /// Compile the filter rules of `pcp sync`, in the order rsync applies them: --filter,
 /// --include and --exclude as given (first match wins), then --exclude-from files.
-fn filter_of(a: &SyncArgs) -> Result<Filter> {
+pub fn filter_of(a: &SyncArgs) -> Result<Filter> {
     let mut rules = Vec::new();
     for f in &a.filter {
         rules.push(parse_filter_rule(f)?);
@@ -102,11 +102,8 @@ pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> 
     Ok((specs, dest_path))
 }
 
-/// Build the local plan from `pcp sync` arguments.
-pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
-    let (srcs, dest) = a.paths.split_at(a.paths.len() - 1);
-    let (specs, root) = resolve_paths(srcs, &dest[0], false)?;
-    let filter = filter_of(a)?;
+/// The transfer flags of `pcp sync` arguments.
+pub fn flags_of(a: &SyncArgs) -> Flags {
     let mut flags = 0;
     let set = |f: &mut u64, on: bool, bit: u64| {
         if on {
@@ -122,7 +119,15 @@ pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
     set(&mut flags, a.safe_links, Flags::SAFE_LINKS);
     set(&mut flags, a.compress, Flags::COMPRESS);
     flags |= Flags::ROOT_MODE;
-    let flags = Flags(flags);
+    Flags(flags)
+}
+
+/// Build the local plan from `pcp sync` arguments.
+pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
+    let (srcs, dest) = a.paths.split_at(a.paths.len() - 1);
+    let (specs, root) = resolve_paths(srcs, &dest[0], false)?;
+    let filter = filter_of(a)?;
+    let flags = flags_of(a);
     let params = ChunkParams::DEFAULT;
     let source = SourceConfig {
         manifest: specs.first().map(|s| crate::config::manifest_for(&s.path)),
@@ -177,6 +182,9 @@ pub fn run_local(p: LocalPlan, rep: &Reporter, show_stats: bool) -> Result<Outco
 
 /// `pcp sync`.
 pub fn run(a: &SyncArgs) -> Result<Outcome> {
+    if a.paths.iter().any(|p| Location::parse(p).is_peer()) {
+        return super::remote::sync(a);
+    }
     let rep = Reporter::new(crate::config::verbosity(&a.out, a.itemize, a.partial_progress));
     let p = plan(a)?;
     run_local(p, &rep, a.out.stats)

@@ -2,6 +2,7 @@
 //! lines, verbose names, warnings, progress (indicatif bars on a TTY, plain lines otherwise) and
 //! `--json` events (one JSON object per line on stdout).
 
+mod net;
 pub mod sanitize;
 
 use std::io::{IsTerminal, Write};

@@ -1,0 +1,89 @@
+//! Arguments of the network commands and the connection options of sync/cp.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::OutputArgs;
+
+/// How to reach a peer and authenticate (sync, cp, ls, receive).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectArgs {
+    /// Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+    /// Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv).
+    #[arg(long, value_name = "FILE")]
+    pub code_file: Option<PathBuf>,
+    /// When the connection drops, reconnect and continue up to N times (exponential backoff).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+}
+
+/// `pcp serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Directory to serve; peers' paths are relative to it and never leave it.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Exit after one session.
+    #[arg(long)]
+    pub once: bool,
+    /// Refuse pushes: peers may only read (sync/cp from this peer, ls).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pcp ls`.
+#[derive(Debug, Args, Clone)]
+pub struct LsArgs {
+    /// What to list: PEER:PATH (PATH relative to the directory the peer serves).
+    #[arg(value_name = "PEER:PATH")]
+    pub path: String,
+    /// Connection options.
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pcp send`.
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    /// Files and directories to send (a trailing slash sends a directory's contents).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pcp receive`.
+#[derive(Debug, Args, Clone)]
+pub struct ReceiveArgs {
+    /// Where to put the files (default: a new directory `pcp-received[-N]` here).
+    #[arg(value_name = "DEST")]
+    pub dest: Option<PathBuf>,
+    /// Accept the offer without asking.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Connection options.
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// Skip fsync before renaming files into place.
+    #[arg(long)]
+    pub no_fsync: bool,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}

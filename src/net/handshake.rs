@@ -1,0 +1,493 @@
+//! Authentication on stream 0 (security.md §2.3, docs/protocol.md "Handshake"): SPAKE2 with key
+//! confirmation (M1–M4), then `Noise_XXpsk3` (N1–N3) bound to the TLS exporter; or, to resume a
+//! session whose connection dropped, one `Noise_IKpsk2` exchange (R1–R3) keyed by the session's
+//! resume secret.
+//!
+//! Owns: handshake framing, the 30 s deadline, the one-attempt-per-code rule ([`CodeGuard`]),
+//! resume tickets, mapping close codes to errors. Does not own: the cryptography (crate::auth).
+//!
+//! Roles in this issue: the code typer R is always the dialer, the code creator S the listener.
+//! Nothing but stream 0 is read before the handshake completes; the listener never opens a
+//! stream, and data streams are accepted only by net::transport, after authentication.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use hkdf::Hkdf;
+use quinn::{Connection, ConnectionError, ReadError, ReadExactError, RecvStream, SendStream, VarInt};
+use rand_core::OsRng;
+use sha2::Sha256;
+
+use crate::auth::keys::{PairPsk, KEY_LEN};
+use crate::auth::noise::{ReceiverHandshake, ReconnectInitiator, ReconnectResponder, SenderHandshake};
+use crate::auth::pake::{ReceiverPake, SenderPake};
+use crate::auth::{Code, Error as AuthError, Identity, Key};
+use crate::error::{tagged, Kind};
+
+/// Deadline for the whole handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a code stays valid.
+pub const CODE_TTL: Duration = Duration::from_secs(600);
+/// Largest handshake frame body (type byte + message).
+pub const MAX_HS_FRAME: usize = 256;
+/// TLS exporter label binding the handshake to this QUIC connection.
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-pcp-binding-v1";
+/// Reconnects accepted per session with its resume secret.
+pub const MAX_RESUMES: u32 = 16;
+/// How long a resume ticket stays valid after it was issued or last used.
+pub const RESUME_TTL: Duration = Duration::from_secs(600);
+const RESUME_INFO: &[u8] = b"pcp/1 resume psk";
+
+/// Application close codes (QUIC `CONNECTION_CLOSE` with an application error code).
+pub mod close {
+    /// Normal end of a session.
+    pub const DONE: u32 = 0;
+    /// The PAKE or Noise handshake failed: wrong code or interception. The code is burnt.
+    pub const CODE_REJECTED: u32 = 1;
+    /// The code was already used (or expired) before this attempt.
+    pub const CODE_USED: u32 = 2;
+    /// A resume attempt failed (unknown or expired session).
+    pub const RESUME_REJECTED: u32 = 3;
+    /// A protocol violation.
+    pub const PROTOCOL: u32 = 4;
+    /// The session ended with an error (the text went in-band first when possible).
+    pub const ERROR: u32 = 5;
+}
+
+/// Frame types on stream 0 during the handshake.
+mod ty {
+    pub(super) const M1: u8 = 1;
+    pub(super) const M2: u8 = 2;
+    pub(super) const M3: u8 = 3;
+    pub(super) const M4: u8 = 4;
+    pub(super) const N1: u8 = 5;
+    pub(super) const N2: u8 = 6;
+    pub(super) const N3: u8 = 7;
+    pub(super) const R1: u8 = 16;
+    pub(super) const R2: u8 = 17;
+    pub(super) const R3: u8 = 18;
+}
+
+/// The sender's one PAKE attempt per code, and the code's expiry (security.md §2.6).
+pub struct CodeGuard {
+    state: Mutex<GuardState>,
+}
+
+struct GuardState {
+    code: Code,
+    attempts_left: u32,
+    deadline: Instant,
+}
+
+impl CodeGuard {
+    /// A fresh code with one attempt, valid for `ttl`.
+    pub fn new(code: Code, ttl: Duration) -> Self {
+        Self { state: Mutex::new(GuardState { code, attempts_left: 1, deadline: Instant::now() + ttl }) }
+    }
+
+    /// Spend the attempt; `None` if it was spent already or the code expired.
+    fn spend(&self) -> Option<Code> {
+        let mut s = self.state.lock().ok()?;
+        if s.attempts_left == 0 || Instant::now() > s.deadline {
+            s.attempts_left = 0;
+            return None;
+        }
+        s.attempts_left -= 1;
+        Some(s.code.clone())
+    }
+
+    /// Whether the code can no longer be used.
+    pub fn is_spent(&self) -> bool {
+        self.state.lock().map(|s| s.attempts_left == 0 || Instant::now() > s.deadline).unwrap_or(true)
+    }
+
+    /// If the code is spent or expired, replace it with `make()` (valid for `ttl`) and return
+    /// the new code, atomically (serve prints it for the next peer).
+    pub fn renew_if_spent(&self, make: impl FnOnce() -> Option<Code>, ttl: Duration) -> Option<Code> {
+        let mut s = self.state.lock().ok()?;
+        if s.attempts_left > 0 && Instant::now() <= s.deadline {
+            return None;
+        }
+        let code = make()?;
+        *s = GuardState { code: code.clone(), attempts_left: 1, deadline: Instant::now() + ttl };
+        Some(code)
+    }
+}
+
+/// What the dialer keeps to reconnect a session: the listener's static key and the resume
+/// secret both sides derived from the first handshake.
+#[derive(Clone, Debug)]
+pub struct ResumeTicket {
+    peer_static: [u8; KEY_LEN],
+    key: Key<PairPsk>,
+}
+
+/// A stored resume secret, the reconnects left and its expiry.
+type Stored = (Key<PairPsk>, u32, Instant);
+
+/// Resume tickets the listener accepts, by the dialer's static key.
+#[derive(Default)]
+pub struct ResumeTable {
+    tickets: Mutex<HashMap<[u8; KEY_LEN], Stored>>,
+}
+
+impl ResumeTable {
+    fn insert(&self, t: &ResumeTicket) {
+        if let Ok(mut m) = self.tickets.lock() {
+            m.retain(|_, (_, _, exp)| *exp > Instant::now());
+            m.insert(t.peer_static, (t.key.clone(), MAX_RESUMES, Instant::now() + RESUME_TTL));
+        }
+    }
+
+    /// Take one use of the ticket of `peer`.
+    fn lookup(&self, peer: &[u8; KEY_LEN]) -> Option<Key<PairPsk>> {
+        let mut m = self.tickets.lock().ok()?;
+        let (key, left, exp) = m.get_mut(peer)?;
+        if *left == 0 || *exp < Instant::now() {
+            m.remove(peer);
+            return None;
+        }
+        *left -= 1;
+        *exp = Instant::now() + RESUME_TTL;
+        Some(key.clone())
+    }
+
+    fn burn(&self, peer: &[u8; KEY_LEN]) {
+        if let Ok(mut m) = self.tickets.lock() {
+            m.remove(peer);
+        }
+    }
+
+    /// Forget the ticket of `peer` (its session ended cleanly).
+    pub fn forget(&self, peer: &[u8; KEY_LEN]) {
+        self.burn(peer);
+    }
+}
+
+/// How the dialer authenticates.
+pub enum DialAuth<'a> {
+    /// First contact with a one-time code.
+    Code(&'a Code),
+    /// Reconnect of an earlier session.
+    Resume(&'a ResumeTicket),
+}
+
+/// An authenticated connection: stream 0 and what is needed to resume the session.
+pub struct Authenticated {
+    /// Stream 0, sending half.
+    pub send: SendStream,
+    /// Stream 0, receiving half.
+    pub recv: RecvStream,
+    /// Whether this connection resumed an earlier session (listener side).
+    pub resumed: bool,
+    /// Dialer: how to reconnect this session.
+    pub ticket: Option<ResumeTicket>,
+    /// The peer's Noise static key, authenticated by the handshake.
+    pub peer: [u8; KEY_LEN],
+}
+
+/// Run the dialer's handshake (R: PAKE side A, Noise initiator).
+pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) -> Result<Authenticated> {
+    // The streams live out here so that on failure the connection is closed (with a code the
+    // peer understands) before they are dropped: dropping a send stream finishes it.
+    let mut streams = None;
+    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, &mut streams)).await;
+    match r {
+        Ok(Ok((resumed, ticket))) => {
+            let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+            let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
+            let peer = ticket.peer_static;
+            Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer })
+        }
+        Ok(Err(e)) => {
+            let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
+            conn.close(VarInt::from_u32(code), b"handshake failed");
+            Err(e)
+        }
+        Err(_) => {
+            conn.close(VarInt::from_u32(close::PROTOCOL), b"handshake timeout");
+            Err(tagged(Kind::Timeout, "the peer did not finish the handshake within 30 s; try again"))
+        }
+    }
+}
+
+async fn dial_inner(
+    conn: &Connection,
+    auth: DialAuth<'_>,
+    identity: &Identity,
+    streams: &mut Option<(SendStream, RecvStream)>,
+) -> Result<(bool, Option<ResumeTicket>)> {
+    let ekm = ekm(conn)?;
+    let (send, recv) = streams.insert(conn.open_bi().await.map_err(|e| conn_err(&e, "opening stream 0"))?);
+    match auth {
+        DialAuth::Code(code) => {
+            let (pake, m1) = ReceiverPake::start(code, &ekm, b"", &mut OsRng)?;
+            write_hs(send, ty::M1, &m1).await?;
+            let m2 = read_hs(recv, ty::M2).await?;
+            let (pake, m3) = pake.on_m2(&m2)?;
+            write_hs(send, ty::M3, &m3).await?;
+            let m4 = read_hs(recv, ty::M4).await?;
+            let out = pake.on_m4(&m4)?;
+            // -> e
+            let (hs, n1) = ReceiverHandshake::start(identity, &out, &ekm)?;
+            write_hs(send, ty::N1, &n1).await?;
+            // <- e, ee, s, es
+            let n2 = read_hs(recv, ty::N2).await?;
+            // -> s, se, psk
+            let (fc, n3) = hs.on_n2(&n2)?;
+            write_hs(send, ty::N3, &n3).await?;
+            let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
+            let ticket = ResumeTicket { peer_static: *fc.remote_static(), key };
+            Ok((false, Some(ticket)))
+        }
+        DialAuth::Resume(t) => {
+            // <- s (pinned from the first handshake); -> e, es, s, ss
+            let (hs, r1) = ReconnectInitiator::start(identity, &t.peer_static, &t.key, &ekm)?;
+            write_hs(send, ty::R1, &r1).await?;
+            // <- e, ee, se, psk
+            let r2 = read_hs(recv, ty::R2).await?;
+            let (_, r3) = hs.on_msg2(&r2)?;
+            write_hs(send, ty::R3, &r3).await?;
+            Ok((true, Some(t.clone())))
+        }
+    }
+}
+
+/// Run the listener's handshake (S: PAKE side B, Noise responder). First contact spends the
+/// code's one attempt before M2 is sent; any failure after that leaves the code burnt.
+pub async fn listen(
+    conn: &Connection,
+    guard: &CodeGuard,
+    resumes: &ResumeTable,
+    identity: &Identity,
+) -> Result<Authenticated> {
+    let mut streams = None;
+    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
+    match r {
+        Ok(Ok((resumed, peer))) => {
+            let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+            Ok(Authenticated { send, recv, resumed, ticket: None, peer })
+        }
+        Ok(Err(e)) => {
+            let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
+            conn.close(VarInt::from_u32(code), b"handshake failed");
+            Err(e)
+        }
+        Err(_) => {
+            conn.close(VarInt::from_u32(close::PROTOCOL), b"handshake timeout");
+            Err(tagged(Kind::Timeout, "a peer connected but did not finish the handshake within 30 s"))
+        }
+    }
+}
+
+async fn listen_inner(
+    conn: &Connection,
+    guard: &CodeGuard,
+    resumes: &ResumeTable,
+    identity: &Identity,
+    streams: &mut Option<(SendStream, RecvStream)>,
+) -> Result<(bool, [u8; KEY_LEN])> {
+    let ekm = ekm(conn)?;
+    let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
+    let (t, first) = read_hs_any(recv).await?;
+    match t {
+        ty::M1 => {
+            let Some(code) = guard.spend() else {
+                conn.close(VarInt::from_u32(close::CODE_USED), b"code used or expired");
+                return Err(tagged(Kind::Auth, "a peer tried a code that is already used or expired; it was refused"));
+            };
+            let pake = SenderPake::new(&code, &ekm, b"")?;
+            let (pake, m2) = pake.on_m1(&first, &mut OsRng)?;
+            write_hs(send, ty::M2, &m2).await?;
+            let m3 = read_hs(recv, ty::M3).await?;
+            let (out, m4) = pake.on_m3(&m3)?;
+            write_hs(send, ty::M4, &m4).await?;
+            let hs = SenderHandshake::new(identity, &out, &ekm)?;
+            // -> e
+            let n1 = read_hs(recv, ty::N1).await?;
+            // <- e, ee, s, es
+            let (hs, n2) = hs.on_n1(&n1)?;
+            write_hs(send, ty::N2, &n2).await?;
+            // -> s, se, psk
+            let n3 = read_hs(recv, ty::N3).await?;
+            let fc = hs.on_n3(&n3)?;
+            let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
+            resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
+            Ok((false, *fc.remote_static()))
+        }
+        ty::R1 => {
+            let mut peer = None;
+            let r = ReconnectResponder::on_msg1(identity, &ekm, &first, |p| {
+                peer = Some(*p);
+                resumes.lookup(p)
+            });
+            let (hs, r2) = match r {
+                Ok(x) => x,
+                Err(e) => {
+                    if let Some(p) = &peer {
+                        resumes.burn(p);
+                    }
+                    conn.close(VarInt::from_u32(close::RESUME_REJECTED), b"unknown session");
+                    return Err(anyhow!(e).context("a peer tried to resume an unknown or expired session"));
+                }
+            };
+            write_hs(send, ty::R2, &r2).await?;
+            let r3 = read_hs(recv, ty::R3).await?;
+            match hs.on_confirm(&r3) {
+                Ok(done) => Ok((true, *done.remote_static())),
+                Err(e) => {
+                    if let Some(p) = &peer {
+                        resumes.burn(p);
+                    }
+                    Err(e.into())
+                }
+            }
+        }
+        other => {
+            Err(crate::proto::Error::Malformed(if other == 0 { "empty handshake" } else { "handshake frame type" })
+                .into())
+        }
+    }
+}
+
+/// `resume_psk = HKDF(salt = h_noise, IKM = pair_psk, info = "pcp/1 resume psk")`.
+fn resume_key(h: &[u8; 32], pair_psk: &Key<PairPsk>) -> Result<Key<PairPsk>> {
+    let mut out = zeroize::Zeroizing::new([0u8; KEY_LEN]);
+    Hkdf::<Sha256>::new(Some(h), pair_psk.as_bytes())
+        .expand(RESUME_INFO, &mut *out)
+        .map_err(|_| anyhow!("hkdf length (internal error)"))?;
+    Ok(Key::from_bytes(*out))
+}
+
+fn ekm(conn: &Connection) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"").map_err(|_| anyhow!("TLS exporter unavailable"))?;
+    Ok(out)
+}
+
+fn is_auth(e: &anyhow::Error) -> bool {
+    crate::error::kind_of(e) == Kind::Auth
+}
+
+/// Write one handshake frame: `len: u32 LE`, `type: u8`, message (docs/protocol.md).
+async fn write_hs(send: &mut SendStream, t: u8, msg: &[u8]) -> Result<()> {
+    let len = msg.len() + 1;
+    if len > MAX_HS_FRAME {
+        return Err(anyhow!("handshake message too long (internal error)"));
+    }
+    let mut buf = Vec::with_capacity(4 + len);
+    buf.extend_from_slice(&(len as u32).to_le_bytes());
+    buf.push(t);
+    buf.extend_from_slice(msg);
+    send.write_all(&buf).await.map_err(|e| match e {
+        quinn::WriteError::ConnectionLost(c) => conn_err(&c, "sending a handshake message"),
+        other => tagged(Kind::Connect, format!("sending a handshake message: {other}")),
+    })
+}
+
+async fn read_hs(recv: &mut RecvStream, want: u8) -> Result<Vec<u8>> {
+    let (t, body) = read_hs_any(recv).await?;
+    if t != want {
+        return Err(crate::proto::Error::Malformed("handshake message out of order").into());
+    }
+    Ok(body)
+}
+
+async fn read_hs_any(recv: &mut RecvStream) -> Result<(u8, Vec<u8>)> {
+    let mut len = [0u8; 4];
+    recv.read_exact(&mut len).await.map_err(read_err)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len == 0 || len > MAX_HS_FRAME {
+        return Err(crate::proto::Error::FrameTooLarge(len).into());
+    }
+    let mut buf = vec![0u8; len];
+    recv.read_exact(&mut buf).await.map_err(read_err)?;
+    let t = buf[0];
+    buf.remove(0);
+    Ok((t, buf))
+}
+
+fn read_err(e: ReadExactError) -> anyhow::Error {
+    match e {
+        ReadExactError::FinishedEarly(_) => crate::proto::Error::Closed.into(),
+        ReadExactError::ReadError(ReadError::ConnectionLost(c)) => conn_err(&c, "during the handshake"),
+        ReadExactError::ReadError(other) => tagged(Kind::Connect, format!("during the handshake: {other}")),
+    }
+}
+
+/// Map a lost connection to an error, recognising the peer's close codes.
+pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
+    if let ConnectionError::ApplicationClosed(ac) = e {
+        let code = ac.error_code.into_inner();
+        if code == u64::from(close::CODE_REJECTED) {
+            return AuthError::CodeRejected.into();
+        }
+        if code == u64::from(close::CODE_USED) {
+            return tagged(
+                Kind::Auth,
+                "code rejected: the peer says it was already used or expired; ask for a new code",
+            );
+        }
+        if code == u64::from(close::RESUME_REJECTED) {
+            return tagged(Kind::Auth, "the peer no longer knows this session; start again with a new code");
+        }
+        let reason = crate::report::sanitize(&String::from_utf8_lossy(&ac.reason));
+        return tagged(Kind::Connect, format!("the peer closed the connection {doing}: {reason}"));
+    }
+    match e {
+        ConnectionError::TimedOut => tagged(Kind::Timeout, format!("connection timed out {doing}; rerun to resume")),
+        other => tagged(Kind::Connect, format!("connection lost {doing}: {other}; rerun to resume")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::endpoint::Endpoint;
+
+    async fn pair() -> (Endpoint, Endpoint, Connection, Connection) {
+        let a = Endpoint::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let b = Endpoint::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = a.local_addr().unwrap();
+        let (d, l) = tokio::join!(b.dial(addr), a.accept());
+        (a, b, d.unwrap(), l.unwrap())
+    }
+
+    #[tokio::test]
+    async fn right_code_then_resume() {
+        let (_a, _b, d, l) = pair().await;
+        let code = Code::parse("abandon-ability-able-about").unwrap();
+        let guard = CodeGuard::new(code.clone(), CODE_TTL);
+        let table = ResumeTable::default();
+        let (ri, si) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let (r, s) = tokio::join!(dial(&d, DialAuth::Code(&code), &ri), listen(&l, &guard, &table, &si));
+        let ticket = r.unwrap().ticket.unwrap();
+        assert!(!s.unwrap().resumed);
+        assert!(guard.is_spent());
+        // A second connection resumes with the ticket, not the code.
+        let (_a2, _b2, d2, l2) = pair().await;
+        let (r, s) = tokio::join!(dial(&d2, DialAuth::Resume(&ticket), &ri), listen(&l2, &guard, &table, &si));
+        r.unwrap();
+        assert!(s.unwrap().resumed);
+    }
+
+    #[tokio::test]
+    async fn wrong_code_is_rejected_on_both_sides_and_burns() {
+        let (_a, _b, d, l) = pair().await;
+        let code = Code::parse("abandon-ability-able-about").unwrap();
+        let wrong = Code::parse("abandon-ability-able-above").unwrap();
+        let guard = CodeGuard::new(code.clone(), CODE_TTL);
+        let table = ResumeTable::default();
+        let (ri, si) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let (r, s) = tokio::join!(dial(&d, DialAuth::Code(&wrong), &ri), listen(&l, &guard, &table, &si));
+        assert_eq!(crate::error::kind_of(&r.err().unwrap()), Kind::Auth);
+        assert_eq!(crate::error::kind_of(&s.err().unwrap()), Kind::Auth);
+        assert!(guard.is_spent());
+        let (_a2, _b2, d2, l2) = pair().await;
+        let (r, s) = tokio::join!(dial(&d2, DialAuth::Code(&code), &ri), listen(&l2, &guard, &table, &si));
+        assert_eq!(crate::error::kind_of(&r.err().unwrap()), Kind::Auth);
+        assert!(s.is_err());
+    }
+}

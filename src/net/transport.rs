@@ -1,0 +1,424 @@
+//! The driver: carries an `engine::Link` over an authenticated QUIC connection.
+//!
+//! Control messages travel as frames (`proto::frame`) on stream 0, which the handshake and the
+//! session request already used. Chunk `Data` from the source is spread over [`DATA_STREAMS`]
+//! unidirectional streams, so one stream's loss recovery or one slow file does not stall the
+//! others. Ordering stays safe: the destination sends `Want` only after it read the
+//! `ChunkList`, and the source sends `Data` only after it read the `Want`.
+//!
+//! Blocking engine threads meet tokio through plain std threads that call `Handle::block_on`
+//! for one stream operation at a time (never from a runtime thread). Memory stays bounded:
+//! source → destination is a bounded channel on both ends (backpressure reaches QUIC flow
+//! control), destination → source is unbounded like `engine::local_pair` (small requests; the
+//! destination never blocks on sending, so the two cannot deadlock).
+//!
+//! Owns: framing on streams, stream fan-out, threads. Does not own: what the messages mean.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, Result};
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use quinn::{Connection, RecvStream, SendStream, VarInt};
+use tokio::runtime::Handle;
+
+use super::handshake::{close, conn_err};
+use crate::engine::Link;
+use crate::proto::{frame, Message};
+use crate::report::{add, Stats};
+
+/// Unidirectional streams carrying chunk data, opened by the source.
+pub const DATA_STREAMS: usize = 4;
+/// Messages buffered from the source to the destination engine (backpressure).
+const INCOMING_BOUND: usize = 64;
+/// Messages buffered from the source engine to the network.
+const OUTGOING_BOUND: usize = 32;
+/// Messages queued per data stream.
+const PER_STREAM_BOUND: usize = 4;
+/// Most bytes coalesced into one stream write.
+const MAX_BATCH: usize = 2 << 20;
+
+/// Which role this side plays in the transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Has the data: sends control on stream 0 and data on the uni streams.
+    Source,
+    /// Writes the data: reads stream 0 and the uni streams.
+    Destination,
+}
+
+/// The running driver; [`Transport::finish`] joins its threads.
+pub struct Transport {
+    threads: Vec<JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    error: Arc<Mutex<Option<anyhow::Error>>>,
+    conn: Connection,
+    rt: Handle,
+}
+
+/// Where a reader task puts decoded messages.
+#[derive(Clone)]
+enum Sink {
+    /// Destination → source (small control messages): unbounded, never blocks.
+    Unbounded(Sender<Message>),
+    /// Source → destination: bounded; a forwarder thread hands them to the engine.
+    Bounded(tokio::sync::mpsc::Sender<Message>),
+}
+
+impl Sink {
+    async fn send(&self, m: Message) -> bool {
+        match self {
+            Self::Unbounded(s) => s.send(m).is_ok(),
+            Self::Bounded(s) => s.send(m).await.is_ok(),
+        }
+    }
+}
+
+/// Start carrying messages for `role` over `conn` (stream 0 = `send0`/`recv0`). Returns the
+/// link the engine role uses and the driver.
+pub fn start(
+    rt: &Handle,
+    conn: &Connection,
+    send0: SendStream,
+    recv0: RecvStream,
+    role: Role,
+    stats: Arc<Stats>,
+) -> Result<(Link, Transport)> {
+    let error: Arc<Mutex<Option<anyhow::Error>>> = Arc::default();
+    let mut threads = Vec::new();
+    let mut tasks = Vec::new();
+    let link = match role {
+        Role::Source => {
+            let (out_tx, out_rx) = crossbeam_channel::bounded::<Message>(OUTGOING_BOUND);
+            let (in_tx, in_rx) = crossbeam_channel::unbounded::<Message>();
+            let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
+            threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone())));
+            Link { tx: out_tx, rx: in_rx }
+        }
+        Role::Destination => {
+            let (out_tx, out_rx) = crossbeam_channel::unbounded::<Message>();
+            let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(INCOMING_BOUND / 2);
+            let (atx, mut arx) = tokio::sync::mpsc::channel::<Message>(INCOMING_BOUND / 2);
+            let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
+            threads.push(spawn("pcp-write0", move || control_writer(&rt2, &conn2, send0, &out_rx, &err2))?);
+            // Forwarder: async readers → the engine's bounded channel. One hop per message,
+            // not per packet; when the engine is slow, both channels fill and QUIC flow
+            // control stops the source.
+            threads.push(spawn("pcp-forward", move || {
+                while let Some(m) = arx.blocking_recv() {
+                    if in_tx.send(m).is_err() {
+                        break;
+                    }
+                }
+            })?);
+            let sink = Sink::Bounded(atx);
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, sink.clone(), Some(stats.clone()), error.clone())));
+            tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
+            Link { tx: out_tx, rx: in_rx }
+        }
+    };
+    Ok((link, Transport { threads, tasks, error, conn: conn.clone(), rt: rt.clone() }))
+}
+
+impl Transport {
+    /// The first transport error, if any (a protocol violation or the lost connection).
+    pub fn error(&self) -> Option<anyhow::Error> {
+        let e = self.error.lock().ok()?.take();
+        e.or_else(|| self.conn.close_reason().map(|c| conn_err(&c, "during the transfer")))
+    }
+
+    /// Wait for every driver thread (they end when the engine drops its link ends and the
+    /// streams are finished, or when the connection closes).
+    pub fn finish(self) -> Option<anyhow::Error> {
+        for t in self.threads {
+            let _ = t.join();
+        }
+        for t in self.tasks {
+            let _ = self.rt.block_on(t);
+        }
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(f).map_err(|e| anyhow!("starting a thread: {e}"))
+}
+
+fn set_err(slot: &Mutex<Option<anyhow::Error>>, conn: &Connection, e: anyhow::Error, code: u32) {
+    if let Ok(mut s) = slot.lock() {
+        if s.is_none() {
+            *s = Some(e);
+        }
+    }
+    conn.close(VarInt::from_u32(code), b"transfer error");
+}
+
+fn write_err(e: quinn::WriteError) -> anyhow::Error {
+    match e {
+        quinn::WriteError::ConnectionLost(c) => conn_err(&c, "during the transfer"),
+        other => anyhow!("sending: {other}"),
+    }
+}
+
+async fn write_batch(send: &mut SendStream, batch: &mut Vec<Bytes>) -> Result<()> {
+    send.write_all_chunks(batch).await.map_err(write_err)?;
+    batch.clear();
+    Ok(())
+}
+
+/// Source side: route the engine's messages. Control → stream 0 (coalesced), `Data` → the
+/// data streams, round-robin over those with room.
+fn dispatch(
+    rt: &Handle,
+    conn: &Connection,
+    mut send0: SendStream,
+    out_rx: Receiver<Message>,
+    err: &Arc<Mutex<Option<anyhow::Error>>>,
+) {
+    let mut writers: Vec<(Sender<Message>, JoinHandle<()>)> = Vec::new();
+    let mut rr = 0usize;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch_len = 0usize;
+    let res = (|| -> Result<()> {
+        let mut next = out_rx.recv().ok();
+        while let Some(msg) = next.take() {
+            if let Message::Data { .. } = msg {
+                if writers.is_empty() {
+                    for i in 0..DATA_STREAMS {
+                        let s = rt.block_on(conn.open_uni()).map_err(|e| conn_err(&e, "opening a data stream"))?;
+                        let (tx, rx) = crossbeam_channel::bounded::<Message>(PER_STREAM_BOUND);
+                        let (rt2, conn2, err2) = (rt.clone(), conn.clone(), err.clone());
+                        let h = spawn(&format!("pcp-data{i}"), move || data_writer(&rt2, &conn2, s, &rx, &err2))?;
+                        writers.push((tx, h));
+                    }
+                }
+                if !batch.is_empty() {
+                    rt.block_on(write_batch(&mut send0, &mut batch))?;
+                    batch_len = 0;
+                }
+                let mut m = Some(msg);
+                for k in 0..writers.len() {
+                    let i = (rr + k) % writers.len();
+                    let Some(cur) = m.take() else { break };
+                    match writers[i].0.try_send(cur) {
+                        Ok(()) => rr = i + 1,
+                        Err(TrySendError::Full(back)) => m = Some(back),
+                        Err(TrySendError::Disconnected(_)) => return Err(proto_closed()),
+                    }
+                }
+                if let Some(cur) = m {
+                    let i = rr % writers.len();
+                    writers[i].0.send(cur).map_err(|_| proto_closed())?;
+                    rr = i + 1;
+                }
+            } else {
+                let b = Bytes::from(msg.encode());
+                batch_len += b.len();
+                batch.push(b);
+                if batch_len >= MAX_BATCH {
+                    rt.block_on(write_batch(&mut send0, &mut batch))?;
+                    batch_len = 0;
+                }
+            }
+            next = match out_rx.try_recv() {
+                Ok(m) => Some(m),
+                Err(TryRecvError::Empty) => {
+                    if !batch.is_empty() {
+                        rt.block_on(write_batch(&mut send0, &mut batch))?;
+                        batch_len = 0;
+                    }
+                    out_rx.recv().ok()
+                }
+                Err(TryRecvError::Disconnected) => None,
+            };
+        }
+        if !batch.is_empty() {
+            rt.block_on(write_batch(&mut send0, &mut batch))?;
+        }
+        Ok(())
+    })();
+    // Engine done (or failed): finish the data streams first, then stream 0.
+    for (tx, h) in writers {
+        drop(tx);
+        let _ = h.join();
+    }
+    match res {
+        Ok(()) => {
+            let _ = send0.finish();
+        }
+        Err(e) => set_err(err, conn, e, close::ERROR),
+    }
+}
+
+fn proto_closed() -> anyhow::Error {
+    crate::proto::Error::Closed.into()
+}
+
+/// One data stream: write queued `Data` frames, coalesced.
+fn data_writer(
+    rt: &Handle,
+    conn: &Connection,
+    mut send: SendStream,
+    rx: &Receiver<Message>,
+    err: &Mutex<Option<anyhow::Error>>,
+) {
+    let res = (|| -> Result<()> {
+        let mut batch: Vec<Bytes> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut len = 0;
+            let mut m = Some(first);
+            while let Some(msg) = m.take() {
+                let b = Bytes::from(msg.encode());
+                len += b.len();
+                batch.push(b);
+                if len < MAX_BATCH {
+                    m = rx.try_recv().ok();
+                }
+            }
+            rt.block_on(write_batch(&mut send, &mut batch))?;
+        }
+        let _ = send.finish();
+        Ok(())
+    })();
+    if let Err(e) = res {
+        set_err(err, conn, e, close::ERROR);
+    }
+}
+
+/// Destination side: write the engine's control messages on stream 0, coalesced.
+fn control_writer(
+    rt: &Handle,
+    conn: &Connection,
+    mut send0: SendStream,
+    rx: &Receiver<Message>,
+    err: &Mutex<Option<anyhow::Error>>,
+) {
+    let res = (|| -> Result<()> {
+        let mut batch: Vec<Bytes> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut len = 0;
+            let mut m = Some(first);
+            while let Some(msg) = m.take() {
+                let b = Bytes::from(msg.encode());
+                len += b.len();
+                batch.push(b);
+                if len < MAX_BATCH {
+                    m = rx.try_recv().ok();
+                }
+            }
+            rt.block_on(write_batch(&mut send0, &mut batch))?;
+        }
+        let _ = send0.finish();
+        Ok(())
+    })();
+    if let Err(e) = res {
+        set_err(err, conn, e, close::ERROR);
+    }
+}
+
+/// Destination side: accept exactly the source's data streams and read each in its own task.
+async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<Mutex<Option<anyhow::Error>>>) {
+    let mut readers = Vec::new();
+    for _ in 0..DATA_STREAMS {
+        let recv = match conn.accept_uni().await {
+            Ok(r) => r,
+            // Connection closed (normally, after a transfer that needed no data).
+            Err(_) => break,
+        };
+        readers.push(tokio::spawn(read_stream(conn.clone(), recv, sink.clone(), Some(stats.clone()), err.clone())));
+    }
+    drop(sink);
+    for r in readers {
+        let _ = r.await;
+    }
+}
+
+/// Read frames from one stream and hand the decoded messages on. With `stats` (destination
+/// side) received chunk data is counted.
+async fn read_stream(
+    conn: Connection,
+    mut recv: RecvStream,
+    sink: Sink,
+    stats: Option<Arc<Stats>>,
+    err: Arc<Mutex<Option<anyhow::Error>>>,
+) {
+    let res = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut chunks: Vec<Bytes> = vec![Bytes::new(); 64];
+        loop {
+            let mut pos = 0;
+            while let Some(n) = frame::check(&buf[pos..])? {
+                let msg = Message::decode(&buf[pos + 4..pos + n])?;
+                if let (Some(s), Message::Data { compressed, data, .. }) = (stats.as_deref(), &msg) {
+                    add(&s.chunks_sent, 1);
+                    add(&s.bytes_wire, data.len() as u64);
+                    let plain = if *compressed {
+                        zstd::zstd_safe::get_frame_content_size(data).ok().flatten().unwrap_or(0)
+                    } else {
+                        data.len() as u64
+                    };
+                    add(&s.bytes_sent, plain);
+                }
+                pos += n;
+                if let Some(s) = stats.as_deref() {
+                    fault_drop(&conn, s);
+                }
+                if !sink.send(msg).await {
+                    // The engine is gone (finished or failed): stop reading.
+                    let _ = recv.stop(VarInt::from_u32(0));
+                    return Ok(());
+                }
+            }
+            buf.drain(..pos);
+            match recv.read_chunks(&mut chunks).await {
+                Ok(Some(k)) => {
+                    for c in chunks.iter_mut().take(k) {
+                        buf.extend_from_slice(c);
+                        *c = Bytes::new();
+                    }
+                }
+                Ok(None) => {
+                    if !buf.is_empty() {
+                        return Err(crate::proto::Error::Truncated.into());
+                    }
+                    return Ok(());
+                }
+                Err(quinn::ReadError::ConnectionLost(c)) => {
+                    // A normal close after the transfer is not an error here; the engine
+                    // decides whether it got everything.
+                    if matches!(&c, quinn::ConnectionError::ApplicationClosed(a) if a.error_code.into_inner() == u64::from(close::DONE))
+                        || matches!(c, quinn::ConnectionError::LocallyClosed)
+                    {
+                        return Ok(());
+                    }
+                    return Err(conn_err(&c, "during the transfer"));
+                }
+                Err(e) => return Err(anyhow!("receiving: {e}")),
+            }
+        }
+    }
+    .await;
+    if let Err(e) = res {
+        let e: anyhow::Error = e;
+        let code = if e.downcast_ref::<crate::proto::Error>().is_some() { close::PROTOCOL } else { close::ERROR };
+        set_err(&err, &conn, e, code);
+    }
+}
+
+/// Fault injection for the reconnect tests: with `PCP_TEST_DROP_AFTER=BYTES` in the environment,
+/// the destination closes its first connection once that much chunk data has arrived, as if
+/// the network had dropped it. Fires once per process; without the variable it does nothing.
+fn fault_drop(conn: &Connection, stats: &Stats) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    let at = *AT.get_or_init(|| std::env::var("PCP_TEST_DROP_AFTER").ok().and_then(|v| v.parse().ok()));
+    if let Some(at) = at {
+        if stats.bytes_wire.load(Ordering::Relaxed) >= at && !FIRED.swap(true, Ordering::Relaxed) {
+            conn.close(VarInt::from_u32(close::ERROR), b"test: connection dropped");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Network events: the code, the listening address, a connected peer, a listing, an offer.
+//! A child of `report`, so the Reporter stays the only place that prints.
+
+use std::net::SocketAddr;
+
+use super::{human, sanitize, Reporter};
+use crate::net::session::ListEntry;
+
+impl Reporter {
+    /// The code to give the other side: always on stderr (it is the point of the command),
+    /// also as a `code` event with --json.
+    pub fn code(&self, code: &str) {
+        self.json(serde_json::json!({"event": "code", "code": code}));
+        eprintln!("Code: {code}");
+    }
+
+    /// Where this side listens: always on stderr, and as a `listening` event.
+    pub fn listening(&self, addr: SocketAddr) {
+        self.json(serde_json::json!({"event": "listening", "addr": addr.to_string()}));
+        eprintln!("Listening on {addr}");
+    }
+
+    /// An authenticated peer.
+    pub fn peer_connected(&self, addr: SocketAddr, path: &str, resumed: bool) {
+        self.json(serde_json::json!({"event": "peer", "addr": addr.to_string(), "path": path, "resumed": resumed}));
+        if !self.v.json && !self.v.quiet && self.v.verbose > 0 {
+            eprintln!("pcp: {} peer {addr} ({path})", if resumed { "resumed with" } else { "connected to" });
+        }
+    }
+
+    /// An error, as a JSON `error` event (the message itself is printed by `pcp::run`).
+    pub fn error_event(&self, e: &anyhow::Error) {
+        self.json(serde_json::json!({
+            "event": "error",
+            "code": crate::error::kind_of(e).code(),
+            "message": sanitize(&format!("{e:#}")),
+        }));
+    }
+
+    /// `pcp ls` output, like `rsync --list-only` (times in UTC): stdout.
+    pub fn listing(&self, entries: &[ListEntry]) {
+        for e in entries {
+            if self.v.json {
+                self.json(serde_json::json!({
+                    "event": "entry", "name": e.name, "kind": kind_name(e.kind), "size": e.size,
+                    "mode": e.mode, "mtime": e.mtime, "target": String::from_utf8_lossy(&e.target),
+                }));
+                continue;
+            }
+            let mut line = format!(
+                "{} {:>14} {} {}",
+                mode_string(e.kind, e.mode),
+                group3(e.size),
+                utc(e.mtime),
+                sanitize(&e.name)
+            );
+            if e.kind == 2 {
+                line.push_str(" -> ");
+                line.push_str(&sanitize(&String::from_utf8_lossy(&e.target)));
+            }
+            self.stdout_line(&line);
+        }
+    }
+
+    /// What `pcp send` offers, in full (names sanitised), on stderr; `offer` events with --json.
+    pub fn offer(&self, entries: &[ListEntry], escaping_links: usize) {
+        let files = entries.iter().filter(|e| e.kind == 0).count();
+        let total: u64 = entries.iter().filter(|e| e.kind == 0).map(|e| e.size).sum();
+        if self.v.json {
+            for e in entries {
+                self.json(
+                    serde_json::json!({"event": "offer", "path": e.name, "kind": kind_name(e.kind), "size": e.size}),
+                );
+            }
+        } else {
+            eprintln!("The peer offers {} entries ({files} files, {}):", entries.len(), human(total));
+            for e in entries {
+                let name = sanitize(&e.name);
+                match e.kind {
+                    1 => eprintln!("  {:>12}  {name}/", "dir"),
+                    2 => eprintln!("  {:>12}  {name} -> {}", "link", sanitize(&String::from_utf8_lossy(&e.target))),
+                    _ => eprintln!("  {:>12}  {name}", human(e.size)),
+                }
+            }
+        }
+        if escaping_links > 0 {
+            self.warn(&format!(
+                "{escaping_links} symlink(s) point outside the received tree and will be skipped (safe links)"
+            ));
+        }
+    }
+}
+
+fn kind_name(k: u8) -> &'static str {
+    match k {
+        0 => "file",
+        1 => "dir",
+        2 => "symlink",
+        _ => "other",
+    }
+}
+
+fn mode_string(kind: u8, mode: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(match kind {
+        1 => 'd',
+        2 => 'l',
+        0 => '-',
+        _ => '?',
+    });
+    for shift in [6u32, 3, 0] {
+        let b = (mode >> shift) & 7;
+        s.push(if b & 4 != 0 { 'r' } else { '-' });
+        s.push(if b & 2 != 0 { 'w' } else { '-' });
+        s.push(if b & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+fn group3(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `YYYY/MM/DD hh:mm:ss` in UTC (civil-from-days, Howard Hinnant's algorithm).
+fn utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(mode_string(1, 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(0, 0o644), "-rw-r--r--");
+        assert_eq!(group3(1234567), "1,234,567");
+        assert_eq!(group3(12), "12");
+        assert_eq!(utc(0), "1970/01/01 00:00:00");
+        assert_eq!(utc(1_700_000_000), "2023/11/14 22:13:20");
+    }
+}
