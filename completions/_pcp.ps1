@@ -27,6 +27,10 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)')
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'scp-like one-shot copy: -r for directories, overwrites, never deletes')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'One-shot: print a code, send PATH... to whoever enters it, exit')
+            [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'One-shot: ask for the code, show what is offered, confirm, receive into DEST')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List a peer''s files, like rsync --list-only')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -39,6 +43,9 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Use this manifest database for the destination instead of the one under the state dir')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
+            [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
             [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Recurse into directories')
@@ -76,11 +83,75 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;cp' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
+            [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Copy directories recursively')
             [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Copy directories recursively')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
             [CompletionResult]::new('--preserve', '--preserve', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
             [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip fsync before renaming files into place')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;send' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;receive' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
+            [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Accept the offer without asking')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Accept the offer without asking')
+            [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip fsync before renaming files into place')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Exit after one session')
+            [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Refuse pushes: peers may only read (sync/cp from this peer, ls)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;ls' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
+            [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
@@ -100,6 +171,10 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         'pcp;help' {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)')
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'scp-like one-shot copy: -r for directories, overwrites, never deletes')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'One-shot: print a code, send PATH... to whoever enters it, exit')
+            [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'One-shot: ask for the code, show what is offered, confirm, receive into DEST')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List a peer''s files, like rsync --list-only')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -108,6 +183,18 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;help;cp' {
+            break
+        }
+        'pcp;help;send' {
+            break
+        }
+        'pcp;help;receive' {
+            break
+        }
+        'pcp;help;serve' {
+            break
+        }
+        'pcp;help;ls' {
             break
         }
         'pcp;help;completions' {

@@ -25,6 +25,18 @@ _pcp() {
             pcp,help)
                 cmd="pcp__subcmd__help"
                 ;;
+            pcp,ls)
+                cmd="pcp__subcmd__ls"
+                ;;
+            pcp,receive)
+                cmd="pcp__subcmd__receive"
+                ;;
+            pcp,send)
+                cmd="pcp__subcmd__send"
+                ;;
+            pcp,serve)
+                cmd="pcp__subcmd__serve"
+                ;;
             pcp,sync)
                 cmd="pcp__subcmd__sync"
                 ;;
@@ -37,6 +49,18 @@ _pcp() {
             pcp__subcmd__help,help)
                 cmd="pcp__subcmd__help__subcmd__help"
                 ;;
+            pcp__subcmd__help,ls)
+                cmd="pcp__subcmd__help__subcmd__ls"
+                ;;
+            pcp__subcmd__help,receive)
+                cmd="pcp__subcmd__help__subcmd__receive"
+                ;;
+            pcp__subcmd__help,send)
+                cmd="pcp__subcmd__help__subcmd__send"
+                ;;
+            pcp__subcmd__help,serve)
+                cmd="pcp__subcmd__help__subcmd__serve"
+                ;;
             pcp__subcmd__help,sync)
                 cmd="pcp__subcmd__help__subcmd__sync"
                 ;;
@@ -47,7 +71,7 @@ _pcp() {
 
     case "${cmd}" in
         pcp)
-            opts="-h -V --help --version sync cp completions help"
+            opts="-h -V --help --version sync cp send receive serve ls completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,12 +99,24 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__cp)
-            opts="-r -p -v -q -h --recursive --preserve --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-r -p -v -q -h --recursive --preserve --no-fsync --addr --code-file --retries --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --code-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -89,7 +125,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__help)
-            opts="sync cp completions help"
+            opts="sync cp send receive serve ls completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,6 +180,62 @@ _pcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pcp__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__receive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pcp__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -158,8 +250,96 @@ _pcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pcp__subcmd__ls)
+            opts="-v -q -h --addr --code-file --retries --verbose --quiet --progress --json --stats --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --code-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__receive)
+            opts="-y -v -q -h --yes --addr --code-file --retries --no-fsync --verbose --quiet --progress --json --stats --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --code-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__send)
+            opts="-v -q -h --listen --verbose --quiet --progress --json --stats --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__serve)
+            opts="-v -q -h --listen --once --read-only --verbose --quiet --progress --json --stats --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pcp__subcmd__sync)
-            opts="-a -r -l -p -t -n -c -f -i -P -z -v -q -h --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --partial --compress --no-compress --manifest --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-a -r -l -p -t -n -c -f -i -P -z -v -q -h --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --partial --compress --no-compress --manifest --no-fsync --addr --code-file --retries --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +370,18 @@ _pcp() {
                     return 0
                     ;;
                 --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --code-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

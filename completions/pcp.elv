@@ -24,6 +24,10 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --version 'Print version'
             cand sync 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
             cand cp 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+            cand send 'One-shot: print a code, send PATH... to whoever enters it, exit'
+            cand receive 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+            cand serve 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+            cand ls 'List a peer''s files, like rsync --list-only'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -35,6 +39,9 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand -f 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --filter 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --manifest 'Use this manifest database for the destination instead of the one under the state dir'
+            cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
+            cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand -a 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
             cand --archive 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
             cand -r 'Recurse into directories'
@@ -71,11 +78,71 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help'
         }
         &'pcp;cp'= {
+            cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
+            cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand -r 'Copy directories recursively'
             cand --recursive 'Copy directories recursively'
             cand -p 'Preserve modification times (permissions are always preserved, like scp)'
             cand --preserve 'Preserve modification times (permissions are always preserved, like scp)'
             cand --no-fsync 'Skip fsync before renaming files into place'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;send'= {
+            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;receive'= {
+            cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
+            cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
+            cand -y 'Accept the offer without asking'
+            cand --yes 'Accept the offer without asking'
+            cand --no-fsync 'Skip fsync before renaming files into place'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;serve'= {
+            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --once 'Exit after one session'
+            cand --read-only 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;ls'= {
+            cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
+            cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
             cand -q 'Suppress non-error messages'
@@ -93,12 +160,24 @@ set edit:completion:arg-completer[pcp] = {|@words|
         &'pcp;help'= {
             cand sync 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
             cand cp 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+            cand send 'One-shot: print a code, send PATH... to whoever enters it, exit'
+            cand receive 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+            cand serve 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+            cand ls 'List a peer''s files, like rsync --list-only'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'pcp;help;sync'= {
         }
         &'pcp;help;cp'= {
+        }
+        &'pcp;help;send'= {
+        }
+        &'pcp;help;receive'= {
+        }
+        &'pcp;help;serve'= {
+        }
+        &'pcp;help;ls'= {
         }
         &'pcp;help;completions'= {
         }

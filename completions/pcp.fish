@@ -28,6 +28,10 @@ complete -c pcp -n "__fish_pcp_needs_command" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_needs_command" -s V -l version -d 'Print version'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete at most N files' -r
@@ -36,6 +40,9 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include -d 'Include fil
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE (\'-\' for stdin)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s f -l filter -d 'A filter rule: \'- PATTERN\' or \'+ PATTERN\'' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l manifest -d 'Use this manifest database for the destination instead of the one under the state dir' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s l -l links -d 'Copy symlinks as symlinks'
@@ -58,6 +65,9 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progr
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip fsync before renaming files into place'
@@ -67,8 +77,48 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progres
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand send" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-fsync -d 'Skip fsync before renaming files into place'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l once -d 'Exit after one session'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l read-only -d 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
