@@ -556,7 +556,7 @@ impl Dest<'_> {
         let chunks = match m.file_chunks(path.as_str(), &stat)? {
             Some((_, c)) => c,
             None => {
-                let mut ch = Chunker::new(&file, self.params);
+                let mut ch = Chunker::with_size_hint(&file, self.params, stat.size);
                 let mut v = Vec::new();
                 while let Some((r, _)) = ch.next_chunk()? {
                     v.push(r);

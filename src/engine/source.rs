@@ -295,7 +295,7 @@ fn chunk_one(
             .map_err(|_| PErr::Closed)?;
         return Ok(());
     }
-    let mut ch = Chunker::new(f, cfg.params);
+    let mut ch = Chunker::with_size_hint(f, cfg.params, stat.size);
     let mut all: Vec<ChunkRef> = Vec::new();
     let mut pending: Vec<ChunkRef> = Vec::with_capacity(LIST_BATCH);
     // Small first batch so the destination can start asking for data at once.
