@@ -551,12 +551,27 @@ pub fn run_role(
         r
     });
     match res {
-        Ok(end) => {
+        Ok(mut end) => {
             if trole == Role::Destination {
-                conn.close(VarInt::from_u32(close::DONE), b"done");
+                // The close code tells the source whether every entry made it (exit 0 or 23).
+                if end.errors > 0 {
+                    let why = format!("{} entries failed at the destination", end.errors);
+                    conn.close(VarInt::from_u32(close::PARTIAL), why.as_bytes());
+                } else {
+                    conn.close(VarInt::from_u32(close::DONE), b"done");
+                }
             } else {
                 // Our last frames are queued; the destination closes when it has read them.
-                let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), conn.closed()).await });
+                let closed = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), conn.closed()).await });
+                if let Ok(quinn::ConnectionError::ApplicationClosed(a)) = closed {
+                    if a.error_code.into_inner() == u64::from(close::PARTIAL) {
+                        rep.warn(&format!(
+                            "the peer: {}",
+                            crate::report::sanitize(&String::from_utf8_lossy(&a.reason))
+                        ));
+                        end.errors += 1;
+                    }
+                }
             }
             let _ = tr.finish();
             Ok(end)

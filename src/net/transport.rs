@@ -388,7 +388,9 @@ async fn read_stream(
                 Err(quinn::ReadError::ConnectionLost(c)) => {
                     // A normal close after the transfer is not an error here; the engine
                     // decides whether it got everything.
-                    if matches!(&c, quinn::ConnectionError::ApplicationClosed(a) if a.error_code.into_inner() == u64::from(close::DONE))
+                    if matches!(&c, quinn::ConnectionError::ApplicationClosed(a)
+                        if a.error_code.into_inner() == u64::from(close::DONE)
+                            || a.error_code.into_inner() == u64::from(close::PARTIAL))
                         || matches!(c, quinn::ConnectionError::LocallyClosed)
                     {
                         return Ok(());
