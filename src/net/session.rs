@@ -498,6 +498,9 @@ pub enum RoleConfig {
     Source(Box<SourceConfig>),
     /// Receive.
     Destination(Box<DestConfig>),
+    /// Receive what an offer listed, and nothing else (`pcp receive`): the names the receiver
+    /// confirmed (`.` for the root).
+    Offered(Box<DestConfig>, Arc<std::collections::HashSet<String>>),
 }
 
 /// How a transfer over the network ended.
@@ -521,11 +524,12 @@ pub fn run_role(
     rep: &Reporter,
     stats: &Arc<Stats>,
 ) -> Result<TransferEnd> {
-    let trole = match role {
-        RoleConfig::Source(_) => Role::Source,
-        RoleConfig::Destination(_) => Role::Destination,
+    let (trole, allowed) = match &role {
+        RoleConfig::Source(_) => (Role::Source, None),
+        RoleConfig::Destination(_) => (Role::Destination, None),
+        RoleConfig::Offered(_, names) => (Role::Destination, Some(names.clone())),
     };
-    let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone())?;
+    let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone(), allowed)?;
     // The destination reports progress itself; on the source side a ticker does.
     let done = std::sync::atomic::AtomicBool::new(false);
     let res = std::thread::scope(|s| {
@@ -544,7 +548,7 @@ pub fn run_role(
             RoleConfig::Source(cfg) => {
                 source::run(*cfg, link, rep, stats).map(|skipped| TransferEnd { skipped, errors: 0 })
             }
-            RoleConfig::Destination(cfg) => destination::run(&cfg, link, rep, stats)
+            RoleConfig::Destination(cfg) | RoleConfig::Offered(cfg, _) => destination::run(&cfg, link, rep, stats)
                 .map(|o| TransferEnd { skipped: 0, errors: o.errors + u64::from(o.delete_limited) }),
         };
         done.store(true, std::sync::atomic::Ordering::Relaxed);
