@@ -5,7 +5,7 @@
 # Usage (as root; needs openssh-server, rsync, openssl, python3, util-linux's unshare):
 #   benches/compare-net.sh [WORKDIR] [RUNS]        (defaults: /dev/shm/pcp-netbench, 3)
 # The whole run happens in a private network namespace holding only loopback, so
-# /sys/class/net/lo/statistics/rx_bytes counts exactly the bytes each tool put on the wire
+# /proc/net/dev (per namespace; /sys/class/net is not remounted by unshare) counts exactly the bytes each tool put on the wire
 # (headers included). A throwaway sshd listens on 127.0.0.1:2222 inside that namespace.
 set -euo pipefail
 if [ -z "${PCP_NETBENCH_INNER:-}" ]; then
@@ -34,6 +34,7 @@ StrictModes no
 PasswordAuthentication no
 UsePAM no
 PidFile $W/sshd.pid
+Subsystem sftp /usr/lib/openssh/sftp-server
 CFG
 mkdir -p /run/sshd
 /usr/sbin/sshd -f "$W/sshd_config"
@@ -64,7 +65,7 @@ PY
 fi
 mkdir -p src && cp -p base.bin src/big.bin
 
-rx() { cat /sys/class/net/lo/statistics/rx_bytes; }
+rx() { awk '$1 == "lo:" {print $2}' /proc/net/dev; }
 now() { date +%s.%N; }
 median() { python3 -c 'import sys,statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 PORT=47000
