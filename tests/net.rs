@@ -469,3 +469,42 @@ fn serve_gives_each_peer_a_fresh_code_and_serves_them_concurrently() {
     assert_eq!(out.status.code(), Some(40));
     l.kill();
 }
+
+/// Per-file failures at the serving destination reach the pushing dialer: both exit 23.
+/// Needs an immutable directory (`chattr +i`, root on ext4/xfs); otherwise skipped loudly.
+#[test]
+fn partial_failure_at_the_peer_exits_23_on_both_sides() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    let locked = td.mkdir("srv/dst/locked");
+    td.mkdir("src/locked");
+    td.write("src/locked/f", "blocked");
+    td.write("src/ok.txt", "fine");
+    fn chattr(flag: &str, p: &Path) -> bool {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(p)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    }
+    /// Makes the directory mutable again even if the test panics, so TestDir can remove it.
+    struct Unlock(PathBuf);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            chattr("-i", &self.0);
+        }
+    }
+    if !chattr("+i", &locked) {
+        eprintln!("SKIPPED (needs chattr +i: root on a filesystem with immutable files)");
+        return;
+    }
+    let unlock = Unlock(locked);
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv), "--once"]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", &format!("{}/", s(&td.join("src"))), "peer:dst/"]);
+    let st = l.wait();
+    drop(unlock);
+    assert_eq!(out.status.code(), Some(23), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(st.code(), Some(23), "{}", l.stderr());
+    assert_eq!(fs::read_to_string(srv.join("dst/ok.txt")).unwrap(), "fine");
+}

@@ -3,6 +3,7 @@
 //! error), receives into DEST (default: a new directory, never `$HOME`). Symlinks that point
 //! outside the received tree are dropped, and it says so.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,12 +63,13 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let rt = d.handle();
     let stats = Arc::new(Stats::default());
     let start = Instant::now();
-    let mut accepted = false;
+    // The names the user accepted; a reconnect may deliver only these.
+    let mut accepted: Option<Arc<HashSet<String>>> = None;
     let end = d.with_retries(a.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;
         rt.block_on(write_frame(&mut auth.send, &Request::Offer.encode()))?;
         let entries = rt.block_on(read_entries(&mut auth.recv))?;
-        if !accepted {
+        if accepted.is_none() {
             rep.offer(&entries, escaping_links(&entries));
             let files = entries.iter().filter(|e| e.kind == 0).count();
             let total: u64 = entries.iter().filter(|e| e.kind == 0).map(|e| e.size).sum();
@@ -86,8 +88,11 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
                 conn.close(quinn::VarInt::from_u32(close::DONE), b"declined");
                 return Ok(None);
             }
-            accepted = true;
+            accepted = Some(Arc::new(entries.iter().map(|e| e.name.clone()).collect()));
         }
+        let Some(names) = &accepted else {
+            return Err(anyhow::anyhow!("offer not accepted (internal error)"));
+        };
         rt.block_on(write_frame(&mut auth.send, &Response::Confirm { accept: true }.encode()))?;
         std::fs::create_dir_all(&dest)
             .map_err(|e| tagged(Kind::FileIo, format!("creating {}: {e}", dest.display())))?;
@@ -102,8 +107,15 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
         };
         rep.progress_start(0);
         let started = std::time::Instant::now();
-        let r =
-            session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, &stats);
+        let r = session::run_role(
+            &rt,
+            &conn,
+            auth.send,
+            auth.recv,
+            RoleConfig::Offered(Box::new(cfg), names.clone()),
+            rep,
+            &stats,
+        );
         rep.progress_done(stats.bytes_written.load(std::sync::atomic::Ordering::Relaxed), started);
         r.map(Some)
     })?;

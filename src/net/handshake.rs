@@ -54,6 +54,8 @@ pub mod close {
     pub const PROTOCOL: u32 = 4;
     /// The session ended with an error (the text went in-band first when possible).
     pub const ERROR: u32 = 5;
+    /// The transfer finished, but some entries failed at the destination (exit 23).
+    pub const PARTIAL: u32 = 6;
 }
 
 /// Frame types on stream 0 during the handshake.

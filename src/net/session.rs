@@ -498,6 +498,9 @@ pub enum RoleConfig {
     Source(Box<SourceConfig>),
     /// Receive.
     Destination(Box<DestConfig>),
+    /// Receive what an offer listed, and nothing else (`pcp receive`): the names the receiver
+    /// confirmed (`.` for the root).
+    Offered(Box<DestConfig>, Arc<std::collections::HashSet<String>>),
 }
 
 /// How a transfer over the network ended.
@@ -521,11 +524,12 @@ pub fn run_role(
     rep: &Reporter,
     stats: &Arc<Stats>,
 ) -> Result<TransferEnd> {
-    let trole = match role {
-        RoleConfig::Source(_) => Role::Source,
-        RoleConfig::Destination(_) => Role::Destination,
+    let (trole, allowed) = match &role {
+        RoleConfig::Source(_) => (Role::Source, None),
+        RoleConfig::Destination(_) => (Role::Destination, None),
+        RoleConfig::Offered(_, names) => (Role::Destination, Some(names.clone())),
     };
-    let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone())?;
+    let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone(), allowed)?;
     // The destination reports progress itself; on the source side a ticker does.
     let done = std::sync::atomic::AtomicBool::new(false);
     let res = std::thread::scope(|s| {
@@ -544,19 +548,34 @@ pub fn run_role(
             RoleConfig::Source(cfg) => {
                 source::run(*cfg, link, rep, stats).map(|skipped| TransferEnd { skipped, errors: 0 })
             }
-            RoleConfig::Destination(cfg) => destination::run(&cfg, link, rep, stats)
+            RoleConfig::Destination(cfg) | RoleConfig::Offered(cfg, _) => destination::run(&cfg, link, rep, stats)
                 .map(|o| TransferEnd { skipped: 0, errors: o.errors + u64::from(o.delete_limited) }),
         };
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         r
     });
     match res {
-        Ok(end) => {
+        Ok(mut end) => {
             if trole == Role::Destination {
-                conn.close(VarInt::from_u32(close::DONE), b"done");
+                // The close code tells the source whether every entry made it (exit 0 or 23).
+                if end.errors > 0 {
+                    let why = format!("{} entries failed at the destination", end.errors);
+                    conn.close(VarInt::from_u32(close::PARTIAL), why.as_bytes());
+                } else {
+                    conn.close(VarInt::from_u32(close::DONE), b"done");
+                }
             } else {
                 // Our last frames are queued; the destination closes when it has read them.
-                let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), conn.closed()).await });
+                let closed = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), conn.closed()).await });
+                if let Ok(quinn::ConnectionError::ApplicationClosed(a)) = closed {
+                    if a.error_code.into_inner() == u64::from(close::PARTIAL) {
+                        rep.warn(&format!(
+                            "the peer: {}",
+                            crate::report::sanitize(&String::from_utf8_lossy(&a.reason))
+                        ));
+                        end.errors += 1;
+                    }
+                }
             }
             let _ = tr.finish();
             Ok(end)

@@ -57,6 +57,9 @@ pub struct Transport {
     rt: Handle,
 }
 
+/// Names a destination accepts in the file list (an offer the user confirmed).
+pub type Allowed = Arc<std::collections::HashSet<String>>;
+
 /// Where a reader task puts decoded messages.
 #[derive(Clone)]
 enum Sink {
@@ -84,6 +87,7 @@ pub fn start(
     recv0: RecvStream,
     role: Role,
     stats: Arc<Stats>,
+    allowed: Option<Allowed>,
 ) -> Result<(Link, Transport)> {
     let error: Arc<Mutex<Option<anyhow::Error>>> = Arc::default();
     let mut threads = Vec::new();
@@ -94,7 +98,7 @@ pub fn start(
             let (in_tx, in_rx) = crossbeam_channel::unbounded::<Message>();
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone())));
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone(), None)));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
@@ -114,7 +118,14 @@ pub fn start(
                 }
             })?);
             let sink = Sink::Bounded(atx);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, sink.clone(), Some(stats.clone()), error.clone())));
+            tasks.push(rt.spawn(read_stream(
+                conn.clone(),
+                recv0,
+                sink.clone(),
+                Some(stats.clone()),
+                error.clone(),
+                allowed,
+            )));
             tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
@@ -327,7 +338,14 @@ async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<M
             // Connection closed (normally, after a transfer that needed no data).
             Err(_) => break,
         };
-        readers.push(tokio::spawn(read_stream(conn.clone(), recv, sink.clone(), Some(stats.clone()), err.clone())));
+        readers.push(tokio::spawn(read_stream(
+            conn.clone(),
+            recv,
+            sink.clone(),
+            Some(stats.clone()),
+            err.clone(),
+            None,
+        )));
     }
     drop(sink);
     for r in readers {
@@ -343,6 +361,7 @@ async fn read_stream(
     sink: Sink,
     stats: Option<Arc<Stats>>,
     err: Arc<Mutex<Option<anyhow::Error>>>,
+    allowed: Option<Allowed>,
 ) {
     let res = async {
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
@@ -351,6 +370,19 @@ async fn read_stream(
             let mut pos = 0;
             while let Some(n) = frame::check(&buf[pos..])? {
                 let msg = Message::decode(&buf[pos + 4..pos + n])?;
+                if let (Some(names), Message::FileList { entries, .. }) = (allowed.as_deref(), &msg) {
+                    // A sender may send only what the receiver saw and accepted.
+                    for e in entries {
+                        let name = if e.path.is_root() { "." } else { e.path.as_str() };
+                        if !names.contains(name) {
+                            return Err(crate::proto::Error::State(format!(
+                                "the sender sent {}, which it did not offer",
+                                crate::report::sanitize(name)
+                            ))
+                            .into());
+                        }
+                    }
+                }
                 if let (Some(s), Message::Data { compressed, data, .. }) = (stats.as_deref(), &msg) {
                     add(&s.chunks_sent, 1);
                     add(&s.bytes_wire, data.len() as u64);
@@ -388,7 +420,9 @@ async fn read_stream(
                 Err(quinn::ReadError::ConnectionLost(c)) => {
                     // A normal close after the transfer is not an error here; the engine
                     // decides whether it got everything.
-                    if matches!(&c, quinn::ConnectionError::ApplicationClosed(a) if a.error_code.into_inner() == u64::from(close::DONE))
+                    if matches!(&c, quinn::ConnectionError::ApplicationClosed(a)
+                        if a.error_code.into_inner() == u64::from(close::DONE)
+                            || a.error_code.into_inner() == u64::from(close::PARTIAL))
                         || matches!(c, quinn::ConnectionError::LocallyClosed)
                     {
                         return Ok(());
