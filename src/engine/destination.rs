@@ -97,6 +97,7 @@ struct Dest<'a> {
     buf: Vec<u8>,
     last_stage_flush: Instant,
     interrupted_before: bool,
+    unflushed: u64,
 }
 
 /// Run the destination role until everything is applied. Returns the outcome; fatal errors
@@ -132,6 +133,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         buf: Vec::new(),
         last_stage_flush: Instant::now(),
         interrupted_before: false,
+        unflushed: 0,
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
@@ -697,7 +699,10 @@ impl Dest<'_> {
             }
             m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: c.len })?;
             b.staged += 1;
-            if self.last_stage_flush.elapsed().as_millis() > 200 {
+            self.unflushed += u64::from(c.len);
+            // Commit the resume record every 200 ms or 16 MiB, whichever comes first.
+            if self.unflushed >= 16 << 20 || self.last_stage_flush.elapsed().as_millis() > 200 {
+                self.unflushed = 0;
                 m.flush()?;
                 self.last_stage_flush = Instant::now();
             }
