@@ -90,6 +90,9 @@ pub struct SyncArgs {
     /// Never compress chunk data.
     #[arg(long, conflicts_with = "compress")]
     pub no_compress: bool,
+    /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub bwlimit: Option<u64>,
     /// Use this manifest database for the destination instead of the one under the state dir.
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
@@ -119,10 +122,45 @@ pub struct CpArgs {
     /// Skip fsync before renaming files into place.
     #[arg(long)]
     pub no_fsync: bool,
+    /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub bwlimit: Option<u64>,
     /// Connection options (PEER:PATH).
     #[command(flatten)]
     pub conn: super::ConnectArgs,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// Parse an rsync-style rate: a number of KiB, or with a K, M or G suffix (powers of 1024).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('B') => (&t[..t.len() - 1], 1),
+        _ => (t, 1 << 10),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("{s:?} is not a rate: use e.g. 500, 1.5M or 2G (KiB/s by default)"))?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(format!("{s:?} is not a rate: it must be zero or positive"));
+    }
+    Ok((v * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("100").unwrap(), 100 * 1024);
+        assert_eq!(parse_rate("1.5M").unwrap(), 1_572_864);
+        assert_eq!(parse_rate("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_rate("0").unwrap(), 0);
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
 }

@@ -45,6 +45,7 @@ pub fn run(a: &CpArgs) -> Result<Outcome> {
             compress: false,
             flags,
             max_delete: 0,
+            bwlimit: a.bwlimit,
         },
         dest: DestConfig {
             manifest: Some(crate::config::manifest_for(&root)),
@@ -54,6 +55,7 @@ pub fn run(a: &CpArgs) -> Result<Outcome> {
             filter: Filter::none(),
             fsync: !a.no_fsync,
             umask: crate::config::umask(),
+            bwlimit: None,
         },
     };
     super::sync::run_local(plan, &rep, a.out.stats)

@@ -104,6 +104,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             filter: Filter::none(),
             fsync: !a.no_fsync,
             umask: crate::config::umask(),
+            bwlimit: None,
         };
         rep.progress_start(0);
         let started = std::time::Instant::now();

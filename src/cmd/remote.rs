@@ -37,6 +37,7 @@ struct Xfer<'a> {
     fsync: bool,
     conn: &'a ConnectArgs,
     show_stats: bool,
+    bwlimit: Option<u64>,
 }
 
 /// `pcp sync` with a peer.
@@ -59,6 +60,7 @@ pub fn sync(a: &SyncArgs) -> Result<Outcome> {
         fsync: !a.no_fsync,
         conn: &a.conn,
         show_stats: a.out.stats,
+        bwlimit: a.bwlimit,
     };
     reported(&rep, run(&x, &rep))
 }
@@ -82,6 +84,7 @@ pub fn cp(a: &CpArgs) -> Result<Outcome> {
         fsync: !a.no_fsync,
         conn: &a.conn,
         show_stats: a.out.stats,
+        bwlimit: a.bwlimit,
     };
     reported(&rep, run(&x, &rep))
 }
@@ -193,6 +196,7 @@ fn push(
             compress: x.compress,
             flags: x.flags,
             max_delete: x.max_delete,
+            bwlimit: x.bwlimit,
         };
         session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Source(Box::new(cfg)), rep, stats)
     })
@@ -254,6 +258,7 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
             filter: x.filter.clone(),
             fsync: x.fsync,
             umask: crate::config::umask(),
+            bwlimit: x.bwlimit,
         };
         session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, stats)
     })

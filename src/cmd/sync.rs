@@ -138,6 +138,7 @@ pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
         compress: a.compress,
         flags,
         max_delete: a.max_delete.unwrap_or(0),
+        bwlimit: a.bwlimit,
     };
     let dest = DestConfig {
         manifest: Some(a.manifest.clone().unwrap_or_else(|| crate::config::manifest_for(&root))),
@@ -147,6 +148,7 @@ pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
         filter,
         fsync: !a.no_fsync,
         umask: crate::config::umask(),
+        bwlimit: None,
     };
     Ok(LocalPlan { source, dest })
 }

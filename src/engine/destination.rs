@@ -39,6 +39,9 @@ pub struct DestConfig {
     pub fsync: bool,
     /// Process umask (applied to new files without -p).
     pub umask: u32,
+    /// --bwlimit when this side receives from a peer: data is taken at most this fast, and QUIC
+    /// flow control slows the sender to match (None: unlimited).
+    pub bwlimit: Option<u64>,
 }
 
 /// What the destination reports back.
@@ -98,6 +101,7 @@ struct Dest<'a> {
     last_stage_flush: Instant,
     interrupted_before: bool,
     unflushed: u64,
+    pacer: super::Pacer,
 }
 
 /// Run the destination role until everything is applied. Returns the outcome; fatal errors
@@ -134,6 +138,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         last_stage_flush: Instant::now(),
         interrupted_before: false,
         unflushed: 0,
+        pacer: super::Pacer::new(cfg.bwlimit),
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
@@ -683,6 +688,7 @@ impl Dest<'_> {
             return self.maybe_complete(file, b);
         }
         add(&self.stats.bytes_written, bytes.len() as u64);
+        self.pacer.pace(data.len() as u64);
         self.done_bytes += bytes.len() as u64;
         self.rep.progress(
             self.done_bytes,
@@ -988,6 +994,7 @@ mod hostile {
             manifest: None,
             fsync: false,
             umask: 0o022,
+            bwlimit: None,
         }
     }
 

@@ -29,6 +29,33 @@ pub fn local_pair(bound: usize) -> (Link, Link) {
     (Link { tx: s2d_tx, rx: d2s_rx }, Link { tx: d2s_tx, rx: s2d_rx })
 }
 
+/// Paces a byte stream to at most `rate` bytes per second (--bwlimit): call `pace(n)` after
+/// moving `n` bytes; it sleeps while the stream is ahead of schedule.
+#[derive(Debug)]
+pub struct Pacer {
+    rate: Option<u64>,
+    start: std::time::Instant,
+    bytes: u64,
+}
+
+impl Pacer {
+    /// A pacer for `rate` bytes per second (`None` or 0: unlimited).
+    pub fn new(rate: Option<u64>) -> Self {
+        Self { rate: rate.filter(|r| *r > 0), start: std::time::Instant::now(), bytes: 0 }
+    }
+
+    /// Account for `n` bytes; sleep if ahead of the allowed rate.
+    pub fn pace(&mut self, n: u64) {
+        let Some(rate) = self.rate else { return };
+        self.bytes += n;
+        let due = std::time::Duration::from_secs_f64(self.bytes as f64 / rate as f64);
+        let el = self.start.elapsed();
+        if due > el {
+            std::thread::sleep(due - el);
+        }
+    }
+}
+
 /// Files the destination works on at once (bounds open temp files and memory).
 pub const FILE_WINDOW: usize = 256;
 /// Chunks per `ChunkList` batch.

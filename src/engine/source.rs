@@ -36,6 +36,8 @@ pub struct SourceConfig {
     pub flags: Flags,
     /// --max-delete.
     pub max_delete: u64,
+    /// --bwlimit: most chunk bytes per second this side sends (None: unlimited).
+    pub bwlimit: Option<u64>,
 }
 
 struct FileChunks {
@@ -181,6 +183,7 @@ fn respond(
     let mut open: Option<(u32, std::fs::File)> = None;
     let mut zctx = zstd::bulk::Compressor::new(1).ok();
     let mut compress_ok = cfg.compress;
+    let mut pacer = super::Pacer::new(cfg.bwlimit);
     let mut probe = (0u64, 0u64); // (raw, compressed) of early chunks: stop trying when it does not pay
     loop {
         let msg = match link.rx.recv() {
@@ -247,6 +250,7 @@ fn respond(
                         add(&stats.chunks_sent, 1);
                         add(&stats.bytes_sent, u64::from(c.len));
                         add(&stats.bytes_wire, bytes.len() as u64);
+                        pacer.pace(bytes.len() as u64);
                         tx.send(Message::Data { file, index: idx, hash: c.hash, compressed, data: bytes })
                             .map_err(|_| PErr::Closed)?;
                     }

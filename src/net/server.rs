@@ -157,6 +157,7 @@ pub fn handle(
                 compress: true,
                 flags: Flags(Flags::PERMS | Flags::TIMES | Flags::LINKS | Flags::SAFE_LINKS),
                 max_delete: 0,
+                bwlimit: None,
             };
             let end = session::run_role(rt, conn, send, recv, RoleConfig::Source(Box::new(cfg)), rep, stats)?;
             Ok(Ended::Transfer(end))
@@ -231,6 +232,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 filter: filter_from(rules, gitignore)?,
                 fsync: true,
                 umask: crate::config::umask(),
+                bwlimit: None,
             };
             Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
         }
@@ -270,6 +272,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 compress: flags & Flags::COMPRESS != 0,
                 flags: Flags(flags),
                 max_delete: 0,
+                bwlimit: None,
             };
             Ok(Plan::Role(RoleConfig::Source(Box::new(cfg)), Response::Ok { is_dir }))
         }
