@@ -38,6 +38,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --exclude-from 'Read exclude patterns from FILE (''-'' for stdin)'
             cand -f 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --filter 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
+            cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
             cand --manifest 'Use this manifest database for the destination instead of the one under the state dir'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
@@ -78,6 +79,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help'
         }
         &'pcp;cp'= {
+            cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'

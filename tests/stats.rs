@@ -225,3 +225,17 @@ fn touched_file_is_not_rewritten() {
     let out = run_ok(t.pcp().args(["sync", "-a", "-c", "-i", "src/", "dst/"]));
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
+
+/// --bwlimit paces chunk data: 3 MiB at 1 MiB/s cannot finish in under 2 s (a lower bound only:
+/// the test never asserts speed).
+#[test]
+fn bwlimit_paces_the_transfer() {
+    let t = TestDir::new();
+    write_seeded_file(&t.join("src/f.bin"), 8, 3 << 20);
+    let t0 = std::time::Instant::now();
+    run_ok(t.pcp().args(["sync", "-a", "--bwlimit=1M", "src/", "dst/"]));
+    assert!(t0.elapsed() >= Duration::from_secs(2), "took {:?}", t0.elapsed());
+    assert_eq!(hash_file(&t.join("src/f.bin")), hash_file(&t.join("dst/f.bin")));
+    let out = t.pcp().args(["sync", "-a", "--bwlimit=fast", "src/", "dst/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -143,7 +143,8 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         Some('B') => (&t[..t.len() - 1], 1),
         _ => (t, 1 << 10),
     };
-    let v: f64 = num.parse().map_err(|_| format!("{s:?} is not a rate: use e.g. 500, 1.5M or 2G (KiB/s by default)"))?;
+    let v: f64 =
+        num.parse().map_err(|_| format!("{s:?} is not a rate: use e.g. 500, 1.5M or 2G (KiB/s by default)"))?;
     if !(v.is_finite() && v >= 0.0) {
         return Err(format!("{s:?} is not a rate: it must be zero or positive"));
     }
