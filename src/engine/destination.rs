@@ -22,6 +22,9 @@ use crate::manifest::Manifest;
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Kind, Message};
 use crate::report::{add, Reporter, Stats};
 
+/// Files smaller than this are not staged for resume.
+const STAGE_MIN: u64 = 4 << 20;
+
 /// What the destination needs to know.
 #[derive(Debug, Clone)]
 pub struct DestConfig {
@@ -102,6 +105,7 @@ struct Dest<'a> {
     interrupted_before: bool,
     unflushed: u64,
     pacer: super::Pacer,
+    unzstd: Option<zstd::bulk::Decompressor<'static>>,
 }
 
 /// Run the destination role until everything is applied. Returns the outcome; fatal errors
@@ -139,6 +143,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         interrupted_before: false,
         unflushed: 0,
         pacer: super::Pacer::new(cfg.bwlimit),
+        unzstd: None,
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
@@ -669,8 +674,13 @@ impl Dest<'_> {
         }
         let plain;
         let bytes: &[u8] = if compressed {
-            // T25: output capped at the listed chunk length.
-            plain = zstd::bulk::decompress(&data, c.len as usize).map_err(|_| PErr::Malformed("chunk compression"))?;
+            // T25: output capped at the listed chunk length. One context for the whole transfer
+            // (creating one per chunk dominated syncs of many small files).
+            if self.unzstd.is_none() {
+                self.unzstd = Some(zstd::bulk::Decompressor::new().map_err(|_| PErr::Malformed("chunk compression"))?);
+            }
+            let z = self.unzstd.as_mut().ok_or(PErr::Malformed("chunk compression"))?;
+            plain = z.decompress(&data, c.len as usize).map_err(|_| PErr::Malformed("chunk compression"))?;
             &plain
         } else {
             &data
@@ -697,8 +707,9 @@ impl Dest<'_> {
         );
         b.hashes[i] = Some(hash);
         b.filled += 1;
-        // Resume: remember verified chunks of the temp file so a rerun can reuse them.
-        if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
+        // Resume: remember verified chunks of the temp file so a rerun can reuse them (only for
+        // files big enough for it to matter: small files are cheaper to send again).
+        if let (Some(m), Some(t), true) = (self.manifest.as_mut(), b.tmp.as_ref(), b.end >= STAGE_MIN) {
             let rel = t.rel();
             if b.staged == 0 {
                 m.stage(&rel, b.entry.path.as_str(), b.end, &hash)?;

@@ -184,7 +184,10 @@ fn respond(
     let mut zctx = zstd::bulk::Compressor::new(1).ok();
     let mut compress_ok = cfg.compress;
     let mut pacer = super::Pacer::new(cfg.bwlimit);
-    let mut probe = (0u64, 0u64); // (raw, compressed) of early chunks: stop trying when it does not pay
+    let mut probe = (0u64, 0u64);
+    // Adaptive compression: zstd only pays while the link is the bottleneck, i.e. while the
+    // outgoing queue is full. `pressure` is a moving average of "queue full" per chunk.
+    let mut pressure = 1.0f64; // (raw, compressed) of early chunks: stop trying when it does not pay
     loop {
         let msg = match link.rx.recv() {
             Ok(m) => m,
@@ -230,7 +233,8 @@ fn respond(
                             .with_context(|| format!("reading {}", path.display()))?;
                         add(&stats.source_read, u64::from(c.len));
                         let mut compressed = false;
-                        if compress_ok {
+                        pressure = pressure * 0.9 + if tx.is_full() { 0.1 } else { 0.0 };
+                        if compress_ok && pressure > 0.2 {
                             if let Some(z) = zctx.as_mut() {
                                 if let Ok(out) = z.compress(&chunk) {
                                     probe.0 += chunk.len() as u64;
