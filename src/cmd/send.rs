@@ -11,10 +11,8 @@ use crate::cli::SendArgs;
 use crate::error::{tagged, Kind};
 use crate::filter::Filter;
 use crate::location::Location;
-use crate::net::client::{identity, new_code, retryable, runtime};
-use crate::net::connect::DEFAULT_LISTEN;
-use crate::net::endpoint::Endpoint;
-use crate::net::handshake::{self, CodeGuard, ResumeTable, CODE_TTL};
+use crate::net::client::retryable;
+use crate::net::handshake;
 use crate::net::server::{self, Ended, Served};
 use crate::net::session::{ListEntry, MAX_LIST_ENTRIES};
 use crate::proto::Kind as EKind;
@@ -74,21 +72,7 @@ fn offer(paths: &[String]) -> Result<(Vec<SourceSpec>, Vec<ListEntry>)> {
 fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
     let (specs, entries) = offer(&a.paths)?;
     let served = Served::Offer { specs, entries };
-    let listen = a.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-    let addr = listen.parse().map_err(|_| {
-        tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
-    })?;
-    let code = new_code()?;
-    let rt = runtime()?;
-    let ep = {
-        let _g = rt.enter();
-        Endpoint::bind(addr)?
-    };
-    let id = identity()?;
-    rep.listening(ep.local_addr()?);
-    rep.code(&code.to_string());
-    let guard = CodeGuard::new(code, CODE_TTL);
-    let resumes = ResumeTable::default();
+    let server::Listener { rt, ep, id, guard, resumes } = server::start_listening(a.listen.as_deref(), rep)?;
     let res = (|| -> Result<Outcome> {
         let mut waiting: Option<(Instant, anyhow::Error)> = None;
         loop {

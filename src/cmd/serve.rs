@@ -11,8 +11,7 @@ use anyhow::Result;
 use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::error::{tagged, Kind};
-use crate::net::client::{identity, new_code, random_code, retryable, runtime};
-use crate::net::connect::DEFAULT_LISTEN;
+use crate::net::client::{random_code, retryable};
 use crate::net::endpoint::Endpoint;
 use crate::net::handshake::{self, CodeGuard, ResumeTable, CODE_TTL, RESUME_TTL};
 use crate::net::server::{self, Ended, Served};
@@ -29,21 +28,7 @@ fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
         tagged(Kind::Select, format!("{} is not a directory; give the directory to serve", a.dir.display()))
     })?;
     let served = Served::Dir { dir, read_only: a.read_only };
-    let listen = a.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-    let addr = listen.parse().map_err(|_| {
-        tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
-    })?;
-    let code = new_code()?;
-    let rt = runtime()?;
-    let ep = {
-        let _g = rt.enter();
-        Endpoint::bind(addr)?
-    };
-    let id = identity()?;
-    rep.listening(ep.local_addr()?);
-    rep.code(&code.to_string());
-    let guard = CodeGuard::new(code, CODE_TTL);
-    let resumes = ResumeTable::default();
+    let server::Listener { rt, ep, id, guard, resumes } = server::start_listening(a.listen.as_deref(), rep)?;
     let ctx = Ctx {
         rt: rt.handle().clone(),
         ep: &ep,

@@ -43,6 +43,39 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What this listener serves.
+/// What a listening command (`serve`, `send`) starts with.
+pub struct Listener {
+    /// The async runtime the endpoint lives on.
+    pub rt: tokio::runtime::Runtime,
+    /// The bound endpoint.
+    pub ep: super::endpoint::Endpoint,
+    /// This process's identity for the handshake.
+    pub id: crate::auth::Identity,
+    /// The printed one-time code, one PAKE attempt, expiring.
+    pub guard: super::handshake::CodeGuard,
+    /// Resume secrets of authenticated sessions.
+    pub resumes: super::handshake::ResumeTable,
+}
+
+/// Bind `listen` (default `DEFAULT_LISTEN`), then print the address and a new code.
+pub fn start_listening(listen: Option<&str>, rep: &Reporter) -> Result<Listener> {
+    let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
+    let addr = listen.parse().map_err(|_| {
+        tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
+    })?;
+    let code = super::client::new_code()?;
+    let rt = super::client::runtime()?;
+    let ep = {
+        let _g = rt.enter();
+        super::endpoint::Endpoint::bind(addr)?
+    };
+    let id = super::client::identity()?;
+    rep.listening(ep.local_addr()?);
+    rep.code(&code.to_string());
+    let guard = super::handshake::CodeGuard::new(code, super::handshake::CODE_TTL);
+    Ok(Listener { rt, ep, id, guard, resumes: super::handshake::ResumeTable::default() })
+}
+
 pub enum Served {
     /// `pcp serve DIR`.
     Dir {

@@ -106,7 +106,7 @@ pub fn start(
             let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(INCOMING_BOUND / 2);
             let (atx, mut arx) = tokio::sync::mpsc::channel::<Message>(INCOMING_BOUND / 2);
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
-            threads.push(spawn("pcp-write0", move || control_writer(&rt2, &conn2, send0, &out_rx, &err2))?);
+            threads.push(spawn("pcp-write0", move || stream_writer(&rt2, &conn2, send0, &out_rx, &err2))?);
             // Forwarder: async readers → the engine's bounded channel. One hop per message,
             // not per packet; when the engine is slow, both channels fill and QUIC flow
             // control stops the source.
@@ -201,7 +201,7 @@ fn dispatch(
                         let s = rt.block_on(conn.open_uni()).map_err(|e| conn_err(&e, "opening a data stream"))?;
                         let (tx, rx) = crossbeam_channel::bounded::<Message>(PER_STREAM_BOUND);
                         let (rt2, conn2, err2) = (rt.clone(), conn.clone(), err.clone());
-                        let h = spawn(&format!("pcp-data{i}"), move || data_writer(&rt2, &conn2, s, &rx, &err2))?;
+                        let h = spawn(&format!("pcp-data{i}"), move || stream_writer(&rt2, &conn2, s, &rx, &err2))?;
                         writers.push((tx, h));
                     }
                 }
@@ -267,8 +267,9 @@ fn proto_closed() -> anyhow::Error {
     crate::proto::Error::Closed.into()
 }
 
-/// One data stream: write queued `Data` frames, coalesced.
-fn data_writer(
+/// Write queued messages on one stream, coalesced into batches: each data stream of the
+/// source, and stream 0 for the destination's control messages.
+fn stream_writer(
     rt: &Handle,
     conn: &Connection,
     mut send: SendStream,
@@ -291,37 +292,6 @@ fn data_writer(
             rt.block_on(write_batch(&mut send, &mut batch))?;
         }
         let _ = send.finish();
-        Ok(())
-    })();
-    if let Err(e) = res {
-        set_err(err, conn, e, close::ERROR);
-    }
-}
-
-/// Destination side: write the engine's control messages on stream 0, coalesced.
-fn control_writer(
-    rt: &Handle,
-    conn: &Connection,
-    mut send0: SendStream,
-    rx: &Receiver<Message>,
-    err: &Mutex<Option<anyhow::Error>>,
-) {
-    let res = (|| -> Result<()> {
-        let mut batch: Vec<Bytes> = Vec::new();
-        while let Ok(first) = rx.recv() {
-            let mut len = 0;
-            let mut m = Some(first);
-            while let Some(msg) = m.take() {
-                let b = Bytes::from(msg.encode());
-                len += b.len();
-                batch.push(b);
-                if len < MAX_BATCH {
-                    m = rx.try_recv().ok();
-                }
-            }
-            rt.block_on(write_batch(&mut send0, &mut batch))?;
-        }
-        let _ = send0.finish();
         Ok(())
     })();
     if let Err(e) = res {
