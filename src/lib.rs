@@ -199,7 +199,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Err(e) if error::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let kind = error::kind_of(&e);
-            eprintln!("pcp: {}", report::sanitize(&format!("{e:#}")));
+            let msg = report::sanitize(&format!("{e:#}"));
+            if args.iter().any(|a| a == "--json") {
+                println!("{}", serde_json::json!({"event": "error", "message": msg, "exit_code": kind.code()}));
+            }
+            eprintln!("pcp: {msg}");
             ExitCode::from(kind.code())
         }
     }

@@ -77,6 +77,17 @@ fn missing_source_exits_3() {
 }
 
 #[test]
+fn json_reports_errors_as_events() {
+    let t = TestDir::new();
+    let out = t.pcp().args(["sync", "-a", "--json", "nope/", "dst/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["event"], "error");
+    assert_eq!(v["exit_code"], 3);
+}
+
+#[test]
 fn cp_without_r_refuses_directories() {
     let t = TestDir::new();
     t.mkdir("d");
