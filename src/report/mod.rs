@@ -193,6 +193,7 @@ impl Reporter {
         }
         if let Ok(g) = self.bar.lock() {
             if let Some(b) = g.as_ref() {
+                b.set_length(total.max(done));
                 b.set_position(done);
                 return;
             }
