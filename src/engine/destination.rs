@@ -804,7 +804,12 @@ impl Dest<'_> {
             .map(|((c, h), o)| ChunkRef { hash: *h, offset: *o, len: c.len })
             .collect();
         if let Some(m) = self.manifest.as_mut() {
-            m.record_file(b.entry.path.as_str(), &meta.stat, &hash, &chunks)?;
+            if size >= u64::from(self.params.min) {
+                m.record_file(b.entry.path.as_str(), &meta.stat, &hash, &chunks)?;
+            } else if b.existed_mode.is_some() {
+                // Small files are not indexed (cheaper to resend than to record); drop stale rows.
+                m.forget_file(b.entry.path.as_str())?;
+            }
         }
         add(&self.stats.transferred_files, 1);
         add(&self.stats.transferred_size, size);

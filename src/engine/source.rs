@@ -295,7 +295,10 @@ fn chunk_one(
         tx.send(Message::ChunkList { file: id, first, chunks: ids }).map_err(|_| PErr::Closed)?;
         Ok(())
     };
-    if let Some((hash, chunks)) = manifest.file_chunks(&key, &stat)? {
+    // Files below the minimum chunk size are one chunk: reading them again is cheaper than the
+    // SQL that would cache them (many-small-file syncs spent most of their time there).
+    let cached = stat.size >= u64::from(cfg.params.min);
+    if let Some((hash, chunks)) = if cached { manifest.file_chunks(&key, &stat)? } else { None } {
         for (i, b) in chunks.chunks(LIST_BATCH).enumerate() {
             send_batch((i * LIST_BATCH) as u32, b)?;
         }
@@ -324,7 +327,7 @@ fn chunk_one(
     add(&stats.source_read, size);
     let hash = file_hash(all.iter().map(|c| &c.hash));
     tx.send(Message::FileSum { file: id, count: all.len() as u32, size, hash }).map_err(|_| PErr::Closed)?;
-    if size == stat.size {
+    if size == stat.size && cached {
         manifest.record_file(&key, &stat, &hash, &all)?;
     }
     Ok(())
