@@ -11,7 +11,7 @@ set -euo pipefail
 if [ -z "${PCP_NETBENCH_INNER:-}" ]; then
   here=$(cd "$(dirname "$0")/.." && pwd)
   (cd "$here" && cargo build --release --quiet)
-  exec env PCP_NETBENCH_INNER=1 PCP_BIN="$here/target/release/pcp" unshare -n bash "$0" "$@"
+  exec env PCP_NETBENCH_INNER=1 PCP_ROOT="$here" PCP_BIN="$here/target/release/pcp" unshare -n bash "$0" "$@"
 fi
 ip link set lo up
 W=${1:-/dev/shm/pcp-netbench}
@@ -43,26 +43,9 @@ SSH="ssh -p 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile
 SCP="scp -q -P 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 
 # --- data -----------------------------------------------------------------------------------
-[ -f base.bin ] || openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-bench -in /dev/zero 2>/dev/null | head -c 1G > base.bin
-if [ ! -d small ]; then
-  python3 - <<'PY'
-import os, random
-random.seed(5)
-words = "the quick brown fox jumps over lazy dog lorem ipsum dolor sit amet log line value".split()
-for d in range(100):
-    os.makedirs(f"small/d{d:03}", exist_ok=True)
-    for f in range(200):
-        n = random.randint(1024, 16384)
-        if f % 3 == 2:
-            data = random.randbytes(n)
-        else:
-            out, tot = [], 0
-            while tot < n:
-                w = random.choice(words); out.append(w); tot += len(w) + 1
-            data = " ".join(out)[:n].encode()
-        open(f"small/d{d:03}/f{f:03}", "wb").write(data)
-PY
-fi
+# shellcheck source=bench-data.sh
+. "$PCP_ROOT/benches/bench-data.sh"
+gen_bench_data
 mkdir -p src && cp -p base.bin src/big.bin
 
 rx() { awk '$1 == "lo:" {print $2}' /proc/net/dev; }

@@ -12,34 +12,14 @@ set -euo pipefail
 W=${1:-/dev/shm/pcp-bench}
 RUNS=${2:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench-data.sh
+. "$here/benches/bench-data.sh"
 (cd "$here" && cargo build --release --quiet)
 PCP="$here/target/release/pcp"
 export XDG_STATE_HOME="$W/state"
 mkdir -p "$W"
 cd "$W"
 
-gen() {
-  [ -f base.bin ] || openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-bench -in /dev/zero 2>/dev/null | head -c 1G > base.bin
-  if [ ! -d small ]; then
-    python3 - <<'PY'
-import os, random
-random.seed(5)
-words = "the quick brown fox jumps over lazy dog lorem ipsum dolor sit amet log line value".split()
-for d in range(100):
-    os.makedirs(f"small/d{d:03}", exist_ok=True)
-    for f in range(200):
-        n = random.randint(1024, 16384)
-        if f % 3 == 2:
-            data = random.randbytes(n)
-        else:
-            out, tot = [], 0
-            while tot < n:
-                w = random.choice(words); out.append(w); tot += len(w) + 1
-            data = " ".join(out)[:n].encode()
-        open(f"small/d{d:03}/f{f:03}", "wb").write(data)
-PY
-  fi
-}
 
 now() { date +%s.%N; }
 median() { python3 -c 'import sys,statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
@@ -58,7 +38,7 @@ time_case() {
   median "${ts[@]}"
 }
 
-gen
+gen_bench_data
 mkdir -p src1 && cp -p base.bin src1/big.bin
 noop() { :; }
 fresh_pcp() { rm -rf dst_pcp state; }
