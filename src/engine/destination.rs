@@ -659,7 +659,7 @@ impl Dest<'_> {
         self.maybe_complete(file, b)
     }
 
-    fn data(&mut self, file: u32, index: u32, hash: ChunkHash, compressed: bool, data: Vec<u8>) -> Result<()> {
+    fn data(&mut self, file: u32, index: u32, hash: ChunkHash, compressed: bool, data: bytes::Bytes) -> Result<()> {
         let Some(mut b) = self.builds.remove(&file) else {
             return Err(PErr::State(format!("chunk data for file {file}, which was not asked for")).into());
         };
@@ -1113,7 +1113,7 @@ mod hostile {
             Message::FileSum { file: 1, count: 1, size: data.len() as u64, hash: file_hash([&h]) },
         ];
         v.extend(extra);
-        v.push(Message::Data { file: 1, index: 0, hash: h, compressed: false, data: sent.to_vec() });
+        v.push(Message::Data { file: 1, index: 0, hash: h, compressed: false, data: sent.to_vec().into() });
         v.push(Message::Done);
         v
     }
@@ -1146,7 +1146,7 @@ mod hostile {
             index: 0,
             hash: ChunkHash::of(b"x"),
             compressed: false,
-            data: b"x".to_vec(),
+            data: b"x".to_vec().into(),
         }];
         let e = err_text(run_script(d.path(), one_file_script(b"hello", b"hello", extra)));
         assert!(e.contains("not asked for"), "{e}");
@@ -1190,7 +1190,8 @@ mod hostile {
         let bomb = zstd::bulk::compress(&big, 3).unwrap();
         let mut s = one_file_script(b"hello", b"hello", vec![]);
         let n = s.len();
-        s[n - 2] = Message::Data { file: 1, index: 0, hash: ChunkHash::of(b"hello"), compressed: true, data: bomb };
+        s[n - 2] =
+            Message::Data { file: 1, index: 0, hash: ChunkHash::of(b"hello"), compressed: true, data: bomb.into() };
         assert!(run_script(d.path(), s).is_err());
         assert!(!d.path().join("f").exists());
     }

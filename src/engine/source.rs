@@ -255,7 +255,7 @@ fn respond(
                         add(&stats.bytes_sent, u64::from(c.len));
                         add(&stats.bytes_wire, bytes.len() as u64);
                         pacer.pace(bytes.len() as u64);
-                        tx.send(Message::Data { file, index: idx, hash: c.hash, compressed, data: bytes })
+                        tx.send(Message::Data { file, index: idx, hash: c.hash, compressed, data: bytes.into() })
                             .map_err(|_| PErr::Closed)?;
                     }
                 }

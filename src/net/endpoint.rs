@@ -45,6 +45,16 @@ const CONN_WINDOW: u32 = 12 << 20;
 const SEND_WINDOW: u64 = 8 << 20;
 /// UDP socket buffers asked of the kernel (it may clamp them to `net.core.rmem_max` / `wmem_max`).
 const SOCKET_BUFFER: usize = 4 << 20;
+/// Largest UDP payload pcp sends or accepts. Path MTU discovery (DPLPMTUD, RFC 9000 §14.3)
+/// searches up to it: an Ethernet path settles near 1452, loopback and jumbo-frame LANs reach it.
+/// Fewer, larger packets cut the per-packet work (AEAD calls, ACK bookkeeping, syscalls) that
+/// dominates QUIC's CPU cost: a 1 GiB push on loopback took 1.8 s instead of 2.7 s.
+///
+/// Why 6500 and not 65527: quinn hands the kernel up to 10 equal segments per GSO `sendmsg`,
+/// and one GSO send may carry at most 65507 bytes of UDP payload (the IPv4 length field); with
+/// larger segments the send fails, quinn counts those packets lost and, after a few such
+/// bursts, black-hole detection drops the MTU to 1200 for a minute. 10 x 6500 fits.
+const MAX_UDP_PAYLOAD: u16 = 6500;
 /// Unidirectional streams a peer may open at once (data streams, see net::transport).
 pub const MAX_UNI_STREAMS: u32 = 8;
 
@@ -65,7 +75,9 @@ impl Endpoint {
             tagged(Kind::Connect, format!("cannot listen on {addr}: {e}; pick another address or port"))
         })?;
         let runtime = quinn::default_runtime().ok_or_else(|| anyhow!("no async runtime for QUIC (internal error)"))?;
-        let ep = quinn::Endpoint::new(quinn::EndpointConfig::default(), Some(server), socket, runtime)
+        let mut ecfg = quinn::EndpointConfig::default();
+        ecfg.max_udp_payload_size(MAX_UDP_PAYLOAD).map_err(|e| anyhow!("QUIC setup: {e}"))?;
+        let ep = quinn::Endpoint::new(ecfg, Some(server), socket, runtime)
             .with_context(|| format!("starting QUIC on {addr}"))?;
         Ok(Self { ep, client })
     }
@@ -130,6 +142,9 @@ fn transport_config() -> Result<TransportConfig> {
     t.send_window(SEND_WINDOW);
     t.max_idle_timeout(Some(IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| anyhow!("idle timeout: {e}"))?));
     t.keep_alive_interval(Some(KEEP_ALIVE));
+    let mut mtud = quinn::MtuDiscoveryConfig::default();
+    mtud.upper_bound(MAX_UDP_PAYLOAD);
+    t.mtu_discovery_config(Some(mtud));
     // Stream 0 is the only bidirectional stream; data uses a few unidirectional ones.
     t.max_concurrent_bidi_streams(VarInt::from_u32(1));
     t.max_concurrent_uni_streams(VarInt::from_u32(MAX_UNI_STREAMS));

@@ -282,9 +282,14 @@ fn stream_writer(
             let mut len = 0;
             let mut m = Some(first);
             while let Some(msg) = m.take() {
-                let b = Bytes::from(msg.encode());
-                len += b.len();
-                batch.push(b);
+                // Chunk bytes travel as their own shared buffer, not copied into the frame.
+                let (head, tail) = msg.encode_parts();
+                len += head.len();
+                batch.push(Bytes::from(head));
+                if let Some(t) = tail {
+                    len += t.len();
+                    batch.push(t);
+                }
                 if len < MAX_BATCH {
                     m = rx.try_recv().ok();
                 }
@@ -334,12 +339,12 @@ async fn read_stream(
     allowed: Option<Allowed>,
 ) {
     let res = async {
-        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut asm = frame::Assembler::default();
+        let mut bodies: Vec<Bytes> = Vec::new();
         let mut chunks: Vec<Bytes> = vec![Bytes::new(); 64];
         loop {
-            let mut pos = 0;
-            while let Some(n) = frame::check(&buf[pos..])? {
-                let msg = Message::decode(&buf[pos + 4..pos + n])?;
+            for body in bodies.drain(..) {
+                let msg = Message::decode_shared(&body)?;
                 if let (Some(names), Message::FileList { entries, .. }) = (allowed.as_deref(), &msg) {
                     // A sender may send only what the receiver saw and accepted.
                     for e in entries {
@@ -363,7 +368,6 @@ async fn read_stream(
                     };
                     add(&s.bytes_sent, plain);
                 }
-                pos += n;
                 if let Some(s) = stats.as_deref() {
                     fault_drop(&conn, s);
                 }
@@ -373,16 +377,14 @@ async fn read_stream(
                     return Ok(());
                 }
             }
-            buf.drain(..pos);
             match recv.read_chunks(&mut chunks).await {
                 Ok(Some(k)) => {
                     for c in chunks.iter_mut().take(k) {
-                        buf.extend_from_slice(c);
-                        *c = Bytes::new();
+                        asm.push(std::mem::take(c), &mut bodies)?;
                     }
                 }
                 Ok(None) => {
-                    if !buf.is_empty() {
+                    if asm.is_mid_frame() {
                         return Err(crate::proto::Error::Truncated.into());
                     }
                     return Ok(());

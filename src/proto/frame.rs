@@ -13,14 +13,70 @@ pub fn check(buf: &[u8]) -> Result<Option<usize>, Error> {
     if buf.len() < 4 {
         return Ok(None);
     }
-    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if len == 0 || len > MAX_FRAME {
-        return Err(Error::FrameTooLarge(len));
-    }
+    let len = body_len([buf[0], buf[1], buf[2], buf[3]])?;
     if buf.len() < 4 + len {
         return Ok(None);
     }
     Ok(Some(4 + len))
+}
+
+/// The body length a 4-byte prefix announces, checked against [`MAX_FRAME`].
+pub fn body_len(prefix: [u8; 4]) -> Result<usize, Error> {
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len == 0 || len > MAX_FRAME {
+        return Err(Error::FrameTooLarge(len));
+    }
+    Ok(len)
+}
+
+/// Cuts a byte stream that arrives in arbitrary pieces into frame bodies, copying each byte at
+/// most once: a body that lies inside one piece is a slice of it; otherwise it is gathered into
+/// a buffer of exactly the announced size (capped before allocation).
+#[derive(Default)]
+pub struct Assembler {
+    prefix: [u8; 4],
+    have: usize,
+    body: Option<(bytes::BytesMut, usize)>,
+}
+
+impl Assembler {
+    /// Feed one piece; every completed frame body is handed to `out`.
+    pub fn push(&mut self, mut piece: bytes::Bytes, out: &mut Vec<bytes::Bytes>) -> Result<(), Error> {
+        while !piece.is_empty() {
+            if let Some((buf, len)) = &mut self.body {
+                let take = (*len - buf.len()).min(piece.len());
+                buf.extend_from_slice(&piece.split_to(take));
+                if buf.len() == *len {
+                    if let Some((buf, _)) = self.body.take() {
+                        out.push(buf.freeze());
+                    }
+                }
+                continue;
+            }
+            let take = (4 - self.have).min(piece.len());
+            self.prefix[self.have..self.have + take].copy_from_slice(&piece.split_to(take));
+            self.have += take;
+            if self.have < 4 {
+                continue;
+            }
+            self.have = 0;
+            let len = body_len(self.prefix)?;
+            if piece.len() >= len {
+                out.push(piece.split_to(len));
+            } else {
+                let mut buf = bytes::BytesMut::with_capacity(len);
+                buf.extend_from_slice(&piece);
+                piece.clear();
+                self.body = Some((buf, len));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a frame was cut off (the stream must not end here).
+    pub fn is_mid_frame(&self) -> bool {
+        self.have > 0 || self.body.is_some()
+    }
 }
 
 /// Writer of primitive values.
@@ -155,6 +211,54 @@ impl<'a> Dec<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frames(bodies: &[&[u8]]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for b in bodies {
+            v.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            v.extend_from_slice(b);
+        }
+        v
+    }
+
+    /// Every way of cutting a stream into two pieces, and byte-by-byte, yields the same bodies.
+    #[test]
+    fn assembler_any_split() {
+        let big = vec![7u8; 3000];
+        let bodies: Vec<&[u8]> = vec![b"a", b"hello", &big, b"xyz"];
+        let stream = frames(&bodies);
+        for cut in 0..=stream.len() {
+            let mut a = Assembler::default();
+            let mut out = Vec::new();
+            a.push(bytes::Bytes::copy_from_slice(&stream[..cut]), &mut out).unwrap();
+            a.push(bytes::Bytes::copy_from_slice(&stream[cut..]), &mut out).unwrap();
+            assert!(!a.is_mid_frame());
+            assert_eq!(out.iter().map(|b| &b[..]).collect::<Vec<_>>(), bodies, "cut at {cut}");
+        }
+        let mut a = Assembler::default();
+        let mut out = Vec::new();
+        for b in &stream {
+            a.push(bytes::Bytes::copy_from_slice(&[*b]), &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 4);
+        a.push(bytes::Bytes::from_static(&[3, 0]), &mut out).unwrap();
+        assert!(a.is_mid_frame(), "a cut-off prefix is noticed");
+    }
+
+    /// A prefix over the cap (or zero) fails before anything is allocated.
+    #[test]
+    fn assembler_caps() {
+        let mut out = Vec::new();
+        let over = ((MAX_FRAME + 1) as u32).to_le_bytes();
+        assert!(matches!(
+            Assembler::default().push(bytes::Bytes::copy_from_slice(&over), &mut out),
+            Err(Error::FrameTooLarge(_))
+        ));
+        assert!(Assembler::default().push(bytes::Bytes::from_static(&[0, 0, 0, 0]), &mut out).is_err());
+        let mut a = Assembler::default();
+        a.push(bytes::Bytes::from_static(&[10, 0, 0, 0, 1, 2]), &mut out).unwrap();
+        assert!(a.is_mid_frame() && out.is_empty());
+    }
 
     #[test]
     fn varint_round_trip_and_bytes() {

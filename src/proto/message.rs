@@ -167,8 +167,8 @@ pub enum Message {
         hash: ChunkHash,
         /// Whether `data` is a zstd frame.
         compressed: bool,
-        /// The bytes.
-        data: Vec<u8>,
+        /// The bytes (shared, so a received frame is not copied again).
+        data: bytes::Bytes,
     },
     /// The sender of this message has finished.
     Done,
@@ -197,7 +197,18 @@ const K_LINK: u8 = 2;
 impl Message {
     /// Encode as a whole frame (length prefix included).
     pub fn encode(&self) -> Vec<u8> {
+        let (mut head, tail) = self.encode_parts();
+        if let Some(t) = tail {
+            head.extend_from_slice(&t);
+        }
+        head
+    }
+
+    /// Encode as a frame in two parts: the first holds the length prefix and everything but a
+    /// `Data` message's chunk bytes, which come back as the shared second part (no copy).
+    pub fn encode_parts(&self) -> (Vec<u8>, Option<bytes::Bytes>) {
         let mut e = Enc::default();
+        let mut tail = None;
         e.raw(&[0, 0, 0, 0]);
         match self {
             Self::Hello(h) => {
@@ -269,13 +280,12 @@ impl Message {
                 }
             }
             Self::Data { file, index, hash, compressed, data } => {
-                e.buf.reserve(data.len() + 48);
                 e.u8(T_DATA);
                 e.varint(u64::from(*file));
                 e.varint(u64::from(*index));
                 e.raw(hash.as_bytes());
                 e.u8(u8::from(*compressed));
-                e.raw(data);
+                tail = Some(data.clone());
             }
             Self::Done => e.u8(T_DONE),
             Self::Error { text } => {
@@ -284,13 +294,18 @@ impl Message {
                 e.bytes(&t[..t.len().min(MAX_TEXT)]);
             }
         }
-        let len = (e.buf.len() - 4) as u32;
+        let len = (e.buf.len() - 4 + tail.as_ref().map_or(0, |t| t.len())) as u32;
         e.buf[..4].copy_from_slice(&len.to_le_bytes());
-        e.buf
+        (e.buf, tail)
     }
 
     /// Decode one frame body (type byte + body, without the length prefix).
     pub fn decode(body: &[u8]) -> Result<Self, Error> {
+        Self::decode_shared(&bytes::Bytes::copy_from_slice(body))
+    }
+
+    /// [`Message::decode`] of a shared buffer: a `Data` message's bytes stay in it (no copy).
+    pub fn decode_shared(body: &bytes::Bytes) -> Result<Self, Error> {
         let mut d = Dec::new(body);
         let t = d.u8()?;
         let m = match t {
@@ -380,10 +395,11 @@ impl Message {
                     1 => true,
                     _ => return Err(Error::Malformed("data flag")),
                 };
-                let data = d.rest().to_vec();
-                if data.len() > ChunkParams::MAX_MAX as usize {
-                    return Err(Error::Cap("chunk length", data.len() as u64));
+                let rest = d.rest().len();
+                if rest > ChunkParams::MAX_MAX as usize {
+                    return Err(Error::Cap("chunk length", rest as u64));
                 }
+                let data = body.slice(body.len() - rest..);
                 return Ok(Self::Data { file, index, hash, compressed, data });
             }
             T_DONE => Self::Done,
@@ -514,7 +530,13 @@ mod tests {
             Message::ChunkList { file: 1, first: 0, chunks: vec![ChunkId { short: 42, len: 65536 }] },
             Message::FileSum { file: 1, count: 1, size: 65536, hash: ChunkHash([7; 32]) },
             Message::Want { file: 1, ranges: vec![(0, 1), (5, 10)] },
-            Message::Data { file: 1, index: 0, hash: ChunkHash([9; 32]), compressed: false, data: vec![1, 2, 3] },
+            Message::Data {
+                file: 1,
+                index: 0,
+                hash: ChunkHash([9; 32]),
+                compressed: false,
+                data: vec![1, 2, 3].into(),
+            },
             Message::Done,
             Message::Error { text: "boom".into() },
         ]
@@ -637,7 +659,7 @@ mod proptests {
                     index,
                     hash: ChunkHash(h),
                     compressed,
-                    data
+                    data: data.into()
                 }),
             (any::<u32>(), any::<u32>(), any::<u64>(), any::<[u8; 32]>())
                 .prop_map(|(file, count, size, h)| Message::FileSum { file, count, size, hash: ChunkHash(h) }),
