@@ -19,6 +19,7 @@ use crate::error::{tagged, Kind};
 use crate::filter::Filter;
 use crate::location::Location;
 use crate::net::client::{read_code, Dialer};
+use crate::net::endpoint::Bulk;
 use crate::net::session::{self, read_response, write_frame, Request, Response, RoleConfig, TransferEnd};
 use crate::proto::Flags;
 use crate::report::{Reporter, Stats};
@@ -162,7 +163,7 @@ fn push(
     let single = specs.len() == 1;
     let src_is_dir = single && is_real_dir(&specs[0].path);
     let code = read_code(x.conn.code_file.as_deref())?;
-    let mut d = Dialer::new(peer, x.conn.addr.as_deref(), code)?;
+    let mut d = Dialer::new(peer, x.conn.addr.as_deref(), code, Bulk::Send)?;
     let rt = d.handle();
     d.with_retries(x.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;
@@ -212,7 +213,7 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
         None
     };
     let code = read_code(x.conn.code_file.as_deref())?;
-    let mut d = Dialer::new(peer, x.conn.addr.as_deref(), code)?;
+    let mut d = Dialer::new(peer, x.conn.addr.as_deref(), code, Bulk::Receive)?;
     let rt = d.handle();
     let mut scan = 0u8;
     if x.scan.recursive {

@@ -14,7 +14,7 @@ use rand_core::OsRng;
 use tokio::runtime::{Handle, Runtime};
 
 use super::connect;
-use super::endpoint::Endpoint;
+use super::endpoint::{Bulk, Endpoint};
 use super::handshake::{self, Authenticated, DialAuth, ResumeTicket};
 use crate::auth::{Code, Identity};
 use crate::error::{tagged, Kind};
@@ -106,8 +106,9 @@ pub struct Dialer {
 }
 
 impl Dialer {
-    /// Prepare to reach `peer` at `addr` (`--addr`), authenticating with `code`.
-    pub fn new(peer: &str, addr: Option<&str>, code: Code) -> Result<Self> {
+    /// Prepare to reach `peer` at `addr` (`--addr`), authenticating with `code`; `bulk` says
+    /// which way the data will flow.
+    pub fn new(peer: &str, addr: Option<&str>, code: Code, bulk: Bulk) -> Result<Self> {
         let rt = runtime()?;
         let target = match addr {
             Some(a) => rt.block_on(connect::resolve(a))?,
@@ -120,7 +121,7 @@ impl Dialer {
         };
         let ep = {
             let _g = rt.enter();
-            Endpoint::bind(connect::bind_addr_for(&target))?
+            Endpoint::bind(connect::bind_addr_for(&target), bulk)?
         };
         Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target })
     }

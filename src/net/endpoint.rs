@@ -55,8 +55,24 @@ const SOCKET_BUFFER: usize = 4 << 20;
 /// larger segments the send fails, quinn counts those packets lost and, after a few such
 /// bursts, black-hole detection drops the MTU to 1200 for a minute. 10 x 6500 fits.
 const MAX_UDP_PAYLOAD: u16 = 6500;
+/// The smallest UDP payload QUIC allows (RFC 9000 §14).
+const MIN_UDP_PAYLOAD: u16 = 1200;
 /// Unidirectional streams a peer may open at once (data streams, see net::transport).
 pub const MAX_UNI_STREAMS: u32 = 8;
+
+/// Which way the bulk data of this endpoint's connections flows. Path MTU discovery sends
+/// padded probe packets (tens of KiB per connection): worth it only toward a peer that will
+/// receive chunk data. A dialer knows its direction; a listener does not know it before the
+/// peer's request, so it is ready for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bulk {
+    /// This side sends the data (push): probe, and tell the peer not to probe toward us.
+    Send,
+    /// This side receives the data (pull, receive, ls): the peer probes; we do not.
+    Receive,
+    /// Either way (listeners).
+    Either,
+}
 
 /// A QUIC endpoint on one UDP socket, able to accept and to dial.
 pub struct Endpoint {
@@ -66,9 +82,9 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Bind a UDP socket on `addr` (port 0: any free port). Must run inside a tokio runtime.
-    pub fn bind(addr: SocketAddr) -> Result<Self> {
+    pub fn bind(addr: SocketAddr, bulk: Bulk) -> Result<Self> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let transport = Arc::new(transport_config()?);
+        let transport = Arc::new(transport_config(bulk)?);
         let server = server_config(provider.clone(), transport.clone())?;
         let client = client_config(provider, transport)?;
         let socket = udp_socket(addr).map_err(|e| {
@@ -76,7 +92,10 @@ impl Endpoint {
         })?;
         let runtime = quinn::default_runtime().ok_or_else(|| anyhow!("no async runtime for QUIC (internal error)"))?;
         let mut ecfg = quinn::EndpointConfig::default();
-        ecfg.max_udp_payload_size(MAX_UDP_PAYLOAD).map_err(|e| anyhow!("QUIC setup: {e}"))?;
+        // What we accept bounds the peer's MTU search (the `max_udp_payload_size` transport
+        // parameter): a pushing dialer receives only ACKs and control, so it asks for none.
+        let accept = if bulk == Bulk::Send { MIN_UDP_PAYLOAD } else { MAX_UDP_PAYLOAD };
+        ecfg.max_udp_payload_size(accept).map_err(|e| anyhow!("QUIC setup: {e}"))?;
         let ep = quinn::Endpoint::new(ecfg, Some(server), socket, runtime)
             .with_context(|| format!("starting QUIC on {addr}"))?;
         Ok(Self { ep, client })
@@ -135,16 +154,18 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(sock.into())
 }
 
-fn transport_config() -> Result<TransportConfig> {
+fn transport_config(bulk: Bulk) -> Result<TransportConfig> {
     let mut t = TransportConfig::default();
     t.stream_receive_window(VarInt::from_u32(STREAM_WINDOW));
     t.receive_window(VarInt::from_u32(CONN_WINDOW));
     t.send_window(SEND_WINDOW);
     t.max_idle_timeout(Some(IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| anyhow!("idle timeout: {e}"))?));
     t.keep_alive_interval(Some(KEEP_ALIVE));
-    let mut mtud = quinn::MtuDiscoveryConfig::default();
-    mtud.upper_bound(MAX_UDP_PAYLOAD);
-    t.mtu_discovery_config(Some(mtud));
+    t.mtu_discovery_config((bulk != Bulk::Receive).then(|| {
+        let mut mtud = quinn::MtuDiscoveryConfig::default();
+        mtud.upper_bound(MAX_UDP_PAYLOAD);
+        mtud
+    }));
     // Stream 0 is the only bidirectional stream; data uses a few unidirectional ones.
     t.max_concurrent_bidi_streams(VarInt::from_u32(1));
     t.max_concurrent_uni_streams(VarInt::from_u32(MAX_UNI_STREAMS));
@@ -235,8 +256,8 @@ mod tests {
 
     #[tokio::test]
     async fn dial_and_accept_on_loopback() {
-        let a = Endpoint::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let b = Endpoint::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let a = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
+        let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
         let addr = a.local_addr().unwrap();
         let (c1, c2) = tokio::join!(b.dial(addr), a.accept());
         let (c1, c2) = (c1.unwrap(), c2.unwrap());
