@@ -18,6 +18,10 @@ pub struct ConnectArgs {
     /// When the connection drops, reconnect and continue up to N times (exponential backoff).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept
+    /// alive); with --retries, reconnect after that.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 /// `pcp serve`.

@@ -21,7 +21,7 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<Outcome> {
         return Err(tagged(Kind::Usage, format!("{}: give PEER:PATH (use plain ls for local files)", a.path)));
     };
     let code = read_code(a.conn.code_file.as_deref())?;
-    let mut d = Dialer::new(&name, a.conn.addr.as_deref(), code, crate::net::endpoint::Bulk::Receive)?;
+    let mut d = Dialer::new(&name, &a.conn, code, crate::net::endpoint::Bulk::Receive)?;
     let rt = d.handle();
     let entries = d.with_retries(a.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;

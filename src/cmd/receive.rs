@@ -59,7 +59,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
         return Err(tagged(Kind::Usage, "cannot ask for confirmation without a terminal; pass --yes to accept"));
     }
     let code = read_code(a.conn.code_file.as_deref())?;
-    let mut d = Dialer::new("sender", a.conn.addr.as_deref(), code, crate::net::endpoint::Bulk::Receive)?;
+    let mut d = Dialer::new("sender", &a.conn, code, crate::net::endpoint::Bulk::Receive)?;
     let rt = d.handle();
     let stats = Arc::new(Stats::default());
     let start = Instant::now();

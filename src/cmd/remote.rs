@@ -163,7 +163,7 @@ fn push(
     let single = specs.len() == 1;
     let src_is_dir = single && is_real_dir(&specs[0].path);
     let code = read_code(x.conn.code_file.as_deref())?;
-    let mut d = Dialer::new(peer, x.conn.addr.as_deref(), code, Bulk::Send)?;
+    let mut d = Dialer::new(peer, x.conn, code, Bulk::Send)?;
     let rt = d.handle();
     d.with_retries(x.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;
@@ -213,7 +213,7 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
         None
     };
     let code = read_code(x.conn.code_file.as_deref())?;
-    let mut d = Dialer::new(peer, x.conn.addr.as_deref(), code, Bulk::Receive)?;
+    let mut d = Dialer::new(peer, x.conn, code, Bulk::Receive)?;
     let rt = d.handle();
     let mut scan = 0u8;
     if x.scan.recursive {

@@ -106,9 +106,10 @@ pub struct Dialer {
 }
 
 impl Dialer {
-    /// Prepare to reach `peer` at `addr` (`--addr`), authenticating with `code`; `bulk` says
-    /// which way the data will flow.
-    pub fn new(peer: &str, addr: Option<&str>, code: Code, bulk: Bulk) -> Result<Self> {
+    /// Prepare to reach `peer` as `conn` says (`--addr`, `--timeout`), authenticating with
+    /// `code`; `bulk` says which way the data will flow.
+    pub fn new(peer: &str, conn: &crate::cli::ConnectArgs, code: Code, bulk: Bulk) -> Result<Self> {
+        let addr = conn.addr.as_deref();
         let rt = runtime()?;
         let target = match addr {
             Some(a) => rt.block_on(connect::resolve(a))?,
@@ -121,7 +122,7 @@ impl Dialer {
         };
         let ep = {
             let _g = rt.enter();
-            Endpoint::bind(connect::bind_addr_for(&target), bulk)?
+            Endpoint::bind(connect::bind_addr_for(&target), bulk, Duration::from_secs(conn.timeout))?
         };
         Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target })
     }

@@ -33,9 +33,10 @@ use crate::error::{tagged, Kind};
 pub const ALPN: &[u8] = b"pcp/1";
 /// Server name the dialer puts in the TLS handshake (certificates are not checked by name).
 const SERVER_NAME: &str = "pcp";
-/// Idle timeout: a peer silent for this long is gone (the transfer resumes later).
+/// Default idle timeout: a peer silent for this long is gone (the transfer resumes later).
+/// Dialers may choose another (`--timeout`); QUIC uses the smaller of the two peers' values.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Keep-alive interval, well under the idle timeout.
+/// Longest keep-alive interval (a third of the idle timeout when that is shorter).
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Per-stream receive window.
 const STREAM_WINDOW: u32 = 4 << 20;
@@ -81,10 +82,11 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Bind a UDP socket on `addr` (port 0: any free port). Must run inside a tokio runtime.
-    pub fn bind(addr: SocketAddr, bulk: Bulk) -> Result<Self> {
+    /// Bind a UDP socket on `addr` (port 0: any free port), with `idle` as the idle timeout.
+    /// Must run inside a tokio runtime.
+    pub fn bind(addr: SocketAddr, bulk: Bulk, idle: Duration) -> Result<Self> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let transport = Arc::new(transport_config(bulk)?);
+        let transport = Arc::new(transport_config(bulk, idle)?);
         let server = server_config(provider.clone(), transport.clone())?;
         let client = client_config(provider, transport)?;
         let socket = udp_socket(addr).map_err(|e| {
@@ -154,13 +156,13 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(sock.into())
 }
 
-fn transport_config(bulk: Bulk) -> Result<TransportConfig> {
+fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
     let mut t = TransportConfig::default();
     t.stream_receive_window(VarInt::from_u32(STREAM_WINDOW));
     t.receive_window(VarInt::from_u32(CONN_WINDOW));
     t.send_window(SEND_WINDOW);
-    t.max_idle_timeout(Some(IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| anyhow!("idle timeout: {e}"))?));
-    t.keep_alive_interval(Some(KEEP_ALIVE));
+    t.max_idle_timeout(Some(IdleTimeout::try_from(idle).map_err(|e| anyhow!("idle timeout: {e}"))?));
+    t.keep_alive_interval(Some(KEEP_ALIVE.min(idle / 3)));
     t.mtu_discovery_config((bulk != Bulk::Receive).then(|| {
         let mut mtud = quinn::MtuDiscoveryConfig::default();
         mtud.upper_bound(MAX_UDP_PAYLOAD);
@@ -256,8 +258,8 @@ mod tests {
 
     #[tokio::test]
     async fn dial_and_accept_on_loopback() {
-        let a = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
-        let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
+        let a = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
+        let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
         let addr = a.local_addr().unwrap();
         let (c1, c2) = tokio::join!(b.dial(addr), a.accept());
         let (c1, c2) = (c1.unwrap(), c2.unwrap());

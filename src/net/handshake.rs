@@ -450,8 +450,18 @@ mod tests {
     use crate::net::endpoint::Endpoint;
 
     async fn pair() -> (Endpoint, Endpoint, Connection, Connection) {
-        let a = Endpoint::bind("127.0.0.1:0".parse().unwrap(), crate::net::endpoint::Bulk::Either).unwrap();
-        let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), crate::net::endpoint::Bulk::Either).unwrap();
+        let a = Endpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::net::endpoint::Bulk::Either,
+            crate::net::endpoint::IDLE_TIMEOUT,
+        )
+        .unwrap();
+        let b = Endpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::net::endpoint::Bulk::Either,
+            crate::net::endpoint::IDLE_TIMEOUT,
+        )
+        .unwrap();
         let addr = a.local_addr().unwrap();
         let (d, l) = tokio::join!(b.dial(addr), a.accept());
         (a, b, d.unwrap(), l.unwrap())

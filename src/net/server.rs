@@ -67,7 +67,7 @@ pub fn start_listening(listen: Option<&str>, rep: &Reporter) -> Result<Listener>
     let rt = super::client::runtime()?;
     let ep = {
         let _g = rt.enter();
-        super::endpoint::Endpoint::bind(addr, super::endpoint::Bulk::Either)?
+        super::endpoint::Endpoint::bind(addr, super::endpoint::Bulk::Either, super::endpoint::IDLE_TIMEOUT)?
     };
     let id = super::client::identity()?;
     rep.listening(ep.local_addr()?);

@@ -33,6 +33,8 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub mod netns;
+
 pub const KIB: u64 = 1024;
 pub const MIB: u64 = 1024 * 1024;
 

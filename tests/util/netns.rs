@@ -1,0 +1,81 @@
+//! A network namespace of a test's own (root only): `ip netns add`, loopback up, nftables
+//! inside it, deleted on drop (also when the test fails). Tests that need one call
+//! [`Netns::new`], which returns `None` with a loud message when namespaces are unavailable,
+//! unless `PCP_REQUIRE_NETNS=1` (set by `.ci/run`), where it panics instead: CI cannot skip.
+//! Only loopback inside the namespace is used: no traffic leaves it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::{sandbox_env, PCP};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct Netns {
+    pub name: String,
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+impl Netns {
+    /// A fresh namespace named `pcpt-<pid>-<n>-<what>` with `lo` up, or `None` (skip).
+    pub fn new(what: &str) -> Option<Self> {
+        let name = format!("pcpt-{}-{}-{what}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let required = std::env::var("PCP_REQUIRE_NETNS").is_ok_and(|v| v == "1");
+        let have_nft = Command::new("nft").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !ip(&["netns", "add", &name]) || !have_nft {
+            let _ = ip(&["netns", "del", &name]);
+            let msg = format!(
+                "SKIPPED: test `{what}` needs root, `ip netns` and `nft` (run as root, or set \
+                 PCP_REQUIRE_NETNS=1 to make this a failure)"
+            );
+            assert!(!required, "PCP_REQUIRE_NETNS=1 but {msg}");
+            eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
+            return None;
+        }
+        let ns = Self { name };
+        assert!(ns.exec(&["ip", "link", "set", "lo", "up"]), "bringing lo up in {}", ns.name);
+        Some(ns)
+    }
+
+    /// Run a command inside the namespace; whether it succeeded.
+    pub fn exec(&self, argv: &[&str]) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(argv)
+            .stdin(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `pcp` inside the namespace, with the sandbox of `home`, run from `cwd`.
+    pub fn pcp(&self, home: &Path, cwd: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, PCP]);
+        sandbox_env(&mut cmd, home);
+        cmd.current_dir(cwd);
+        cmd
+    }
+
+    /// Load an nftables script inside the namespace; panics if nft refuses it.
+    pub fn nft(&self, script: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn nft");
+        use std::io::Write;
+        child.stdin.take().expect("nft stdin").write_all(script.as_bytes()).expect("write nft script");
+        assert!(child.wait().is_ok_and(|s| s.success()), "nft refused:\n{script}");
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Processes still inside keep nothing alive: deleting the name is enough.
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
