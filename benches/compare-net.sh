@@ -105,7 +105,20 @@ p=$(measure r_pcp insert); s=$(measure r_scp insert); r=$(measure r_rsync insert
 p=$(measure s_pcp small_clean); s=$(measure s_scp small_clean); r=$(measure s_rsync small_clean); row "20k small files fresh" "$p" "$s" "$r"
 p=$(measure s_pcp none); r=$(measure s_rsync none); row "20k small files no-op" "$p" "$p" "$r"
 
-rm -rf served/big
-start_serve
-/usr/bin/time -f "pcp serve peak RSS (1 GiB push): %M KiB" "$PCP" sync -a src/ x:big --addr 127.0.0.1:$PORT -q
-wait
+# Peak RSS per side (/usr/bin/time %M): the sender is the pushing client, the receiver `serve`.
+rss() { # LABEL SRC DESTSUBDIR
+  rm -rf "served/$3"
+  /usr/bin/time -o serve.rss -f %M "$PCP" serve served --once --listen 127.0.0.1:$PORT -q &
+  local sp=$!
+  sleep 0.3
+  /usr/bin/time -o push.rss -f %M "$PCP" sync -a "$2" "x:$3" --addr 127.0.0.1:$PORT -q
+  wait "$sp"
+  printf '%-30s sender %7s KiB   receiver %7s KiB\n' "peak RSS, $1" "$(tail -1 push.rss)" "$(tail -1 serve.rss)"
+  rm -rf "served/$3"
+}
+rss "1 GiB push" src/ big
+rss "20k small files push" small/ small
+mkdir -p big4
+[ -f big4/big4.bin ] || openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-bench-4g -in /dev/zero 2>/dev/null | head -c 4G > big4/big4.bin
+rss "4 GiB push" big4/ big4
+rm -rf big4

@@ -60,7 +60,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s P -d 'Same as --partial
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l partial -d 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s z -l compress -d 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-compress -d 'Never compress chunk data'
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip fsync before renaming files into place (faster; a power loss may lose recent files)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -74,7 +74,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the conn
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
-complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip fsync before renaming files into place'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'

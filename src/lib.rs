@@ -10,7 +10,8 @@
 //!   destination role (engine::destination): quick check (size + mtime) per entry → Need for
 //!       files that differ, a window at a time; each chunk from the old file, then any file the
 //!       manifest indexes, verified by BLAKE3, else Want; Data verified by BLAKE3;
-//!       fsio temp file → file-hash check → fsync → rename; deletions and dir metadata last
+//!       fsio temp file → file-hash check → (a batch at a time) syncfs → rename; deletions and
+//!       dir metadata last
 //!   the roles exchange proto::Message over an engine::Link: in memory for local syncs
 //!   report: the only printing (itemize, -v, progress, --json, --stats)
 //!   error::Kind → exit code (docs/cli.md)

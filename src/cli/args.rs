@@ -96,7 +96,7 @@ pub struct SyncArgs {
     /// Use this manifest database for the destination instead of the one under the state dir.
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
-    /// Skip fsync before renaming files into place (faster; a power loss may lose recent files).
+    /// Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files).
     #[arg(long)]
     pub no_fsync: bool,
     /// Connection options (PEER:PATH).
@@ -119,7 +119,7 @@ pub struct CpArgs {
     /// Preserve modification times (permissions are always preserved, like scp).
     #[arg(short = 'p', long = "preserve")]
     pub preserve: bool,
-    /// Skip fsync before renaming files into place.
+    /// Skip syncing files to disk before renaming them into place.
     #[arg(long)]
     pub no_fsync: bool,
     /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).

@@ -106,7 +106,31 @@ struct Dest<'a> {
     unflushed: u64,
     pacer: super::Pacer,
     unzstd: Option<zstd::bulk::Decompressor<'static>>,
+    /// Complete, verified, sealed files waiting for the next group commit (with fsync).
+    ready: Vec<Ready>,
+    ready_bytes: u64,
+    ready_since: Instant,
 }
+
+/// A file ready to be renamed into place: verified against the source's file hash, with its
+/// final mode and mtime. With fsync on, files wait here so that one `syncfs` makes a whole
+/// batch durable before their renames (see [`Dest::install_ready`]).
+struct Ready {
+    tmp: TempFile,
+    path: SafeRelPath,
+    item: String,
+    created: bool,
+    size: u64,
+    hash: ChunkHash,
+    chunks: Vec<ChunkRef>,
+    /// The temp's staged chunk rows (resume state) to drop once the file is in place.
+    staged: Option<String>,
+}
+
+/// Group commit: at most this many files, bytes or seconds between two `syncfs` calls.
+const READY_FILES: usize = 1024;
+const READY_BYTES: u64 = 1 << 30;
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Run the destination role until everything is applied. Returns the outcome; fatal errors
 /// (protocol violations, an unusable destination) are `Err`.
@@ -144,12 +168,17 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         unflushed: 0,
         pacer: super::Pacer::new(cfg.bwlimit),
         unzstd: None,
+        ready: Vec::new(),
+        ready_bytes: 0,
+        ready_since: Instant::now(),
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
     if let Err(e) = &r {
         // Tell the source why, then keep resumable temp files (already staged) on disk.
         let _ = link.tx.send(Message::Error { text: format!("{e:#}") });
+        // Files already complete and verified still go into place.
+        let _ = d.install_ready();
         for b in d.builds.values_mut() {
             if let Some(t) = b.tmp.as_mut() {
                 if b.staged > 0 {
@@ -247,6 +276,7 @@ impl Dest<'_> {
     }
 
     fn finish(&mut self) -> Result<()> {
+        self.install_ready()?;
         let dry = self.cfg.flags.has(Flags::DRY_RUN);
         if self.cfg.flags.has(Flags::DELETE) {
             self.delete_pass()?;
@@ -752,31 +782,107 @@ impl Dest<'_> {
             return Ok(());
         }
         let path = b.entry.path.clone();
-        let temp_rel = b.tmp.as_ref().map(TempFile::rel);
-        if let Err(e) = self.commit(&mut b, size, hash) {
-            self.fail(&path, &e);
-        }
-        if let (Some(m), Some(rel), true) = (self.manifest.as_mut(), temp_rel, b.staged > 0) {
-            m.forget_file(&rel)?;
-            m.unstage(&rel)?;
+        let staged = b.tmp.as_ref().map(TempFile::rel).filter(|_| b.staged > 0);
+        match self.prepare(&mut b, size, hash) {
+            Err(e) => {
+                self.fail(&path, &e);
+                self.forget_staged(staged)?;
+            }
+            Ok(None) => self.forget_staged(staged)?,
+            Ok(Some(r)) => {
+                self.ready_bytes += r.size;
+                if self.ready.is_empty() {
+                    self.ready_since = Instant::now();
+                }
+                self.ready.push(r);
+                if !self.cfg.fsync
+                    || self.ready.len() >= READY_FILES
+                    || self.ready_bytes >= READY_BYTES
+                    || self.ready_since.elapsed() >= READY_WAIT
+                {
+                    self.install_ready()?;
+                }
+            }
         }
         self.pump()
     }
 
-    fn commit(&mut self, b: &mut Build, size: u64, hash: ChunkHash) -> Result<()> {
+    fn forget_staged(&mut self, temp: Option<String>) -> Result<()> {
+        if let (Some(m), Some(rel)) = (self.manifest.as_mut(), temp) {
+            m.forget_file(&rel)?;
+            m.unstage(&rel)?;
+        }
+        Ok(())
+    }
+
+    /// Group commit: make the ready files durable with one `syncfs` (with fsync on), then
+    /// rename each into place and record it.
+    fn install_ready(&mut self) -> Result<()> {
+        if self.ready.is_empty() {
+            return Ok(());
+        }
+        if self.cfg.fsync {
+            if let Err(e) = self.root.sync_fs() {
+                // Not durable: leave them as temp files (cleaned up, resent next run).
+                let lost = std::mem::take(&mut self.ready);
+                self.ready_bytes = 0;
+                for r in lost {
+                    self.fail(&r.path, &anyhow!("not made durable ({e}); it will be sent again next run"));
+                }
+                return Ok(());
+            }
+        }
+        for r in std::mem::take(&mut self.ready) {
+            let path = r.path.clone();
+            if let Err(e) = self.install(r) {
+                self.fail(&path, &e);
+            }
+        }
+        self.ready_bytes = 0;
+        Ok(())
+    }
+
+    fn install(&mut self, r: Ready) -> Result<()> {
+        // A directory in the way goes just before the rename.
+        if let Ok(Some(Meta { ftype: FType::Dir, .. })) = self.root.lstat(&r.path) {
+            self.root.remove_all(&r.path)?;
+        }
+        let meta = self.root.install(r.tmp, &r.path)?;
+        if let Some(m) = self.manifest.as_mut() {
+            if r.size >= u64::from(self.params.min) {
+                m.record_file(r.path.as_str(), &meta.stat, &r.hash, &r.chunks)?;
+            } else if !r.created {
+                // Small files are not indexed (cheaper to resend than to record); drop stale rows.
+                m.forget_file(r.path.as_str())?;
+            }
+        }
+        self.forget_staged(r.staged)?;
+        add(&self.stats.transferred_files, 1);
+        add(&self.stats.transferred_size, r.size);
+        if r.created {
+            add(&self.stats.created, 1);
+        }
+        self.rep.change(&r.item, r.path.as_str());
+        Ok(())
+    }
+
+    /// Check the assembled temp file against the source's file hash and give it its final
+    /// size, mode and mtime. `None` when the file in place already had this content.
+    fn prepare(&mut self, b: &mut Build, size: u64, hash: ChunkHash) -> Result<Option<Ready>> {
         let hashes: Vec<ChunkHash> = b.hashes.iter().map(|h| h.unwrap_or(ChunkHash([0; 32]))).collect();
         // T30: the whole file must match the source's file hash.
         if file_hash(hashes.iter()) != hash {
             return Err(anyhow!("assembled content does not match the source's file hash; rerun with --checksum"));
         }
-        let tmp = b.tmp.take().ok_or_else(|| anyhow!("temp file"))?;
         let unchanged = b.in_place.len() == b.chunks.len()
             && b.basis.as_ref().and_then(|x| x.file.metadata().ok()).is_some_and(|m| m.len() == size);
         if unchanged {
             // Same content (e.g. -c, or only the mtime changed): keep the file, fix metadata.
-            drop(tmp);
-            return self.keep_unchanged(b);
+            drop(b.tmp.take());
+            self.keep_unchanged(b)?;
+            return Ok(None);
         }
+        let tmp = b.tmp.take().ok_or_else(|| anyhow!("temp file"))?;
         if let Some(basis) = &b.basis {
             for &i in &b.in_place {
                 let (off, len) = (b.offsets[i], u64::from(b.chunks[i].len));
@@ -791,11 +897,7 @@ impl Dest<'_> {
             b.existed_mode.unwrap_or(b.entry.mode & 0o777 & !self.cfg.umask)
         };
         let mtime = self.cfg.flags.has(Flags::TIMES).then_some((b.entry.mtime, b.entry.mtime_ns));
-        // A directory in the way goes just before the rename.
-        if let Ok(Some(Meta { ftype: FType::Dir, .. })) = self.root.lstat(&b.entry.path) {
-            self.root.remove_all(&b.entry.path)?;
-        }
-        let meta = self.root.commit(tmp, &b.entry.path, mode, mtime, self.cfg.fsync)?;
+        self.root.seal(&tmp, &b.entry.path, mode, mtime)?;
         let chunks: Vec<ChunkRef> = b
             .chunks
             .iter()
@@ -803,21 +905,17 @@ impl Dest<'_> {
             .zip(&b.offsets)
             .map(|((c, h), o)| ChunkRef { hash: *h, offset: *o, len: c.len })
             .collect();
-        if let Some(m) = self.manifest.as_mut() {
-            if size >= u64::from(self.params.min) {
-                m.record_file(b.entry.path.as_str(), &meta.stat, &hash, &chunks)?;
-            } else if b.existed_mode.is_some() {
-                // Small files are not indexed (cheaper to resend than to record); drop stale rows.
-                m.forget_file(b.entry.path.as_str())?;
-            }
-        }
-        add(&self.stats.transferred_files, 1);
-        add(&self.stats.transferred_size, size);
-        if b.existed_mode.is_none() {
-            add(&self.stats.created, 1);
-        }
-        self.rep.change(&b.item, b.entry.path.as_str());
-        Ok(())
+        let staged = (b.staged > 0).then(|| tmp.rel());
+        Ok(Some(Ready {
+            tmp,
+            path: b.entry.path.clone(),
+            item: b.item.clone(),
+            created: b.existed_mode.is_none(),
+            size,
+            hash,
+            chunks,
+            staged,
+        }))
     }
 
     /// The assembled file equals the one in place: only metadata may differ.

@@ -312,25 +312,28 @@ impl DestRoot {
         Ok(File::from(f))
     }
 
-    /// Make the temp file final: mode, mtime, optional fsync, then rename over `rel`. Whatever
-    /// is at `rel` (a file or a link) is replaced atomically; a directory there must have been
-    /// removed first. Returns the final stat.
-    pub fn commit(
-        &mut self,
-        mut tmp: TempFile,
-        rel: &SafeRelPath,
-        mode: u32,
-        mtime: Option<(i64, u32)>,
-        fsync: bool,
-    ) -> Result<Meta, Error> {
+    /// Give the finished temp file its final mode and mtime (before it is made durable).
+    pub fn seal(&self, tmp: &TempFile, rel: &SafeRelPath, mode: u32, mtime: Option<(i64, u32)>) -> Result<(), Error> {
         let d = self.disp(rel);
         rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(mode)).map_err(|e| ioe(&d, e))?;
         if let Some((s, ns)) = mtime {
             rustix::fs::futimens(&tmp.file, &ts(s, ns)).map_err(|e| ioe(&d, e))?;
         }
-        if fsync {
-            rustix::fs::fdatasync(&tmp.file).map_err(|e| ioe(&d, e))?;
-        }
+        Ok(())
+    }
+
+    /// Make everything written so far durable: one `syncfs` of the destination's file system
+    /// (one journal commit for a whole batch of files, where an fsync per file costs one each:
+    /// 20,000 small files took 52 s on this VM's disk that way, against 2 s).
+    pub fn sync_fs(&self) -> Result<(), Error> {
+        rustix::fs::syncfs(&self.root).map_err(|e| ioe(&self.root_path.display(), e))
+    }
+
+    /// Rename the (sealed) temp file over `rel`. Whatever is at `rel` (a file or a link) is
+    /// replaced atomically; a directory there must have been removed first. Returns the final
+    /// stat.
+    pub fn install(&mut self, mut tmp: TempFile, rel: &SafeRelPath) -> Result<Meta, Error> {
+        let d = self.disp(rel);
         let (_, name) = rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("cannot write the root as a file")))?;
         let dirfd = tmp.dirfd.as_ref().ok_or_else(|| ioe(&d, io::Error::other("temp without directory")))?;
         rustix::fs::renameat(dirfd, tmp.name.as_str(), dirfd, name).map_err(|e| ioe(&d, e))?;
