@@ -19,6 +19,7 @@ use crate::filter::Filter;
 use crate::fsio::path::SafeRelPath;
 use crate::fsio::{DestRoot, FType, Meta, TempFile, TEMP_PREFIX};
 use crate::manifest::Manifest;
+use crate::proto::message::is_inline;
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Kind, Message};
 use crate::report::{add, Reporter, Stats};
 
@@ -89,6 +90,10 @@ struct Dest<'a> {
     root: DestRoot,
     manifest: Option<Manifest>,
     params: ChunkParams,
+    /// The options the source announced in `Hello` (it decides which files are inline).
+    source_flags: Flags,
+    /// Inline files given up (failed) before their unasked data came.
+    dropped_inline: HashSet<u32>,
     seen: u32,
     paths: HashSet<SafeRelPath>,
     dirs: HashSet<SafeRelPath>,
@@ -151,6 +156,8 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         root,
         manifest: None,
         params: ChunkParams::DEFAULT,
+        source_flags: Flags(0),
+        dropped_inline: HashSet::new(),
         seen: 0,
         paths: HashSet::new(),
         dirs: HashSet::new(),
@@ -210,6 +217,7 @@ impl Dest<'_> {
                         return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
                     }
                     self.params = h.params;
+                    self.source_flags = h.flags;
                     let m = match &self.cfg.manifest {
                         Some(p) if !self.cfg.flags.has(Flags::DRY_RUN) => Manifest::open(p, h.params).or_else(|e| {
                             self.rep.warn(&format!("{e}; continuing without a manifest"));
@@ -556,6 +564,10 @@ impl Dest<'_> {
                 b.basis = self.open_basis(&b.entry.path).ok().flatten();
             }
         }
+        if start == 0 && b.chunks.first().is_some_and(|c| is_inline(c.len, &self.params, self.source_flags)) {
+            // Inline file: its data comes unasked, right behind the list (docs/protocol.md).
+            return Ok(());
+        }
         let mut missing: Vec<(u32, u32)> = Vec::new();
         for i in start..b.chunks.len() {
             let c = b.chunks[i];
@@ -691,6 +703,9 @@ impl Dest<'_> {
 
     fn data(&mut self, file: u32, index: u32, hash: ChunkHash, compressed: bool, data: bytes::Bytes) -> Result<()> {
         let Some(mut b) = self.builds.remove(&file) else {
+            if self.dropped_inline.remove(&file) {
+                return Ok(());
+            }
             return Err(PErr::State(format!("chunk data for file {file}, which was not asked for")).into());
         };
         let i = index as usize;
@@ -760,6 +775,13 @@ impl Dest<'_> {
     fn maybe_complete(&mut self, file: u32, mut b: Build) -> Result<()> {
         if b.failed {
             if b.sum.is_some() || b.tmp.is_none() {
+                if b.chunks.len() == 1
+                    && b.hashes[0].is_none()
+                    && is_inline(b.chunks[0].len, &self.params, self.source_flags)
+                {
+                    // Its data is on the way unasked: ignore it when it comes.
+                    self.dropped_inline.insert(file);
+                }
                 // Drop the temp (deletes it); forget its staged chunks.
                 if let (Some(m), Some(t)) = (self.manifest.as_mut(), b.tmp.as_ref()) {
                     let rel = t.rel();
@@ -1214,6 +1236,31 @@ mod hostile {
         v.push(Message::Data { file: 1, index: 0, hash: h, compressed: false, data: sent.to_vec().into() });
         v.push(Message::Done);
         v
+    }
+
+    /// What the destination sends for a one-file script.
+    fn sent_for(data: &[u8]) -> Vec<Message> {
+        let d = tempfile::tempdir().unwrap();
+        let (src, dst) = super::super::local_pair(1024);
+        for m in one_file_script(data, data, vec![]) {
+            src.tx.send(m).unwrap();
+        }
+        drop(src.tx);
+        let rep = Reporter::new(crate::report::Verbosity { quiet: true, ..Default::default() });
+        run(&cfg(d.path()), dst, &rep, &Stats::default()).unwrap();
+        assert_eq!(std::fs::read(d.path().join("f")).unwrap(), data);
+        src.rx.try_iter().collect()
+    }
+
+    /// A file of one chunk below INLINE_MAX comes unasked: no Want for it. A bigger one is
+    /// asked for.
+    #[test]
+    fn inline_files_are_not_asked_for() {
+        let small = sent_for(b"hello");
+        assert!(small.iter().any(|m| matches!(m, Message::Need { .. })));
+        assert!(!small.iter().any(|m| matches!(m, Message::Want { .. })), "{small:?}");
+        let big = sent_for(&vec![7u8; 20_000]);
+        assert!(big.iter().any(|m| matches!(m, Message::Want { .. })), "{big:?}");
     }
 
     #[test]

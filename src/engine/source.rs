@@ -13,6 +13,7 @@ use super::{Link, LIST_BATCH};
 use crate::chunk::{file_hash, ChunkHash, ChunkParams, ChunkRef, Chunker};
 use crate::filter::Filter;
 use crate::manifest::{Manifest, Stat};
+use crate::proto::message::is_inline;
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Hello, Kind, Message};
 use crate::report::{add, Reporter, Stats};
 use crate::scan::{self, ScanOptions, Skip, SourceSpec};
@@ -40,6 +41,65 @@ pub struct SourceConfig {
     pub bwlimit: Option<u64>,
 }
 
+/// Turns chunk bytes into `Data`: zstd only where it pays, counted in the stats, paced for
+/// --bwlimit. The responder (asked-for chunks) and the chunker (inline files) each own one;
+/// they share the pacer.
+struct Packer<'a> {
+    zctx: Option<zstd::bulk::Compressor<'static>>,
+    compress_ok: bool,
+    /// (raw, compressed) bytes of the chunks tried so far.
+    probe: (u64, u64),
+    /// Moving average of "the outgoing queue was full" per chunk.
+    pressure: f64,
+    pacer: &'a Mutex<super::Pacer>,
+}
+
+impl<'a> Packer<'a> {
+    fn new(compress: bool, pacer: &'a Mutex<super::Pacer>) -> Self {
+        Self { zctx: zstd::bulk::Compressor::new(1).ok(), compress_ok: compress, probe: (0, 0), pressure: 1.0, pacer }
+    }
+
+    fn send(
+        &mut self,
+        tx: &crossbeam_channel::Sender<Message>,
+        stats: &Stats,
+        file: u32,
+        index: u32,
+        hash: ChunkHash,
+        mut chunk: Vec<u8>,
+    ) -> Result<()> {
+        let raw = chunk.len() as u64;
+        let mut compressed = false;
+        // Adaptive compression: zstd only pays while the link is the bottleneck, i.e. while the
+        // outgoing queue is full.
+        self.pressure = self.pressure * 0.9 + if tx.is_full() { 0.1 } else { 0.0 };
+        if self.compress_ok && self.pressure > 0.2 {
+            if let Some(z) = self.zctx.as_mut() {
+                if let Ok(out) = z.compress(&chunk) {
+                    self.probe.0 += raw;
+                    self.probe.1 += out.len().min(chunk.len()) as u64;
+                    if out.len() + out.len() / 16 < chunk.len() {
+                        chunk = out;
+                        compressed = true;
+                    }
+                }
+            }
+            // After 16 MiB that shrank by under 3%, stop spending CPU on zstd.
+            if self.probe.0 > 16 << 20 && self.probe.1 * 100 > self.probe.0 * 97 {
+                self.compress_ok = false;
+            }
+        }
+        add(&stats.chunks_sent, 1);
+        add(&stats.bytes_sent, raw);
+        add(&stats.bytes_wire, chunk.len() as u64);
+        if let Ok(mut p) = self.pacer.lock() {
+            p.pace(chunk.len() as u64);
+        }
+        tx.send(Message::Data { file, index, hash, compressed, data: chunk.into() }).map_err(|_| PErr::Closed)?;
+        Ok(())
+    }
+}
+
 struct FileChunks {
     path: PathBuf,
     chunks: Vec<ChunkRef>,
@@ -63,6 +123,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     let (need_tx, need_rx) = crossbeam_channel::unbounded::<u32>();
     let skipped = std::sync::atomic::AtomicU64::new(0);
     let list_done = std::sync::atomic::AtomicBool::new(false);
+    let pacer = Mutex::new(super::Pacer::new(cfg.bwlimit));
 
     std::thread::scope(|s| -> Result<u64> {
         // Lister: scan and send the file list in batches.
@@ -136,6 +197,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 None => Manifest::in_memory(cfg.params),
             }
             .context("opening the source manifest")?;
+            let mut packer = Packer::new(cfg.compress, &pacer);
             for id in need_rx.iter() {
                 let path = {
                     let f = files.lock().map_err(|_| anyhow!("lock"))?;
@@ -144,7 +206,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 let Some(path) = path else {
                     bail!(PErr::State(format!("destination asked for entry {id}, which is not a regular file")));
                 };
-                if let Err(e) = chunk_one(id, &path, &cfg, &mut manifest, &table, &tx, stats) {
+                if let Err(e) = chunk_one(id, &path, &cfg, &mut manifest, &table, &tx, stats, &mut packer) {
                     if e.downcast_ref::<PErr>().is_some() {
                         return Err(e);
                     }
@@ -160,7 +222,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
         });
 
         // Responder (this thread): Need / Want / Done from the destination.
-        let result = respond(&cfg, &link, &need_tx, &table, &tx, stats, &files);
+        let result = respond(&link, &need_tx, &table, &tx, stats, &files, &mut Packer::new(cfg.compress, &pacer));
         drop(need_tx);
         let c = chunker.join().map_err(|_| anyhow!("chunker thread panicked"))?;
         let l = lister.join().map_err(|_| anyhow!("lister thread panicked"))?;
@@ -171,23 +233,17 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn respond(
-    cfg: &SourceConfig,
     link: &Link,
     need_tx: &crossbeam_channel::Sender<u32>,
     table: &Table,
     tx: &crossbeam_channel::Sender<Message>,
     stats: &Stats,
     files: &Arc<Mutex<Vec<Option<PathBuf>>>>,
+    packer: &mut Packer<'_>,
 ) -> Result<()> {
     let mut open: Option<(u32, std::fs::File)> = None;
-    let mut zctx = zstd::bulk::Compressor::new(1).ok();
-    let mut compress_ok = cfg.compress;
-    let mut pacer = super::Pacer::new(cfg.bwlimit);
-    let mut probe = (0u64, 0u64);
-    // Adaptive compression: zstd only pays while the link is the bottleneck, i.e. while the
-    // outgoing queue is full. `pressure` is a moving average of "queue full" per chunk.
-    let mut pressure = 1.0f64; // (raw, compressed) of early chunks: stop trying when it does not pay
     loop {
         let msg = match link.rx.recv() {
             Ok(m) => m,
@@ -232,31 +288,7 @@ fn respond(
                         crate::fsio::read_at(f, &mut chunk, c.offset)
                             .with_context(|| format!("reading {}", path.display()))?;
                         add(&stats.source_read, u64::from(c.len));
-                        let mut compressed = false;
-                        pressure = pressure * 0.9 + if tx.is_full() { 0.1 } else { 0.0 };
-                        if compress_ok && pressure > 0.2 {
-                            if let Some(z) = zctx.as_mut() {
-                                if let Ok(out) = z.compress(&chunk) {
-                                    probe.0 += chunk.len() as u64;
-                                    probe.1 += out.len().min(chunk.len()) as u64;
-                                    if out.len() + out.len() / 16 < chunk.len() {
-                                        chunk = out;
-                                        compressed = true;
-                                    }
-                                }
-                            }
-                            // After 16 MiB that shrank by under 3%, stop spending CPU on zstd.
-                            if probe.0 > 16 << 20 && probe.1 * 100 > probe.0 * 97 {
-                                compress_ok = false;
-                            }
-                        }
-                        let bytes = chunk;
-                        add(&stats.chunks_sent, 1);
-                        add(&stats.bytes_sent, u64::from(c.len));
-                        add(&stats.bytes_wire, bytes.len() as u64);
-                        pacer.pace(bytes.len() as u64);
-                        tx.send(Message::Data { file, index: idx, hash: c.hash, compressed, data: bytes.into() })
-                            .map_err(|_| PErr::Closed)?;
+                        packer.send(tx, stats, file, idx, c.hash, chunk)?;
                     }
                 }
             }
@@ -270,6 +302,7 @@ fn respond(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn chunk_one(
     id: u32,
     path: &std::path::Path,
@@ -278,6 +311,7 @@ fn chunk_one(
     table: &Table,
     tx: &crossbeam_channel::Sender<Message>,
     stats: &Stats,
+    packer: &mut Packer<'_>,
 ) -> Result<()> {
     let f = crate::fsio::open_source(path)?;
     let md = f.metadata()?;
@@ -311,7 +345,12 @@ fn chunk_one(
     let mut pending: Vec<ChunkRef> = Vec::with_capacity(LIST_BATCH);
     // Small first batch so the destination can start asking for data at once.
     let mut batch_size = 8;
-    while let Some((r, _)) = ch.next_chunk()? {
+    // An inline file's one chunk goes out with its list (no Want, no second read).
+    let mut inline: Option<Vec<u8>> = None;
+    while let Some((r, bytes)) = ch.next_chunk()? {
+        if all.is_empty() && pending.is_empty() && is_inline(r.len, &cfg.params, cfg.flags) {
+            inline = Some(bytes.to_vec());
+        }
         pending.push(r);
         if pending.len() >= batch_size {
             send_batch(all.len() as u32, &pending)?;
@@ -327,6 +366,9 @@ fn chunk_one(
     add(&stats.source_read, size);
     let hash = file_hash(all.iter().map(|c| &c.hash));
     tx.send(Message::FileSum { file: id, count: all.len() as u32, size, hash }).map_err(|_| PErr::Closed)?;
+    if let (Some(bytes), [c]) = (inline, all.as_slice()) {
+        packer.send(tx, stats, id, 0, c.hash, bytes)?;
+    }
     if size == stat.size && cached {
         manifest.record_file(&key, &stat, &hash, &all)?;
     }

@@ -25,6 +25,7 @@ use tokio::runtime::Handle;
 
 use super::handshake::{close, conn_err};
 use crate::engine::Link;
+use crate::proto::message::INLINE_MAX;
 use crate::proto::{frame, Message};
 use crate::report::{add, Stats};
 
@@ -195,7 +196,9 @@ fn dispatch(
     let res = (|| -> Result<()> {
         let mut next = out_rx.recv().ok();
         while let Some(msg) = next.take() {
-            if let Message::Data { .. } = msg {
+            // Small Data (inline files' chunks among them) stays on stream 0, in order behind
+            // its chunk list; the rest is spread over the data streams.
+            if matches!(&msg, Message::Data { data, .. } if data.len() >= INLINE_MAX as usize) {
                 if writers.is_empty() {
                     for i in 0..DATA_STREAMS {
                         let s = rt.block_on(conn.open_uni()).map_err(|e| conn_err(&e, "opening a data stream"))?;

@@ -8,6 +8,17 @@ use crate::fsio::path::SafeRelPath;
 
 /// Protocol version carried in `Hello`.
 pub const VERSION: u32 = 1;
+/// Chunks shorter than this (and than the minimum chunk size) are "inline": a file that is one
+/// such chunk gets its `Data` unasked, right after its `FileSum`, and `Data` this small travels
+/// on the control stream, in order after its chunk list (docs/protocol.md).
+pub const INLINE_MAX: u32 = 16 * 1024;
+
+/// Whether a file whose chunk list starts with `first` is sent inline (see [`INLINE_MAX`]):
+/// a chunk shorter than the minimum size can only be a file's last, so at index 0 it is the
+/// whole file. Not with `--checksum` (unchanged files are found locally) nor `--dry-run`.
+pub fn is_inline(first: u32, params: &ChunkParams, flags: Flags) -> bool {
+    first < params.min.min(INLINE_MAX) && !flags.has(Flags::CHECKSUM) && !flags.has(Flags::DRY_RUN)
+}
 /// Entries per `FileList` message.
 pub const MAX_ENTRIES: usize = 4096;
 /// Uncompressed size of one `FileList` body.
