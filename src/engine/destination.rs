@@ -75,6 +75,8 @@ struct Build {
     staged: usize,
     failed: bool,
     in_place: Vec<usize>,
+    /// Asked for with `Need { inline: true }`: a one-chunk small file comes unasked.
+    inline_ok: bool,
 }
 
 struct Basis {
@@ -90,8 +92,6 @@ struct Dest<'a> {
     root: DestRoot,
     manifest: Option<Manifest>,
     params: ChunkParams,
-    /// The options the source announced in `Hello` (it decides which files are inline).
-    source_flags: Flags,
     /// Inline files given up (failed) before their unasked data came.
     dropped_inline: HashSet<u32>,
     seen: u32,
@@ -156,7 +156,6 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         root,
         manifest: None,
         params: ChunkParams::DEFAULT,
-        source_flags: Flags(0),
         dropped_inline: HashSet::new(),
         seen: 0,
         paths: HashSet::new(),
@@ -217,7 +216,6 @@ impl Dest<'_> {
                         return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
                     }
                     self.params = h.params;
-                    self.source_flags = h.flags;
                     let m = match &self.cfg.manifest {
                         Some(p) if !self.cfg.flags.has(Flags::DRY_RUN) => Manifest::open(p, h.params).or_else(|e| {
                             self.rep.warn(&format!("{e}; continuing without a manifest"));
@@ -512,12 +510,18 @@ impl Dest<'_> {
                     staged: 0,
                     failed: false,
                     in_place: Vec::new(),
+                    inline_ok: existed_mode.is_none() && !self.cfg.flags.has(Flags::DRY_RUN),
                 },
             );
             ids.push(id);
         }
-        if !ids.is_empty() {
-            self.link.tx.send(Message::Need { files: ids }).map_err(|_| PErr::Closed)?;
+        // Files with nothing at their path may come inline (no local data to look for).
+        let (fresh, old): (Vec<u32>, Vec<u32>) =
+            ids.into_iter().partition(|id| self.builds.get(id).is_some_and(|b| b.inline_ok));
+        for (files, inline) in [(fresh, true), (old, false)] {
+            if !files.is_empty() {
+                self.link.tx.send(Message::Need { files, inline }).map_err(|_| PErr::Closed)?;
+            }
         }
         Ok(())
     }
@@ -564,7 +568,7 @@ impl Dest<'_> {
                 b.basis = self.open_basis(&b.entry.path).ok().flatten();
             }
         }
-        if start == 0 && b.chunks.first().is_some_and(|c| is_inline(c.len, &self.params, self.source_flags)) {
+        if b.inline_ok && start == 0 && b.chunks.first().is_some_and(|c| is_inline(c.len, &self.params)) {
             // Inline file: its data comes unasked, right behind the list (docs/protocol.md).
             return Ok(());
         }
@@ -775,9 +779,10 @@ impl Dest<'_> {
     fn maybe_complete(&mut self, file: u32, mut b: Build) -> Result<()> {
         if b.failed {
             if b.sum.is_some() || b.tmp.is_none() {
-                if b.chunks.len() == 1
+                if b.inline_ok
+                    && b.chunks.len() == 1
                     && b.hashes[0].is_none()
-                    && is_inline(b.chunks[0].len, &self.params, self.source_flags)
+                    && is_inline(b.chunks[0].len, &self.params)
                 {
                     // Its data is on the way unasked: ignore it when it comes.
                     self.dropped_inline.insert(file);
@@ -1239,8 +1244,11 @@ mod hostile {
     }
 
     /// What the destination sends for a one-file script.
-    fn sent_for(data: &[u8]) -> Vec<Message> {
+    fn sent_for(data: &[u8], existing: Option<&[u8]>) -> Vec<Message> {
         let d = tempfile::tempdir().unwrap();
+        if let Some(old) = existing {
+            std::fs::write(d.path().join("f"), old).unwrap();
+        }
         let (src, dst) = super::super::local_pair(1024);
         for m in one_file_script(data, data, vec![]) {
             src.tx.send(m).unwrap();
@@ -1256,11 +1264,15 @@ mod hostile {
     /// asked for.
     #[test]
     fn inline_files_are_not_asked_for() {
-        let small = sent_for(b"hello");
-        assert!(small.iter().any(|m| matches!(m, Message::Need { .. })));
+        let small = sent_for(b"hello", None);
+        assert!(small.iter().any(|m| matches!(m, Message::Need { inline: true, .. })));
         assert!(!small.iter().any(|m| matches!(m, Message::Want { .. })), "{small:?}");
-        let big = sent_for(&vec![7u8; 20_000]);
+        let big = sent_for(&vec![7u8; 20_000], None);
         assert!(big.iter().any(|m| matches!(m, Message::Want { .. })), "{big:?}");
+        // Something at the path already: its old content may hold the chunk, so it is asked for.
+        let changed = sent_for(b"hello", Some(b"hellO"));
+        assert!(changed.iter().any(|m| matches!(m, Message::Need { inline: false, .. })), "{changed:?}");
+        assert!(changed.iter().any(|m| matches!(m, Message::Want { .. })), "{changed:?}");
     }
 
     #[test]

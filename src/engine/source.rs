@@ -120,7 +120,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     .map_err(|_| PErr::Closed)?;
     let files: Arc<Mutex<Vec<Option<PathBuf>>>> = Arc::default();
     let table: Table = Arc::default();
-    let (need_tx, need_rx) = crossbeam_channel::unbounded::<u32>();
+    let (need_tx, need_rx) = crossbeam_channel::unbounded::<(u32, bool)>();
     let skipped = std::sync::atomic::AtomicU64::new(0);
     let list_done = std::sync::atomic::AtomicBool::new(false);
     let pacer = Mutex::new(super::Pacer::new(cfg.bwlimit));
@@ -198,7 +198,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
             }
             .context("opening the source manifest")?;
             let mut packer = Packer::new(cfg.compress, &pacer);
-            for id in need_rx.iter() {
+            for (id, inline_ok) in need_rx.iter() {
                 let path = {
                     let f = files.lock().map_err(|_| anyhow!("lock"))?;
                     f.get(id as usize).cloned().flatten()
@@ -206,7 +206,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 let Some(path) = path else {
                     bail!(PErr::State(format!("destination asked for entry {id}, which is not a regular file")));
                 };
-                if let Err(e) = chunk_one(id, &path, &cfg, &mut manifest, &table, &tx, stats, &mut packer) {
+                if let Err(e) = chunk_one(id, inline_ok, &path, &cfg, &mut manifest, &table, &tx, stats, &mut packer) {
                     if e.downcast_ref::<PErr>().is_some() {
                         return Err(e);
                     }
@@ -236,7 +236,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
 #[allow(clippy::too_many_arguments)]
 fn respond(
     link: &Link,
-    need_tx: &crossbeam_channel::Sender<u32>,
+    need_tx: &crossbeam_channel::Sender<(u32, bool)>,
     table: &Table,
     tx: &crossbeam_channel::Sender<Message>,
     stats: &Stats,
@@ -255,13 +255,13 @@ fn respond(
                     return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
                 }
             }
-            Message::Need { files: ids } => {
+            Message::Need { files: ids, inline } => {
                 let n = files.lock().map_err(|_| anyhow!("lock"))?.len() as u32;
                 for id in ids {
                     if id >= n {
                         return Err(PErr::State(format!("need for unknown entry {id}")).into());
                     }
-                    let _ = need_tx.send(id);
+                    let _ = need_tx.send((id, inline));
                 }
             }
             Message::Want { file, ranges } => {
@@ -305,6 +305,7 @@ fn respond(
 #[allow(clippy::too_many_arguments)]
 fn chunk_one(
     id: u32,
+    inline_ok: bool,
     path: &std::path::Path,
     cfg: &SourceConfig,
     manifest: &mut Manifest,
@@ -348,7 +349,7 @@ fn chunk_one(
     // An inline file's one chunk goes out with its list (no Want, no second read).
     let mut inline: Option<Vec<u8>> = None;
     while let Some((r, bytes)) = ch.next_chunk()? {
-        if all.is_empty() && pending.is_empty() && is_inline(r.len, &cfg.params, cfg.flags) {
+        if inline_ok && all.is_empty() && pending.is_empty() && is_inline(r.len, &cfg.params) {
             inline = Some(bytes.to_vec());
         }
         pending.push(r);

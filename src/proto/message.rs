@@ -9,15 +9,16 @@ use crate::fsio::path::SafeRelPath;
 /// Protocol version carried in `Hello`.
 pub const VERSION: u32 = 1;
 /// Chunks shorter than this (and than the minimum chunk size) are "inline": a file that is one
-/// such chunk gets its `Data` unasked, right after its `FileSum`, and `Data` this small travels
-/// on the control stream, in order after its chunk list (docs/protocol.md).
+/// such chunk, asked for by a `Need` with `inline` set (the destination has nothing at that
+/// path), gets its `Data` unasked right after its `FileSum`; `Data` this small travels on the
+/// control stream, in order after its chunk list (docs/protocol.md).
 pub const INLINE_MAX: u32 = 16 * 1024;
 
-/// Whether a file whose chunk list starts with `first` is sent inline (see [`INLINE_MAX`]):
-/// a chunk shorter than the minimum size can only be a file's last, so at index 0 it is the
-/// whole file. Not with `--checksum` (unchanged files are found locally) nor `--dry-run`.
-pub fn is_inline(first: u32, params: &ChunkParams, flags: Flags) -> bool {
-    first < params.min.min(INLINE_MAX) && !flags.has(Flags::CHECKSUM) && !flags.has(Flags::DRY_RUN)
+/// Whether a file whose chunk list starts with a chunk of `first` bytes is a single inline
+/// chunk (see [`INLINE_MAX`]): only a file's last chunk may be shorter than the minimum size,
+/// so at index 0 it is the whole file.
+pub fn is_inline(first: u32, params: &ChunkParams) -> bool {
+    first < params.min.min(INLINE_MAX)
 }
 /// Entries per `FileList` message.
 pub const MAX_ENTRIES: usize = 4096;
@@ -140,6 +141,9 @@ pub enum Message {
     Need {
         /// Entry ids.
         files: Vec<u32>,
+        /// The destination has no file at these paths: send inline files' data unasked
+        /// (see [`INLINE_MAX`]).
+        inline: bool,
     },
     /// Part of a file's chunk list, from chunk index `first`.
     ChunkList {
@@ -254,8 +258,9 @@ impl Message {
                 e.u8(T_LIST_END);
                 e.varint(u64::from(*count));
             }
-            Self::Need { files } => {
+            Self::Need { files, inline } => {
                 e.u8(T_NEED);
+                e.u8(u8::from(*inline));
                 e.varint(files.len() as u64);
                 let mut prev = 0u32;
                 for &f in files {
@@ -351,6 +356,11 @@ impl Message {
             }
             T_LIST_END => Self::FileListEnd { count: d.u32v("entry count")? },
             T_NEED => {
+                let inline = match d.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Error::Malformed("need flag")),
+                };
                 let n = d.varint_max(MAX_NEED as u64, "files per need")? as usize;
                 let mut files = Vec::with_capacity(n);
                 let mut prev = 0i64;
@@ -360,7 +370,7 @@ impl Message {
                     files.push(f);
                     prev = v;
                 }
-                Self::Need { files }
+                Self::Need { files, inline }
             }
             T_CHUNKS => {
                 let file = d.u32v("file id")?;
@@ -537,7 +547,7 @@ mod tests {
                 ],
             },
             Message::FileListEnd { count: 10 },
-            Message::Need { files: vec![3, 1, 4_000_000_000] },
+            Message::Need { files: vec![3, 1, 4_000_000_000], inline: true },
             Message::ChunkList { file: 1, first: 0, chunks: vec![ChunkId { short: 42, len: 65536 }] },
             Message::FileSum { file: 1, count: 1, size: 65536, hash: ChunkHash([7; 32]) },
             Message::Want { file: 1, ranges: vec![(0, 1), (5, 10)] },
@@ -574,6 +584,9 @@ mod tests {
             Message::Hello(Hello { version: 1, params: ChunkParams::DEFAULT, flags: Flags(3), max_delete: 0 }).encode(),
             vec![13, 0, 0, 0, 1, 1, 0x80, 0x80, 1, 0x80, 0x80, 4, 0x80, 0x80, 0x10, 3, 0]
         );
+        // type 4, inline flag, count 3, zig-zag deltas 3, -2, +4
+        assert_eq!(Message::Need { files: vec![3, 1, 5], inline: true }.encode(), vec![6, 0, 0, 0, 4, 1, 3, 6, 3, 8]);
+        assert!(Message::decode(&[4, 2, 0]).is_err(), "need flag other than 0/1");
     }
 
     #[test]
@@ -655,7 +668,8 @@ mod proptests {
         prop_oneof![
             (any::<u32>(), prop::collection::vec(entry(), 0..20))
                 .prop_map(|(first, entries)| Message::FileList { first, entries }),
-            prop::collection::vec(any::<u32>(), 0..50).prop_map(|files| Message::Need { files }),
+            (prop::collection::vec(any::<u32>(), 0..50), any::<bool>())
+                .prop_map(|(files, inline)| Message::Need { files, inline }),
             (any::<u32>(), any::<u32>(), prop::collection::vec((any::<u64>(), 1u32..=ChunkParams::MAX_MAX), 0..50))
                 .prop_map(|(file, first, cs)| Message::ChunkList {
                     file,
