@@ -106,8 +106,6 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             umask: crate::config::umask(),
             bwlimit: None,
         };
-        rep.progress_start(0);
-        let started = std::time::Instant::now();
         let r = session::run_role(
             &rt,
             &conn,
@@ -117,7 +115,6 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             rep,
             &stats,
         );
-        rep.progress_done(stats.bytes_written.load(std::sync::atomic::Ordering::Relaxed), started);
         r.map(Some)
     })?;
     let Some(end) = end else {

@@ -107,7 +107,6 @@ fn run(x: &Xfer<'_>, rep: &Reporter) -> Result<Outcome> {
     let dest = &dest[0];
     let stats = Arc::new(Stats::default());
     let start = Instant::now();
-    rep.progress_start(0);
     let end = match Location::parse(dest) {
         Location::Peer { name, path } => push(x, srcs, &name, &path, rep, &stats),
         Location::Local { .. } => {
@@ -126,7 +125,6 @@ fn run(x: &Xfer<'_>, rep: &Reporter) -> Result<Outcome> {
             pull(x, &name, &path, dest, rep, &stats)
         }
     };
-    rep.progress_done(stats.bytes_written.load(std::sync::atomic::Ordering::Relaxed), start);
     let end = end?;
     rep.stats(&stats, start.elapsed(), x.show_stats);
     Ok(if end.skipped > 0 || end.errors > 0 { Outcome::Partial } else { Outcome::Ok })

@@ -165,7 +165,7 @@ pub fn run_local(p: LocalPlan, rep: &Reporter, show_stats: bool) -> Result<Outco
         let src = src.join().unwrap_or_else(|_| Err(anyhow::anyhow!("source thread panicked")));
         (src, dst)
     });
-    rep.progress_done(stats.bytes_written.load(std::sync::atomic::Ordering::Relaxed), start);
+    rep.progress_done(stats.bytes_written.load(std::sync::atomic::Ordering::Relaxed), start, "received");
     let outcome = match (src_res, dst_res) {
         (_, Err(e)) if crate::error::kind_of(&e) == Kind::Interrupted => return Err(e),
         (_, Err(e)) => return Err(e).context("sync failed"),

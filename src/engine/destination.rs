@@ -39,7 +39,8 @@ pub struct DestConfig {
     pub filter: Filter,
     /// Destination manifest database (None: in memory).
     pub manifest: Option<PathBuf>,
-    /// fsync each file before renaming it into place.
+    /// Make files durable before renaming them into place (a group commit: one `syncfs` per
+    /// batch of finished files).
     pub fsync: bool,
     /// Process umask (applied to new files without -p).
     pub umask: u32,

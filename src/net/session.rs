@@ -530,7 +530,10 @@ pub fn run_role(
         RoleConfig::Offered(_, names) => (Role::Destination, Some(names.clone())),
     };
     let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone(), allowed)?;
-    // The destination reports progress itself; on the source side a ticker does.
+    // Progress on both ends (--progress, also on `serve`): the destination reports it itself;
+    // on the source side a ticker does.
+    let started = std::time::Instant::now();
+    rep.progress_start(0);
     let done = std::sync::atomic::AtomicBool::new(false);
     let res = std::thread::scope(|s| {
         if trole == Role::Source && rep.verbosity().progress {
@@ -554,6 +557,11 @@ pub fn run_role(
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         r
     });
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    match trole {
+        Role::Source => rep.progress_done(get(&stats.bytes_sent), started, "sent"),
+        Role::Destination => rep.progress_done(get(&stats.bytes_written), started, "received"),
+    }
     match res {
         Ok(mut end) => {
             if trole == Role::Destination {

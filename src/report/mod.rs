@@ -216,8 +216,9 @@ impl Reporter {
         }
     }
 
-    /// Finish the progress bar (or, without a terminal, print a final line).
-    pub fn progress_done(&self, done: u64, start: Instant) {
+    /// Finish the progress bar (or, without a terminal, print a final line saying how many
+    /// bytes were `verb`: "sent" or "received").
+    pub fn progress_done(&self, done: u64, start: Instant, verb: &str) {
         if let Ok(mut g) = self.bar.lock() {
             if let Some(b) = g.take() {
                 b.finish_and_clear();
@@ -226,7 +227,7 @@ impl Reporter {
         }
         if self.v.progress && !self.v.quiet && !self.v.json {
             let secs = start.elapsed().as_secs_f64().max(1e-3);
-            eprintln!("{} received in {:.1}s ({}/s)", human(done), secs, human((done as f64 / secs) as u64));
+            eprintln!("{} {verb} in {:.1}s ({}/s)", human(done), secs, human((done as f64 / secs) as u64));
         }
     }
 
