@@ -17,7 +17,8 @@
 //! ```
 //!
 //! The pure core — `chunk` (cut points and hashes), `proto` (messages, framing, caps),
-//! `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed.
+//! `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed, as
+//! are the session codec (`net::session` requests and responses) and pairing codes.
 
 pub mod auth;
 pub mod chunk;
@@ -59,6 +60,22 @@ pub mod fuzzing {
         if let Ok(p) = crate::fsio::path::SafeRelPath::from_bytes(data) {
             let s = p.as_str();
             assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".." || c == "."));
+        }
+    }
+
+    /// Decode a session frame body (what a peer sends on stream 0 after the handshake) as a
+    /// request and as a response; re-encode what decodes and check it round-trips.
+    pub fn session(data: &[u8]) {
+        use crate::net::session::{Request, Response};
+        if let Ok(r) = Request::decode(data) {
+            let f = r.encode();
+            assert_eq!(u32::from_le_bytes([f[0], f[1], f[2], f[3]]) as usize, f.len() - 4);
+            assert_eq!(Request::decode(&f[4..]).ok(), Some(r));
+        }
+        if let Ok(r) = Response::decode(data) {
+            let f = r.encode();
+            assert_eq!(u32::from_le_bytes([f[0], f[1], f[2], f[3]]) as usize, f.len() - 4);
+            assert_eq!(Response::decode(&f[4..]).ok(), Some(r));
         }
     }
 
