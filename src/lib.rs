@@ -35,6 +35,7 @@ pub mod net;
 pub mod proto;
 pub mod report;
 pub mod scan;
+pub mod tty;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`). Each must never panic.
 #[cfg(feature = "fuzzing")]
@@ -162,6 +163,13 @@ fn install_signal_handler() {
     if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
+                if tty::restore() {
+                    // Interrupted at the code prompt: echo is back on, and nothing has started
+                    // that could record progress, so exit at once.
+                    eprintln!();
+                    eprintln!("pcp: interrupted");
+                    std::process::exit(i32::from(error::Kind::Interrupted.code()));
+                }
                 // Ask the transfer to stop cleanly (it records what it has); force after 3 s.
                 INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
                 std::thread::sleep(std::time::Duration::from_secs(3));
