@@ -651,3 +651,52 @@ fn no_terminal_and_no_code_is_an_error_not_a_prompt() {
     assert!(err.contains("no code") && err.contains("PCP_CODE") && err.contains("--code-file"), "{err}");
     assert!(!err.contains("Enter code"), "{err}");
 }
+
+/// Slow-loris guard (security.md §F): while two connections from one address sit in the
+/// handshake without sending anything, a third from that address is refused at once, before
+/// TLS, with a message that says why; `pcp serve` keeps going, and once the stalled
+/// connections are gone the same address gets through with the code.
+#[test]
+fn third_stalled_handshake_from_one_address_is_refused() {
+    use pcp::net::endpoint::{Bulk, Endpoint};
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("srv/hello.txt", "hi");
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+    let addr: std::net::SocketAddr = l.addr.parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let client = {
+        let _g = rt.enter();
+        Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Receive).unwrap()
+    };
+    let dial_raw =
+        || rt.block_on(async { tokio::time::timeout(NET_TIMEOUT, client.dial(addr)).await }).expect("dial bounded");
+    // Two connections finish TLS, then send nothing: both wait in pcp's handshake.
+    let c1 = dial_raw().expect("first connection");
+    let c2 = dial_raw().expect("second connection");
+    let start = Instant::now();
+    let err = format!("{:#}", dial_raw().expect_err("a third connection from the same address"));
+    assert!(err.contains("busy") && err.contains("too many handshakes from your address"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5), "refused at once, not after a timeout");
+    // A real dialer from the same address is told the same, with the connection exit code.
+    let out = dial(&td, CODE_A, &l.addr, &["ls", "peer:"]);
+    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too many handshakes from your address"));
+    // The stalled connections go; the refused ones never spent the code.
+    c1.close(0u32.into(), b"bye");
+    c2.close(0u32.into(), b"bye");
+    let deadline = Instant::now() + NET_TIMEOUT;
+    let out = loop {
+        let out = dial(&td, CODE_A, &l.addr, &["ls", "peer:"]);
+        if out.status.success() || Instant::now() >= deadline {
+            break out;
+        }
+        // The listener may not have seen the close yet.
+        assert!(String::from_utf8_lossy(&out.stderr).contains("busy"), "{}", String::from_utf8_lossy(&out.stderr));
+        thread::sleep(Duration::from_millis(100));
+    };
+    ok(&out, "ls after the stalled connections closed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello.txt"));
+    rt.block_on(client.shutdown());
+    l.kill();
+}

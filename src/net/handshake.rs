@@ -454,7 +454,8 @@ mod tests {
         let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), crate::net::endpoint::Bulk::Either).unwrap();
         let addr = a.local_addr().unwrap();
         let (d, l) = tokio::join!(b.dial(addr), a.accept());
-        (a, b, d.unwrap(), l.unwrap())
+        let l = l.unwrap().authenticated();
+        (a, b, d.unwrap(), l)
     }
 
     #[tokio::test]
