@@ -18,7 +18,8 @@
 //! ```
 //!
 //! The pure core — `chunk` (cut points and hashes), `proto` (messages, framing, caps),
-//! `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed.
+//! `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed, as
+//! are the session codec (`net::session` requests and responses) and pairing codes.
 
 pub mod auth;
 pub mod chunk;
@@ -35,6 +36,7 @@ pub mod net;
 pub mod proto;
 pub mod report;
 pub mod scan;
+pub mod tty;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`). Each must never panic.
 #[cfg(feature = "fuzzing")]
@@ -60,6 +62,22 @@ pub mod fuzzing {
         if let Ok(p) = crate::fsio::path::SafeRelPath::from_bytes(data) {
             let s = p.as_str();
             assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".." || c == "."));
+        }
+    }
+
+    /// Decode a session frame body (what a peer sends on stream 0 after the handshake) as a
+    /// request and as a response; re-encode what decodes and check it round-trips.
+    pub fn session(data: &[u8]) {
+        use crate::net::session::{Request, Response};
+        if let Ok(r) = Request::decode(data) {
+            let f = r.encode();
+            assert_eq!(u32::from_le_bytes([f[0], f[1], f[2], f[3]]) as usize, f.len() - 4);
+            assert_eq!(Request::decode(&f[4..]).ok(), Some(r));
+        }
+        if let Ok(r) = Response::decode(data) {
+            let f = r.encode();
+            assert_eq!(u32::from_le_bytes([f[0], f[1], f[2], f[3]]) as usize, f.len() - 4);
+            assert_eq!(Response::decode(&f[4..]).ok(), Some(r));
         }
     }
 
@@ -146,6 +164,13 @@ fn install_signal_handler() {
     if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
+                if tty::restore() {
+                    // Interrupted at the code prompt: echo is back on, and nothing has started
+                    // that could record progress, so exit at once.
+                    eprintln!();
+                    eprintln!("pcp: interrupted");
+                    std::process::exit(i32::from(error::Kind::Interrupted.code()));
+                }
                 // Ask the transfer to stop cleanly (it records what it has); force after 3 s.
                 INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
                 std::thread::sleep(std::time::Duration::from_secs(3));

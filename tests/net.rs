@@ -610,3 +610,195 @@ fn partial_failure_at_the_peer_exits_23_on_both_sides() {
     assert_eq!(st.code(), Some(23), "{}", l.stderr());
     assert_eq!(fs::read_to_string(srv.join("dst/ok.txt")).unwrap(), "fine");
 }
+
+/// A pseudo-terminal: the test holds the master side (non-blocking) and gives pcp the slave
+/// side as stdin and stderr, so `is_terminal()` holds and the code prompt runs for real.
+struct Pty {
+    master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+    /// Everything read from the master so far: what pcp printed and what the terminal echoed.
+    seen: Vec<u8>,
+}
+
+impl Pty {
+    fn open() -> Self {
+        use rustix::fs::{Mode, OFlags};
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("open a pseudo-terminal");
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty())
+            .expect("open the pseudo-terminal's slave side");
+        rustix::io::ioctl_fionbio(&master, true).unwrap();
+        Self { master, slave, seen: Vec::new() }
+    }
+
+    fn stdio(&self) -> Stdio {
+        Stdio::from(self.slave.try_clone().unwrap())
+    }
+
+    /// Read what is there without blocking.
+    fn pump(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = rustix::io::read(&self.master, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.seen.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    /// Wait (bounded) until the terminal shows `needle`.
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + NET_TIMEOUT;
+        loop {
+            self.pump();
+            if self.text().contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the terminal never showed {needle:?}:\n{}", self.text());
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn type_line(&self, line: &str) {
+        let bytes = format!("{line}\n");
+        let n = rustix::io::write(&self.master, bytes.as_bytes()).unwrap();
+        assert_eq!(n, bytes.len());
+    }
+
+    fn echo_on(&self) -> bool {
+        rustix::termios::tcgetattr(&self.slave).unwrap().local_modes.contains(rustix::termios::LocalModes::ECHO)
+    }
+
+    /// Wait (bounded) for `child` to exit, reading the terminal meanwhile.
+    fn wait(&mut self, child: &mut Child) -> ExitStatus {
+        let deadline = Instant::now() + NET_TIMEOUT;
+        loop {
+            self.pump();
+            if let Some(st) = child.try_wait().unwrap() {
+                self.pump();
+                return st;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("pcp did not exit:\n{}", self.text());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The code typed at the prompt never shows on the terminal (like a password), the prompt
+/// still reads it, and the terminal echoes again once pcp is done (security.md §I).
+#[test]
+fn code_typed_at_the_prompt_is_not_echoed() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("srv/hello.txt", "hi");
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", "--once", &s(&srv)]);
+    let mut pty = Pty::open();
+    assert!(pty.echo_on(), "a new pseudo-terminal echoes");
+    let mut ls = td.pcp();
+    ls.args(["ls", "peer:", "--addr", &l.addr]).stdin(pty.stdio()).stderr(pty.stdio()).stdout(Stdio::piped());
+    let mut child = ls.spawn().unwrap();
+    pty.wait_for("Enter code");
+    assert!(!pty.echo_on(), "echo is off while the prompt waits");
+    pty.type_line(CODE_A);
+    let st = pty.wait(&mut child);
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(st.success(), "ls with the typed code failed ({st}):\n{}", pty.text());
+    assert!(stdout.contains("hello.txt"), "the listing arrived:\n{stdout}");
+    let secret = &CODE_A[CODE_A.find('-').unwrap() + 1..];
+    assert!(!pty.text().contains(secret), "the code was echoed:\n{}", pty.text());
+    assert!(pty.echo_on(), "echo is back on after pcp exits");
+    assert!(l.wait().success(), "{}", l.stderr());
+}
+
+/// Ctrl-C (SIGINT) at the code prompt exits at once with the interrupt code (20), and the
+/// terminal echoes again: the signal handler restores it before the process ends.
+#[test]
+fn interrupt_at_the_code_prompt_restores_the_echo() {
+    let td = TestDir::new();
+    let mut pty = Pty::open();
+    let mut ls = td.pcp();
+    // Nothing listens there; the prompt comes first and the command never gets further.
+    ls.args(["ls", "peer:", "--addr", "127.0.0.1:9"]).stdin(pty.stdio()).stderr(pty.stdio()).stdout(Stdio::null());
+    let mut child = ls.spawn().unwrap();
+    pty.wait_for("Enter code");
+    assert!(!pty.echo_on(), "echo is off while the prompt waits");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let sent = Instant::now();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let st = pty.wait(&mut child);
+    assert_eq!(st.code(), Some(20), "{}", pty.text());
+    assert!(pty.echo_on(), "echo is back on after the interrupt:\n{}", pty.text());
+    assert!(sent.elapsed() < Duration::from_millis(2500), "exit at once, not after the 3 s grace of a transfer");
+}
+
+/// With no terminal, no PCP_CODE and no --code-file, the dialer fails at once instead of
+/// waiting for a prompt nobody sees; the message names the ways to give a code.
+#[test]
+fn no_terminal_and_no_code_is_an_error_not_a_prompt() {
+    let td = TestDir::new();
+    let out = run_timeout(td.pcp().args(["ls", "peer:", "--addr", "127.0.0.1:9"]), NET_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no code") && err.contains("PCP_CODE") && err.contains("--code-file"), "{err}");
+    assert!(!err.contains("Enter code"), "{err}");
+}
+
+/// Slow-loris guard (security.md §F): while two connections from one address sit in the
+/// handshake without sending anything, a third from that address is refused at once, before
+/// TLS, with a message that says why; `pcp serve` keeps going, and once the stalled
+/// connections are gone the same address gets through with the code.
+#[test]
+fn third_stalled_handshake_from_one_address_is_refused() {
+    use pcp::net::endpoint::{Bulk, Endpoint};
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("srv/hello.txt", "hi");
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+    let addr: std::net::SocketAddr = l.addr.parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let client = {
+        let _g = rt.enter();
+        Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Receive).unwrap()
+    };
+    let dial_raw =
+        || rt.block_on(async { tokio::time::timeout(NET_TIMEOUT, client.dial(addr)).await }).expect("dial bounded");
+    // Two connections finish TLS, then send nothing: both wait in pcp's handshake.
+    let c1 = dial_raw().expect("first connection");
+    let c2 = dial_raw().expect("second connection");
+    let start = Instant::now();
+    let err = format!("{:#}", dial_raw().expect_err("a third connection from the same address"));
+    assert!(err.contains("busy") && err.contains("too many handshakes from your address"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5), "refused at once, not after a timeout");
+    // A real dialer from the same address is told the same, with the connection exit code.
+    let out = dial(&td, CODE_A, &l.addr, &["ls", "peer:"]);
+    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too many handshakes from your address"));
+    // The stalled connections go; the refused ones never spent the code.
+    c1.close(0u32.into(), b"bye");
+    c2.close(0u32.into(), b"bye");
+    let deadline = Instant::now() + NET_TIMEOUT;
+    let out = loop {
+        let out = dial(&td, CODE_A, &l.addr, &["ls", "peer:"]);
+        if out.status.success() || Instant::now() >= deadline {
+            break out;
+        }
+        // The listener may not have seen the close yet.
+        assert!(String::from_utf8_lossy(&out.stderr).contains("busy"), "{}", String::from_utf8_lossy(&out.stderr));
+        thread::sleep(Duration::from_millis(100));
+    };
+    ok(&out, "ls after the stalled connections closed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello.txt"));
+    rt.block_on(client.shutdown());
+    l.kill();
+}

@@ -76,17 +76,19 @@ fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
     let res = (|| -> Result<Outcome> {
         let mut waiting: Option<(Instant, anyhow::Error)> = None;
         loop {
-            let conn = match &waiting {
+            // One connection at a time; the endpoint counts it against its address until it
+            // is authenticated (net::endpoint::HandshakeLimits).
+            let pending = match &waiting {
                 Some((t, _)) => {
                     let left = t.saturating_duration_since(Instant::now());
                     rt.block_on(async { tokio::time::timeout(left, ep.accept()).await.ok().flatten() })
                 }
                 None => rt.block_on(ep.accept()),
             };
-            let Some(conn) = conn else {
+            let Some(pending) = pending else {
                 return Err(waiting.map(|(_, e)| e).unwrap_or_else(|| tagged(Kind::Connect, "the endpoint closed")));
             };
-            let auth = match rt.block_on(handshake::listen(&conn, &guard, &resumes, &id)) {
+            let auth = match rt.block_on(handshake::listen(pending.conn(), &guard, &resumes, &id)) {
                 Ok(x) => x,
                 Err(e) => {
                     if crate::error::kind_of(&e) == Kind::Auth && waiting.is_none() {
@@ -96,6 +98,7 @@ fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
                     continue;
                 }
             };
+            let conn = pending.authenticated();
             rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
             let stats = Arc::new(Stats::default());
             let start = Instant::now();

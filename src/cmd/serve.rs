@@ -12,7 +12,7 @@ use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::error::{tagged, Kind};
 use crate::net::client::{random_code, retryable};
-use crate::net::endpoint::Endpoint;
+use crate::net::endpoint::{Endpoint, Incoming};
 use crate::net::handshake::{self, CodeGuard, ResumeTable, CODE_TTL, RESUME_TTL};
 use crate::net::server::{self, Ended, Served};
 use crate::report::{Reporter, Stats};
@@ -45,7 +45,7 @@ fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
     res
 }
 
-/// Most connections (handshakes and sessions) served at once; more are closed as busy.
+/// Most connections (TLS, handshakes and sessions) served at once; more are refused as busy.
 const MAX_CONNECTIONS: usize = 4;
 
 struct Ctx<'a> {
@@ -88,20 +88,20 @@ impl Ctx<'_> {
     fn once(&self) -> Result<Outcome> {
         let mut resume_deadline: Option<(Instant, anyhow::Error)> = None;
         loop {
-            let conn = match &resume_deadline {
+            let pending = match &resume_deadline {
                 Some((t, _)) => {
                     let left = t.saturating_duration_since(Instant::now());
                     self.rt.block_on(async { tokio::time::timeout(left, self.ep.accept()).await.ok().flatten() })
                 }
                 None => self.rt.block_on(self.ep.accept()),
             };
-            let Some(conn) = conn else {
+            let Some(pending) = pending else {
                 return Err(resume_deadline
                     .take()
                     .map(|(_, e)| e)
                     .unwrap_or_else(|| tagged(Kind::Connect, "the endpoint closed")));
             };
-            let auth = match self.rt.block_on(handshake::listen(&conn, self.guard, self.resumes, self.id)) {
+            let auth = match self.rt.block_on(handshake::listen(pending.conn(), self.guard, self.resumes, self.id)) {
                 Ok(x) => x,
                 Err(e) => {
                     self.rep.warn(&crate::report::sanitize(&format!("{e:#}")));
@@ -111,6 +111,7 @@ impl Ctx<'_> {
                     continue;
                 }
             };
+            let conn = pending.authenticated();
             match self.session(&conn, auth) {
                 Ok(Ended::Transfer(end)) if end.errors > 0 || end.skipped > 0 => return Ok(Outcome::Partial),
                 Ok(Ended::Refused(e)) => return Err(e),
@@ -128,35 +129,50 @@ impl Ctx<'_> {
     }
 
     /// Without `--once`: serve connections concurrently (at most MAX_CONNECTIONS), printing a
-    /// fresh code whenever one was used or burnt.
+    /// fresh code whenever one was used or burnt. The endpoint already refused connections from
+    /// an address with too many handshakes in progress; this loop refuses any beyond
+    /// MAX_CONNECTIONS, also before TLS, and runs TLS in the connection's own thread, so a peer
+    /// that stalls its TLS handshake holds one slot, not the accept loop.
     fn many(&self) -> Result<Outcome> {
         let active = AtomicUsize::new(0);
         std::thread::scope(|s| loop {
-            let Some(conn) = self.rt.block_on(self.ep.accept()) else {
+            let Some(incoming) = self.rt.block_on(self.ep.incoming()) else {
                 return Err(tagged(Kind::Connect, "the endpoint closed"));
             };
             if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
-                conn.close(quinn::VarInt::from_u32(handshake::close::ERROR), b"busy: too many connections");
+                incoming.refuse();
                 continue;
             }
             active.fetch_add(1, Ordering::AcqRel);
             let active = &active;
             s.spawn(move || {
-                match self.rt.block_on(handshake::listen(&conn, self.guard, self.resumes, self.id)) {
-                    Ok(auth) => {
-                        self.renew();
-                        if let Err(e) = self.session(&conn, auth) {
-                            self.rep.warn(&crate::report::sanitize(&format!("session failed: {e:#}")));
-                        }
-                    }
-                    Err(e) => {
-                        self.rep.warn(&crate::report::sanitize(&format!("{e:#}")));
-                        self.renew();
-                    }
-                }
+                self.serve_one(incoming);
                 active.fetch_sub(1, Ordering::AcqRel);
             });
         })
+    }
+
+    /// One connection of `many`: TLS, the handshake (counted against the peer's address until
+    /// it succeeds), then the session.
+    fn serve_one(&self, incoming: Incoming<'_>) {
+        // A failed TLS handshake never reached pcp: nothing to report.
+        let Ok(pending) = self.rt.block_on(incoming.connect()) else {
+            return;
+        };
+        match self.rt.block_on(handshake::listen(pending.conn(), self.guard, self.resumes, self.id)) {
+            Ok(auth) => {
+                let conn = pending.authenticated();
+                self.renew();
+                if let Err(e) = self.session(&conn, auth) {
+                    self.rep.warn(&crate::report::sanitize(&format!("session failed: {e:#}")));
+                }
+            }
+            Err(e) => {
+                drop(pending);
+                self.rep.warn(&crate::report::sanitize(&format!("{e:#}")));
+                self.renew();
+            }
+        }
     }
 }
 

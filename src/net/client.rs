@@ -57,8 +57,8 @@ pub fn random_code() -> Result<Code> {
     Ok(Code::generate(&mut OsRng, crate::auth::code::DEFAULT_SECRET_WORDS)?)
 }
 
-/// The code of the side that types it: `PCP_CODE`, `--code-file FILE`, or a terminal prompt.
-/// Never argv; with no terminal and no code, an error instead of a hang.
+/// The code of the side that types it: `PCP_CODE`, `--code-file FILE`, or a terminal prompt
+/// that does not echo it. Never argv; with no terminal and no code, an error instead of a hang.
 pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
     let text = if let Some(s) = std::env::var("PCP_CODE").ok().filter(|s| !s.trim().is_empty()) {
         s
@@ -67,11 +67,13 @@ pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
             .map_err(|e| tagged(Kind::Usage, format!("cannot read the code file {}: {e}", f.display())))?;
         s.lines().next().unwrap_or("").to_owned()
     } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        eprint!("Enter code: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        line
+        // Typed without echo, like a password: the code stays off the screen and scrollback.
+        crate::tty::read_hidden_line("Enter code (not shown): ").map_err(|e| {
+            tagged(
+                Kind::Usage,
+                format!("cannot read the code from the terminal: {e}; set PCP_CODE or pass --code-file FILE instead"),
+            )
+        })?
     } else {
         return Err(tagged(
             Kind::Usage,

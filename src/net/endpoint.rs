@@ -14,9 +14,18 @@
 //! still checks the handshake signature, so the server proves possession of its certificate key.
 //! No 0-RTT (early data off on both sides) and no session tickets or resumption: every
 //! connection runs a full TLS handshake, so replays are impossible.
+//!
+//! # Handshakes per address
+//!
+//! A connection counts against its source address from the moment it arrives until it is
+//! authenticated or gone ([`HandshakeLimits`], security.md §F): at most
+//! [`MAX_HANDSHAKES_PER_ADDRESS`] at a time, so one address cannot fill a listener's slots with
+//! handshakes it never finishes (slow-loris). Further ones are refused before any TLS work
+//! (QUIC `CONNECTION_REFUSED`, which carries no reason text, so the dialer explains it).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -75,10 +84,57 @@ pub enum Bulk {
     Either,
 }
 
+/// Connections from one address (an IPv6 /64) that may be in the handshake at once.
+pub const MAX_HANDSHAKES_PER_ADDRESS: usize = 2;
+
 /// A QUIC endpoint on one UDP socket, able to accept and to dial.
 pub struct Endpoint {
     ep: quinn::Endpoint,
     client: quinn::ClientConfig,
+    limits: HandshakeLimits,
+}
+
+/// An incoming connection that passed the per-address cap; its TLS handshake has not started.
+pub struct Incoming<'a> {
+    incoming: quinn::Incoming,
+    slot: HandshakeSlot<'a>,
+}
+
+impl<'a> Incoming<'a> {
+    /// The peer's UDP address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
+
+    /// Refuse it without any TLS work (a busy listener); the dialer sees `CONNECTION_REFUSED`.
+    pub fn refuse(self) {
+        self.incoming.refuse();
+    }
+
+    /// Run the TLS handshake. An error means it never reached pcp (bad TLS, the peer left).
+    pub async fn connect(self) -> Result<Pending<'a>, quinn::ConnectionError> {
+        let conn = self.incoming.accept()?.await?;
+        Ok(Pending { conn, _slot: self.slot })
+    }
+}
+
+/// A connection whose TLS handshake is done but which is not authenticated yet: it keeps its
+/// place in the per-address count until [`Pending::authenticated`] or until it is dropped.
+pub struct Pending<'a> {
+    conn: quinn::Connection,
+    _slot: HandshakeSlot<'a>,
+}
+
+impl Pending<'_> {
+    /// The connection, for the handshake on stream 0.
+    pub fn conn(&self) -> &quinn::Connection {
+        &self.conn
+    }
+
+    /// The handshake succeeded: the connection stops counting against its address.
+    pub fn authenticated(self) -> quinn::Connection {
+        self.conn
+    }
 }
 
 impl Endpoint {
@@ -100,7 +156,7 @@ impl Endpoint {
         ecfg.max_udp_payload_size(accept).map_err(|e| anyhow!("QUIC setup: {e}"))?;
         let ep = quinn::Endpoint::new(ecfg, Some(server), socket, runtime)
             .with_context(|| format!("starting QUIC on {addr}"))?;
-        Ok(Self { ep, client })
+        Ok(Self { ep, client, limits: HandshakeLimits::new(MAX_HANDSHAKES_PER_ADDRESS) })
     }
 
     /// The bound address (with the port the OS picked).
@@ -114,22 +170,43 @@ impl Endpoint {
             .ep
             .connect_with(self.client.clone(), addr, SERVER_NAME)
             .map_err(|e| tagged(Kind::Connect, format!("cannot connect to {addr}: {e}")))?;
-        connecting.await.map_err(|e| {
-            tagged(
+        connecting.await.map_err(|e| match &e {
+            quinn::ConnectionError::ConnectionClosed(c)
+                if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+            {
+                tagged(
+                    Kind::Connect,
+                    format!(
+                        "{addr} refused the connection: busy (too many handshakes from your address, \
+                         or too many connections); wait for your other connections to it and try again"
+                    ),
+                )
+            }
+            _ => tagged(
                 Kind::Connect,
                 format!("cannot connect to {addr}: {e}; check the address and that the peer is running"),
-            )
+            ),
         })
     }
 
-    /// Wait for the next incoming connection and finish its TLS handshake. `None` when the
-    /// endpoint is closed. A failed TLS handshake is skipped (it never reached pcp).
-    pub async fn accept(&self) -> Option<quinn::Connection> {
+    /// Wait for the next incoming connection whose address has a free handshake slot; refuse
+    /// the others at once, before any TLS work. `None` when the endpoint is closed.
+    pub async fn incoming(&self) -> Option<Incoming<'_>> {
         loop {
             let incoming = self.ep.accept().await?;
-            match incoming.await {
-                Ok(c) => return Some(c),
-                Err(_) => continue,
+            match self.limits.try_acquire(incoming.remote_address().ip()) {
+                Some(slot) => return Some(Incoming { incoming, slot }),
+                None => incoming.refuse(),
+            }
+        }
+    }
+
+    /// [`Endpoint::incoming`], then its TLS handshake, for listeners that serve one connection
+    /// at a time. A failed TLS handshake is skipped (it never reached pcp).
+    pub async fn accept(&self) -> Option<Pending<'_>> {
+        loop {
+            if let Ok(p) = self.incoming().await?.connect().await {
+                return Some(p);
             }
         }
     }
@@ -138,6 +215,70 @@ impl Endpoint {
     pub async fn shutdown(&self) {
         self.ep.close(VarInt::from_u32(0), b"bye");
         let _ = tokio::time::timeout(Duration::from_secs(2), self.ep.wait_idle()).await;
+    }
+}
+
+/// Counts the connections that are not authenticated yet, per source address, and caps them.
+/// IPv4-mapped IPv6 addresses count as IPv4; IPv6 addresses count by their /64 prefix (one
+/// host usually holds a whole /64, so a per-address cap alone would not bind it).
+pub struct HandshakeLimits {
+    per_addr: usize,
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl HandshakeLimits {
+    /// At most `per_addr` handshakes at a time from one address.
+    pub fn new(per_addr: usize) -> Self {
+        Self { per_addr, counts: Mutex::new(HashMap::new()) }
+    }
+
+    /// A slot for a connection from `ip`; `None` when that address already holds `per_addr`.
+    pub fn try_acquire(&self, ip: IpAddr) -> Option<HandshakeSlot<'_>> {
+        let key = address_key(ip);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = counts.entry(key).or_insert(0);
+        if *n >= self.per_addr {
+            return None;
+        }
+        *n += 1;
+        Some(HandshakeSlot { limits: self, key })
+    }
+
+    /// Handshakes in progress from `ip`'s address.
+    pub fn in_progress(&self, ip: IpAddr) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.get(&address_key(ip)).copied().unwrap_or(0)
+    }
+
+    fn release(&self, key: IpAddr) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                // No entry for an idle address: the map holds only addresses mid-handshake.
+                counts.remove(&key);
+            }
+        }
+    }
+}
+
+/// One connection's place in [`HandshakeLimits`]; dropping it frees the place.
+pub struct HandshakeSlot<'a> {
+    limits: &'a HandshakeLimits,
+    key: IpAddr,
+}
+
+impl Drop for HandshakeSlot<'_> {
+    fn drop(&mut self) {
+        self.limits.release(self.key);
+    }
+}
+
+/// The address a connection counts against: IPv4 as is (also when IPv4-mapped), IPv6 by /64.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
     }
 }
 
@@ -262,12 +403,73 @@ mod tests {
         let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
         let addr = a.local_addr().unwrap();
         let (c1, c2) = tokio::join!(b.dial(addr), a.accept());
-        let (c1, c2) = (c1.unwrap(), c2.unwrap());
+        let (c1, c2) = (c1.unwrap(), c2.unwrap().authenticated());
         let mut e1 = [0u8; 32];
         let mut e2 = [0u8; 32];
         c1.export_keying_material(&mut e1, b"EXPORTER-pcp-binding-v1", b"").unwrap();
         c2.export_keying_material(&mut e2, b"EXPORTER-pcp-binding-v1", b"").unwrap();
         assert_eq!(e1, e2);
         assert_ne!(e1, [0u8; 32]);
+    }
+
+    #[test]
+    fn handshakes_are_counted_per_address() {
+        let limits = HandshakeLimits::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let s1 = limits.try_acquire(a).unwrap();
+        let s2 = limits.try_acquire(a).unwrap();
+        assert!(limits.try_acquire(a).is_none(), "a third handshake from one address is refused");
+        // The IPv4-mapped spelling of the same address counts against it too.
+        assert!(limits.try_acquire("::ffff:192.0.2.1".parse().unwrap()).is_none());
+        let other = limits.try_acquire(b).unwrap();
+        assert_eq!((limits.in_progress(a), limits.in_progress(b)), (2, 1));
+        drop(s1);
+        assert_eq!(limits.in_progress(a), 1);
+        let s3 = limits.try_acquire(a).unwrap();
+        drop((s2, s3, other));
+        assert_eq!((limits.in_progress(a), limits.in_progress(b)), (0, 0));
+        assert!(limits.counts.lock().unwrap().is_empty(), "idle addresses leave no entry");
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_prefix() {
+        let k = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(k("2001:db8:1:2::1"), k("2001:db8:1:2:ffff:eeee:dddd:cccc"));
+        assert_ne!(k("2001:db8:1:2::1"), k("2001:db8:1:3::1"));
+        assert_eq!(k("::ffff:10.0.0.1"), k("10.0.0.1"));
+        assert_ne!(k("10.0.0.1"), k("10.0.0.2"));
+    }
+
+    /// A third connection from one address while two are still in the handshake is refused
+    /// at once, before TLS; when one of the two goes, the address may connect again.
+    #[tokio::test]
+    async fn third_handshake_from_one_address_is_refused() {
+        let server = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
+        let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
+        let addr = server.local_addr().unwrap();
+        let bound = Duration::from_secs(20);
+        let (c1, p1) =
+            tokio::time::timeout(bound, async { tokio::join!(client.dial(addr), server.accept()) }).await.unwrap();
+        let (c2, p2) =
+            tokio::time::timeout(bound, async { tokio::join!(client.dial(addr), server.accept()) }).await.unwrap();
+        let (_c1, p1, _c2, _p2) = (c1.unwrap(), p1.unwrap(), c2.unwrap(), p2.unwrap());
+        let third = tokio::time::timeout(bound, async {
+            tokio::select! {
+                r = client.dial(addr) => r,
+                _ = server.accept() => panic!("a third handshake from one address was accepted"),
+            }
+        })
+        .await
+        .unwrap();
+        let err = format!("{:#}", third.err().unwrap());
+        assert!(err.contains("busy") && err.contains("too many handshakes from your address"), "{err}");
+        assert_eq!(server.limits.in_progress(addr.ip()), 2);
+        drop(p1);
+        let (c4, p4) =
+            tokio::time::timeout(bound, async { tokio::join!(client.dial(addr), server.accept()) }).await.unwrap();
+        c4.unwrap();
+        let _ = p4.unwrap().authenticated();
+        assert_eq!(server.limits.in_progress(addr.ip()), 1, "an authenticated connection stops counting");
     }
 }

@@ -464,7 +464,8 @@ mod tests {
         .unwrap();
         let addr = a.local_addr().unwrap();
         let (d, l) = tokio::join!(b.dial(addr), a.accept());
-        (a, b, d.unwrap(), l.unwrap())
+        let l = l.unwrap().authenticated();
+        (a, b, d.unwrap(), l)
     }
 
     #[tokio::test]

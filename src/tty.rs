@@ -1,0 +1,108 @@
+//! Reading a secret line (the code) from the terminal without echo, like the password prompts
+//! of ssh and sudo, and putting the terminal back on every exit path pcp controls: a normal
+//! return, an error, a panic (the guard's `Drop`), and SIGINT/SIGTERM (the signal thread in
+//! lib.rs calls [`restore`] before it exits the process).
+//!
+//! Owns: the terminal's echo flags while a hidden prompt waits. Does not own: where a code
+//! comes from (net::client) or when stdin counts as a terminal (the caller checks).
+//!
+//! Not covered: SIGKILL and SIGQUIT (the process dies without running any code; `stty sane` or
+//! `reset` repairs the terminal), and SIGTSTP (the shell takes the terminal back while pcp is
+//! stopped).
+
+use std::io::{BufRead, Write};
+use std::sync::{Mutex, PoisonError};
+
+use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions, Termios};
+
+/// The settings to put back while a hidden prompt waits, for [`restore`]. `None` otherwise.
+static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
+
+/// Print `prompt` on stderr and read one line from stdin, which must be a terminal, without
+/// echoing what is typed; a newline follows on stderr (the typed one is not shown). Line
+/// editing (backspace) and Ctrl-C keep working. Returns the line with its newline, like
+/// `read_line` (empty at end of input).
+pub fn read_hidden_line(prompt: &str) -> std::io::Result<String> {
+    // Echo goes off before the prompt shows, so nothing typed after it is ever displayed.
+    let echo_off = EchoOff::new()?;
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    drop(echo_off);
+    eprintln!();
+    read.map(|_| line)
+}
+
+/// Put the terminal back if a hidden prompt is waiting; returns whether one was. For the
+/// signal handler, which ends the process without unwinding the prompt's guard.
+pub fn restore() -> bool {
+    let saved = SAVED.lock().unwrap_or_else(PoisonError::into_inner).take();
+    match saved {
+        Some(t) => {
+            let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, &t);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The local modes of a hidden prompt: no echo of the typed characters, nor of the newline
+/// (the prompt prints its own); canonical line editing and signal keys (Ctrl-C) stay as they
+/// were.
+fn hidden(modes: LocalModes) -> LocalModes {
+    modes - LocalModes::ECHO - LocalModes::ECHONL
+}
+
+/// Echo is off on stdin while this lives; dropping it puts the old settings back.
+struct EchoOff {
+    old: Termios,
+}
+
+impl EchoOff {
+    fn new() -> std::io::Result<Self> {
+        let stdin = std::io::stdin();
+        let old = tcgetattr(&stdin)?;
+        let mut new = old.clone();
+        new.local_modes = hidden(new.local_modes);
+        // Saved before the change, so a signal arriving in between still restores.
+        *SAVED.lock().unwrap_or_else(PoisonError::into_inner) = Some(old.clone());
+        if let Err(e) = tcsetattr(&stdin, OptionalActions::Now, &new) {
+            SAVED.lock().unwrap_or_else(PoisonError::into_inner).take();
+            return Err(e.into());
+        }
+        Ok(Self { old })
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        SAVED.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, &self.old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_modes_drop_only_the_echo() {
+        let typical = LocalModes::ECHO
+            | LocalModes::ECHOE
+            | LocalModes::ECHOK
+            | LocalModes::ECHONL
+            | LocalModes::ICANON
+            | LocalModes::ISIG
+            | LocalModes::IEXTEN;
+        let h = hidden(typical);
+        assert!(!h.contains(LocalModes::ECHO) && !h.contains(LocalModes::ECHONL));
+        assert!(h.contains(LocalModes::ICANON | LocalModes::ISIG | LocalModes::IEXTEN));
+        assert_eq!(hidden(LocalModes::ICANON), LocalModes::ICANON);
+    }
+
+    #[test]
+    fn restore_without_a_prompt_does_nothing() {
+        assert!(!restore());
+    }
+}
