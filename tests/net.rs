@@ -769,7 +769,7 @@ fn third_stalled_handshake_from_one_address_is_refused() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let client = {
         let _g = rt.enter();
-        Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Receive).unwrap()
+        Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Receive, pcp::net::endpoint::IDLE_TIMEOUT).unwrap()
     };
     let dial_raw =
         || rt.block_on(async { tokio::time::timeout(NET_TIMEOUT, client.dial(addr)).await }).expect("dial bounded");

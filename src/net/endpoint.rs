@@ -445,8 +445,8 @@ mod tests {
     /// at once, before TLS; when one of the two goes, the address may connect again.
     #[tokio::test]
     async fn third_handshake_from_one_address_is_refused() {
-        let server = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
-        let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either).unwrap();
+        let server = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
+        let client = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
         let addr = server.local_addr().unwrap();
         let bound = Duration::from_secs(20);
         let (c1, p1) =
