@@ -119,6 +119,6 @@ rss() { # LABEL SRC DESTSUBDIR
 rss "1 GiB push" src/ big
 rss "20k small files push" small/ small
 mkdir -p big4
-[ -f big4/big4.bin ] || openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-bench-4g -in /dev/zero 2>/dev/null | head -c 4G > big4/big4.bin
+[ -f big4/big4.bin ] || (set +o pipefail; openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-bench-4g -in /dev/zero 2>/dev/null | head -c 4G > big4/big4.bin)
 rss "4 GiB push" big4/ big4
 rm -rf big4

@@ -7,8 +7,8 @@
 //!   source role (engine::source): scan + filter → FileList batches; for files the destination
 //!       needs: chunk (fastcdc + BLAKE3, streamed; cached in the source manifest) → ChunkList
 //!       batches + FileSum; Want → chunk data (zstd where it pays)
-//!   destination role (engine::destination): quick check (size + mtime) per entry → Need for
-//!       files that differ, a window at a time; each chunk from the old file, then any file the
+//!   destination role (engine::destination): per entry, lstat → plan::decide (quick check,
+//!       itemize; pure) → apply through fsio; Need for files that differ, a window at a time; each chunk from the old file, then any file the
 //!       manifest indexes, verified by BLAKE3, else Want; Data verified by BLAKE3;
 //!       fsio temp file → file-hash check → (a batch at a time) syncfs → rename; deletions and
 //!       dir metadata last
@@ -18,7 +18,7 @@
 //! ```
 //!
 //! The pure core — `chunk` (cut points and hashes), `proto` (messages, framing, caps),
-//! `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed, as
+//! `plan` (what to do with each entry), `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed, as
 //! are the session codec (`net::session` requests and responses) and pairing codes.
 
 pub mod auth;
@@ -33,6 +33,7 @@ pub mod fsio;
 pub mod location;
 pub mod manifest;
 pub mod net;
+pub mod plan;
 pub mod proto;
 pub mod report;
 pub mod scan;

@@ -13,13 +13,14 @@ use anyhow::Result;
 
 use super::Outcome;
 use crate::cli::ReceiveArgs;
-use crate::engine::destination::{link_is_safe, DestConfig};
+use crate::engine::destination::DestConfig;
 use crate::error::{tagged, Kind};
 use crate::filter::Filter;
 use crate::fsio::path::SafeRelPath;
 use crate::net::client::{confirm, read_code, Dialer};
 use crate::net::handshake::close;
 use crate::net::session::{self, read_entries, write_frame, ListEntry, Request, Response, RoleConfig};
+use crate::plan::link_is_safe;
 use crate::proto::Flags;
 use crate::report::{human, Reporter, Stats};
 

@@ -19,6 +19,7 @@ use crate::filter::Filter;
 use crate::fsio::path::SafeRelPath;
 use crate::fsio::{DestRoot, FType, Meta, TempFile, TEMP_PREFIX};
 use crate::manifest::Manifest;
+use crate::plan;
 use crate::proto::message::is_inline;
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Kind, Message};
 use crate::report::{add, Reporter, Stats};
@@ -346,8 +347,7 @@ impl Dest<'_> {
             return Err(PErr::State("the root entry must be a directory".into()).into());
         }
         let dry = self.cfg.flags.has(Flags::DRY_RUN);
-        let perms = self.cfg.flags.has(Flags::PERMS);
-        let times = self.cfg.flags.has(Flags::TIMES);
+        let opts = plan::Opts::from_flags(self.cfg.flags);
         let cur = match self.root.lstat(&e.path) {
             Ok(m) => m,
             Err(err) => {
@@ -355,126 +355,98 @@ impl Dest<'_> {
                 return Ok(());
             }
         };
+        let target = match (&e.kind, cur.map(|m| m.ftype)) {
+            (Kind::Symlink { .. }, Some(FType::Symlink)) => self.root.readlink(&e.path).ok(),
+            _ => None,
+        };
+        if matches!(e.kind, Kind::Dir) {
+            self.dirs.insert(e.path.clone());
+            if e.path.is_root() {
+                self.dir_meta.push(e);
+                return Ok(());
+            }
+        }
+        let action = plan::decide(&e, plan::Current { meta: cur, link_target: target.as_deref() }, opts);
         let name = e.path.as_str().to_owned();
-        match &e.kind {
-            Kind::Dir => {
-                self.dirs.insert(e.path.clone());
-                if e.path.is_root() {
-                    self.dir_meta.push(e);
-                    return Ok(());
+        let mtime = opts.times.then_some((e.mtime, e.mtime_ns));
+        // Apply: every change goes through fsio; a failure is this entry's, not the transfer's.
+        let applied = (|| -> Result<()> {
+            match &action {
+                _ if dry => {}
+                plan::Action::Keep
+                | plan::Action::DirExists { .. }
+                | plan::Action::SkipUnsafeLink
+                | plan::Action::Transfer { .. } => {}
+                plan::Action::MakeDir { replace } => {
+                    if *replace {
+                        self.root.remove_all(&e.path)?;
+                    }
+                    self.root.mkdir(&e.path, 0o700)?;
+                    if !opts.perms {
+                        self.root.set_meta(&e.path, false, Some(0o777 & !self.cfg.umask), None)?;
+                    }
                 }
-                match cur.map(|m| m.ftype) {
-                    Some(FType::Dir) => {
-                        let m = cur.map(|m| m.stat.mtime).unwrap_or_default();
-                        if times && m != e.mtime {
-                            self.rep.change(".d..t......", &format!("{name}/"));
-                        }
+                plan::Action::LinkTime => self.root.set_meta(&e.path, true, None, mtime)?,
+                plan::Action::MakeLink { remove_dir, .. } => {
+                    if *remove_dir {
+                        self.root.remove_all(&e.path)?;
                     }
-                    other => {
-                        if !dry {
-                            let r = (|| -> Result<()> {
-                                if other.is_some() {
-                                    self.root.remove_all(&e.path)?;
-                                }
-                                self.root.mkdir(&e.path, 0o700)?;
-                                if !perms {
-                                    self.root.set_meta(&e.path, false, Some(0o777 & !self.cfg.umask), None)?;
-                                }
-                                Ok(())
-                            })();
-                            if let Err(err) = r {
-                                self.fail(&e.path, &err);
-                                return Ok(());
-                            }
-                        }
-                        add(&self.stats.created, 1);
-                        self.rep.change("cd+++++++++", &format!("{name}/"));
+                    if let Kind::Symlink { target } = &e.kind {
+                        self.root.symlink(&e.path, target)?;
                     }
+                    if opts.times {
+                        self.root.set_meta(&e.path, true, None, mtime)?;
+                    }
+                }
+                plan::Action::FileMode { mode } => self.root.set_meta(&e.path, false, Some(*mode), None)?,
+            }
+            Ok(())
+        })();
+        if let Err(err) = applied {
+            self.fail(&e.path, &err);
+            return Ok(());
+        }
+        match action {
+            plan::Action::Keep | plan::Action::LinkTime => {}
+            plan::Action::DirExists { item } => {
+                if let Some(item) = item {
+                    self.rep.change(item, &format!("{name}/"));
                 }
                 self.dir_meta.push(e);
             }
-            Kind::Symlink { target } => {
-                if self.cfg.flags.has(Flags::SAFE_LINKS) && !link_is_safe(&e.path, target) {
+            plan::Action::MakeDir { .. } => {
+                add(&self.stats.created, 1);
+                self.rep.change("cd+++++++++", &format!("{name}/"));
+                self.dir_meta.push(e);
+            }
+            plan::Action::SkipUnsafeLink => {
+                if let Kind::Symlink { target } = &e.kind {
                     self.rep.warn(&format!(
                         "ignoring unsafe symlink {} -> {}",
                         crate::report::sanitize(&name),
                         crate::report::sanitize::sanitize_bytes(target)
                     ));
-                    return Ok(());
                 }
-                let same = match cur.map(|m| m.ftype) {
-                    Some(FType::Symlink) => self.root.readlink(&e.path).ok().as_deref() == Some(&target[..]),
-                    _ => false,
-                };
-                let mtime = times.then_some((e.mtime, e.mtime_ns));
-                if same {
-                    let differs = cur.is_some_and(|m| m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns);
-                    if times && differs && !dry {
-                        if let Err(err) = self.root.set_meta(&e.path, true, None, mtime) {
-                            self.fail(&e.path, &err.into());
-                        }
-                    }
-                    return Ok(());
-                }
-                if !dry {
-                    let r = (|| -> Result<()> {
-                        if cur.is_some_and(|m| m.ftype == FType::Dir) {
-                            self.root.remove_all(&e.path)?;
-                        }
-                        self.root.symlink(&e.path, target)?;
-                        if times {
-                            self.root.set_meta(&e.path, true, None, mtime)?;
-                        }
-                        Ok(())
-                    })();
-                    if let Err(err) = r {
-                        self.fail(&e.path, &err);
-                        return Ok(());
-                    }
-                }
-                if cur.is_none() {
+            }
+            plan::Action::MakeLink { created, .. } => {
+                if created {
                     add(&self.stats.created, 1);
                 }
-                self.rep.change("cL+++++++++", &format!("{name} -> {}", String::from_utf8_lossy(target)));
+                if let Kind::Symlink { target } = &e.kind {
+                    self.rep.change("cL+++++++++", &format!("{name} -> {}", String::from_utf8_lossy(target)));
+                }
             }
-            Kind::File { size } => {
-                let size = *size;
-                let quick_same = cur.is_some_and(|m| {
-                    m.ftype == FType::File
-                        && m.stat.size == size
-                        && (!times || (m.stat.mtime == e.mtime && m.stat.mtime_ns == e.mtime_ns))
-                });
-                if quick_same && !self.cfg.flags.has(Flags::CHECKSUM) {
-                    if let Some(m) = cur {
-                        if perms && m.mode != (e.mode & 0o777) {
-                            if !dry {
-                                if let Err(err) = self.root.set_meta(&e.path, false, Some(e.mode & 0o777), None) {
-                                    self.fail(&e.path, &err.into());
-                                }
-                            }
-                            self.rep.change(".f...p.....", &name);
-                        }
-                    }
-                    return Ok(());
-                }
-                let item = match cur {
-                    Some(m) if m.ftype == FType::File => {
-                        let s = if m.stat.size != size { 's' } else { '.' };
-                        let t =
-                            if times && (m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns) { 't' } else { '.' };
-                        let p = if perms && m.mode != (e.mode & 0o777) { 'p' } else { '.' };
-                        format!(">f.{s}{t}{p}.....")
-                    }
-                    _ => ">f+++++++++".to_owned(),
-                };
-                let existed_mode = cur.filter(|m| m.ftype == FType::File).map(|m| m.mode);
+            plan::Action::FileMode { .. } => self.rep.change(".f...p.....", &name),
+            plan::Action::Transfer { item, existed_mode } => {
                 if dry {
-                    add(&self.stats.transferred_files, 1);
-                    add(&self.stats.transferred_size, size);
+                    if let Kind::File { size } = e.kind {
+                        add(&self.stats.transferred_files, 1);
+                        add(&self.stats.transferred_size, size);
+                    }
                     self.rep.change(&item, &name);
-                    return Ok(());
+                } else {
+                    self.queue.push_back((id, e, item, existed_mode));
                 }
-                self.queue.push_back((id, e, item, existed_mode));
             }
         }
         Ok(())
@@ -1082,28 +1054,6 @@ impl Dest<'_> {
     }
 }
 
-/// Whether a symlink stays inside the tree (for --safe-links): relative, and never climbing above
-/// the root given the link's own depth.
-pub fn link_is_safe(path: &SafeRelPath, target: &[u8]) -> bool {
-    if target.first() == Some(&b'/') {
-        return false;
-    }
-    let mut depth: i64 = path.components().count() as i64 - 1;
-    for comp in target.split(|&c| c == b'/') {
-        match comp {
-            b"" | b"." => {}
-            b".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => depth += 1,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1111,6 +1061,7 @@ mod tests {
     /// T11: --safe-links drops links that leave the tree.
     #[test]
     fn safe_links() {
+        use crate::plan::link_is_safe;
         let p = |s| SafeRelPath::new(s).unwrap();
         assert!(link_is_safe(&p("a/l"), b"../b"));
         assert!(!link_is_safe(&p("a/l"), b"../../b"));

@@ -27,7 +27,7 @@ pub enum Error {
 }
 
 /// What the quick check compares: a file whose stat matches is not re-read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stat {
     /// Size in bytes.
     pub size: u64,
