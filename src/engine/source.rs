@@ -41,10 +41,12 @@ pub struct SourceConfig {
     pub bwlimit: Option<u64>,
 }
 
-/// Turns chunk bytes into `Data`: zstd only where it pays, counted in the stats, paced for
-/// --bwlimit. The responder (asked-for chunks) and the chunker (inline files) each own one;
-/// they share the pacer.
-struct Packer<'a> {
+/// The source's outgoing side: messages to the destination, and chunk bytes turned into
+/// `Data` (zstd only where it pays, counted in the stats, paced for --bwlimit). The responder
+/// (asked-for chunks) and the chunker (inline files) each own one; they share the pacer.
+struct Out<'a> {
+    tx: &'a crossbeam_channel::Sender<Message>,
+    stats: &'a Stats,
     zctx: Option<zstd::bulk::Compressor<'static>>,
     compress_ok: bool,
     /// (raw, compressed) bytes of the chunks tried so far.
@@ -54,20 +56,25 @@ struct Packer<'a> {
     pacer: &'a Mutex<super::Pacer>,
 }
 
-impl<'a> Packer<'a> {
-    fn new(compress: bool, pacer: &'a Mutex<super::Pacer>) -> Self {
-        Self { zctx: zstd::bulk::Compressor::new(1).ok(), compress_ok: compress, probe: (0, 0), pressure: 1.0, pacer }
+impl<'a> Out<'a> {
+    fn new(
+        tx: &'a crossbeam_channel::Sender<Message>,
+        stats: &'a Stats,
+        compress: bool,
+        pacer: &'a Mutex<super::Pacer>,
+    ) -> Self {
+        let zctx = zstd::bulk::Compressor::new(1).ok();
+        Self { tx, stats, zctx, compress_ok: compress, probe: (0, 0), pressure: 1.0, pacer }
     }
 
-    fn send(
-        &mut self,
-        tx: &crossbeam_channel::Sender<Message>,
-        stats: &Stats,
-        file: u32,
-        index: u32,
-        hash: ChunkHash,
-        mut chunk: Vec<u8>,
-    ) -> Result<()> {
+    /// Send a control message.
+    fn msg(&self, m: Message) -> Result<()> {
+        self.tx.send(m).map_err(|_| PErr::Closed.into())
+    }
+
+    /// Send chunk `index` of `file` as `Data`.
+    fn data(&mut self, file: u32, index: u32, hash: ChunkHash, mut chunk: Vec<u8>) -> Result<()> {
+        let (tx, stats) = (self.tx, self.stats);
         let raw = chunk.len() as u64;
         let mut compressed = false;
         // Adaptive compression: zstd only pays while the link is the bottleneck, i.e. while the
@@ -197,7 +204,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 None => Manifest::in_memory(cfg.params),
             }
             .context("opening the source manifest")?;
-            let mut packer = Packer::new(cfg.compress, &pacer);
+            let mut out = Out::new(&tx, stats, cfg.compress, &pacer);
             for (id, inline_ok) in need_rx.iter() {
                 let path = {
                     let f = files.lock().map_err(|_| anyhow!("lock"))?;
@@ -206,15 +213,14 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 let Some(path) = path else {
                     bail!(PErr::State(format!("destination asked for entry {id}, which is not a regular file")));
                 };
-                if let Err(e) = chunk_one(id, inline_ok, &path, &cfg, &mut manifest, &table, &tx, stats, &mut packer) {
+                if let Err(e) = chunk_one(id, inline_ok, &path, &cfg, &mut manifest, &table, &mut out) {
                     if e.downcast_ref::<PErr>().is_some() {
                         return Err(e);
                     }
                     // File vanished or unreadable: tell the destination with an empty, impossible sum.
                     rep.warn(&format!("{}: {e:#}", path.display()));
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tx.send(Message::FileSum { file: id, count: u32::MAX, size: 0, hash: ChunkHash([0; 32]) })
-                        .map_err(|_| PErr::Closed)?;
+                    out.msg(Message::FileSum { file: id, count: u32::MAX, size: 0, hash: ChunkHash([0; 32]) })?;
                 }
             }
             manifest.flush()?;
@@ -222,7 +228,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
         });
 
         // Responder (this thread): Need / Want / Done from the destination.
-        let result = respond(&link, &need_tx, &table, &tx, stats, &files, &mut Packer::new(cfg.compress, &pacer));
+        let result = respond(&link, &need_tx, &table, &files, &mut Out::new(&tx, stats, cfg.compress, &pacer));
         drop(need_tx);
         let c = chunker.join().map_err(|_| anyhow!("chunker thread panicked"))?;
         let l = lister.join().map_err(|_| anyhow!("lister thread panicked"))?;
@@ -233,15 +239,12 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn respond(
     link: &Link,
     need_tx: &crossbeam_channel::Sender<(u32, bool)>,
     table: &Table,
-    tx: &crossbeam_channel::Sender<Message>,
-    stats: &Stats,
     files: &Arc<Mutex<Vec<Option<PathBuf>>>>,
-    packer: &mut Packer<'_>,
+    out: &mut Out<'_>,
 ) -> Result<()> {
     let mut open: Option<(u32, std::fs::File)> = None;
     loop {
@@ -287,13 +290,13 @@ fn respond(
                         let mut chunk = vec![0u8; c.len as usize];
                         crate::fsio::read_at(f, &mut chunk, c.offset)
                             .with_context(|| format!("reading {}", path.display()))?;
-                        add(&stats.source_read, u64::from(c.len));
-                        packer.send(tx, stats, file, idx, c.hash, chunk)?;
+                        add(&out.stats.source_read, u64::from(c.len));
+                        out.data(file, idx, c.hash, chunk)?;
                     }
                 }
             }
             Message::Done => {
-                let _ = tx.send(Message::Done);
+                let _ = out.msg(Message::Done);
                 return Ok(());
             }
             Message::Error { text } => return Err(PErr::Remote(text).into()),
@@ -302,7 +305,6 @@ fn respond(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn chunk_one(
     id: u32,
     inline_ok: bool,
@@ -310,10 +312,9 @@ fn chunk_one(
     cfg: &SourceConfig,
     manifest: &mut Manifest,
     table: &Table,
-    tx: &crossbeam_channel::Sender<Message>,
-    stats: &Stats,
-    packer: &mut Packer<'_>,
+    out: &mut Out<'_>,
 ) -> Result<()> {
+    let (tx, stats) = (out.tx, out.stats);
     let f = crate::fsio::open_source(path)?;
     let md = f.metadata()?;
     let stat = Stat::from_meta(&md);
@@ -368,7 +369,7 @@ fn chunk_one(
     let hash = file_hash(all.iter().map(|c| &c.hash));
     tx.send(Message::FileSum { file: id, count: all.len() as u32, size, hash }).map_err(|_| PErr::Closed)?;
     if let (Some(bytes), [c]) = (inline, all.as_slice()) {
-        packer.send(tx, stats, id, 0, c.hash, bytes)?;
+        out.data(id, 0, c.hash, bytes)?;
     }
     if size == stat.size && cached {
         manifest.record_file(&key, &stat, &hash, &all)?;
