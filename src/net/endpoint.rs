@@ -307,6 +307,11 @@ fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
     t.mtu_discovery_config((bulk != Bulk::Receive).then(|| {
         let mut mtud = quinn::MtuDiscoveryConfig::default();
         mtud.upper_bound(MAX_UDP_PAYLOAD);
+        // Stop the binary search when the next step is under 50 bytes (quinn: 20): every probe
+        // is a padded packet of up to 6.5 KB, and the last steps buy under 1% of the MTU. On
+        // loopback this saves 2 probes (13 KB per connection); an Ethernet path still ends
+        // within 25 bytes of its 1472.
+        mtud.minimum_change(50);
         mtud
     }));
     // Stream 0 is the only bidirectional stream; data uses a few unidirectional ones.
