@@ -196,13 +196,19 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     // peer understands) before they are dropped: dropping a send stream finishes it.
     let mut streams = None;
     let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, &mut streams)).await;
+    let (resumed, ticket) = settle(conn, r, "the peer did not finish the handshake within 30 s; try again")?;
+    let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+    let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
+    let peer = ticket.peer_static;
+    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer })
+}
+
+/// The outcome of a handshake under its deadline. On failure the connection is closed with a
+/// code the peer understands ("code rejected" for authentication failures) before the streams
+/// are dropped.
+fn settle<T>(conn: &Connection, r: Result<Result<T>, tokio::time::error::Elapsed>, timeout: &'static str) -> Result<T> {
     match r {
-        Ok(Ok((resumed, ticket))) => {
-            let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-            let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
-            let peer = ticket.peer_static;
-            Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer })
-        }
+        Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
             let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
             conn.close(VarInt::from_u32(code), b"handshake failed");
@@ -210,7 +216,7 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
         }
         Err(_) => {
             conn.close(VarInt::from_u32(close::PROTOCOL), b"handshake timeout");
-            Err(tagged(Kind::Timeout, "the peer did not finish the handshake within 30 s; try again"))
+            Err(tagged(Kind::Timeout, timeout))
         }
     }
 }
@@ -267,21 +273,9 @@ pub async fn listen(
 ) -> Result<Authenticated> {
     let mut streams = None;
     let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
-    match r {
-        Ok(Ok((resumed, peer))) => {
-            let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-            Ok(Authenticated { send, recv, resumed, ticket: None, peer })
-        }
-        Ok(Err(e)) => {
-            let code = if is_auth(&e) { close::CODE_REJECTED } else { close::PROTOCOL };
-            conn.close(VarInt::from_u32(code), b"handshake failed");
-            Err(e)
-        }
-        Err(_) => {
-            conn.close(VarInt::from_u32(close::PROTOCOL), b"handshake timeout");
-            Err(tagged(Kind::Timeout, "a peer connected but did not finish the handshake within 30 s"))
-        }
-    }
+    let (resumed, peer) = settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
+    let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+    Ok(Authenticated { send, recv, resumed, ticket: None, peer })
 }
 
 async fn listen_inner(
