@@ -99,7 +99,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__cp)
-            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --addr --code-file --retries --timeout --verbose --quiet --progress --json --stats --help"
+            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --addr --code-file --retries --timeout --verify --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,7 +259,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__ls)
-            opts="-v -q -h --addr --code-file --retries --timeout --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --code-file --retries --timeout --verify --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,7 +289,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__receive)
-            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-fsync --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,7 +355,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -r -l -p -t -n -c -f -i -P -z -v -q -h --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --partial --compress --no-compress --bwlimit --manifest --no-fsync --addr --code-file --retries --timeout --verbose --quiet --progress --json --stats --help"
+            opts="-a -r -l -p -t -n -c -f -i -P -z -v -q -h --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --partial --compress --no-compress --bwlimit --manifest --no-fsync --addr --code-file --retries --timeout --verify --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

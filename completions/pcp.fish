@@ -61,6 +61,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l partial -d 'Keep partia
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s z -l compress -d 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-compress -d 'Never compress chunk data'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -75,6 +76,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a 
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -93,6 +95,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l code-file -d 'Read t
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-fsync -d 'Skip fsync before renaming files into place'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s q -l quiet -d 'Suppress non-error messages'
@@ -113,6 +116,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l addr -d 'Reach the peer a
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'

@@ -721,6 +721,59 @@ fn code_typed_at_the_prompt_is_not_echoed() {
     assert!(l.wait().success(), "{}", l.stderr());
 }
 
+/// The "Verifier: ..." words of a stderr text.
+fn verifier_words(text: &str) -> Option<String> {
+    let at = text.find("Verifier: ")? + "Verifier: ".len();
+    Some(text[at..].lines().next()?.trim().to_owned())
+}
+
+/// `--verify`: the dialer shows the 4 verifier words and asks before anything is sent; they are
+/// the words the listener prints. "y" goes on; "n" stops with exit 40 on both sides.
+#[test]
+fn verify_shows_the_listeners_words_and_asks() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("srv/hello.txt", "hi");
+    for (code, answer) in [(CODE_A, "y"), (CODE_B, "n")] {
+        let mut l = Listener::spawn(&td, code, &["serve", "--once", &s(&srv)]);
+        let mut pty = Pty::open();
+        let mut ls = td.pcp();
+        ls.args(["ls", "peer:", "--verify", "--addr", &l.addr])
+            .env("PCP_CODE", code)
+            .stdin(pty.stdio())
+            .stderr(pty.stdio())
+            .stdout(Stdio::piped());
+        let mut child = ls.spawn().unwrap();
+        pty.wait_for("these words?");
+        let ours = verifier_words(&pty.text()).expect("the dialer shows the words");
+        assert_eq!(ours.split(' ').count(), 4, "{ours}");
+        let deadline = Instant::now() + NET_TIMEOUT;
+        let theirs = loop {
+            if let Some(w) = verifier_words(&l.stderr()) {
+                break w;
+            }
+            assert!(Instant::now() < deadline, "the listener printed no verifier:\n{}", l.stderr());
+            thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(ours, theirs, "both sides derive the same words");
+        pty.type_line(answer);
+        let st = pty.wait(&mut child);
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+        let lst = l.wait();
+        if answer == "y" {
+            assert!(st.success(), "ls after yes failed ({st}):\n{}", pty.text());
+            assert!(stdout.contains("hello.txt"), "{stdout}");
+            assert!(lst.success(), "{}", l.stderr());
+        } else {
+            assert_eq!(st.code(), Some(40), "{}", pty.text());
+            assert!(!stdout.contains("hello.txt"), "nothing was listed after no: {stdout}");
+            assert_eq!(lst.code(), Some(40), "{}", l.stderr());
+            assert!(l.stderr().contains("declined the verifier"), "{}", l.stderr());
+        }
+    }
+}
+
 /// Ctrl-C (SIGINT) at the code prompt exits at once with the interrupt code (20), and the
 /// terminal echoes again: the signal handler restores it before the process ends.
 #[test]

@@ -22,6 +22,10 @@ pub struct ConnectArgs {
     /// alive); with --retries, reconnect after that.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+    /// Show the 4 verifier words and ask, before anything is sent, whether the peer shows the
+    /// same ones (catches even a lucky guess of the code; needs a terminal).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `pcp serve`.

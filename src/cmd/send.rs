@@ -99,7 +99,10 @@ fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
                 }
             };
             let conn = pending.authenticated();
-            rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
+            rep.peer_connected(conn.remote_address(), "direct", auth.resumed, auth.verifier.as_deref());
+            if let Some(words) = auth.verifier.as_deref() {
+                rep.verifier(words);
+            }
             let stats = Arc::new(Stats::default());
             let start = Instant::now();
             match server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats) {

@@ -70,7 +70,10 @@ impl Ctx<'_> {
     /// Serve one authenticated connection; the transfer's summary goes to the reporter.
     fn session(&self, conn: &quinn::Connection, auth: handshake::Authenticated) -> Result<Ended> {
         let peer = auth.peer;
-        self.rep.peer_connected(conn.remote_address(), "direct", auth.resumed);
+        self.rep.peer_connected(conn.remote_address(), "direct", auth.resumed, auth.verifier.as_deref());
+        if let Some(words) = auth.verifier.as_deref() {
+            self.rep.verifier(words);
+        }
         let stats = Arc::new(Stats::default());
         let start = Instant::now();
         let r = server::handle(&self.rt, conn, auth, self.served, self.rep, &stats);

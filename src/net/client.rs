@@ -105,6 +105,8 @@ pub struct Dialer {
     ticket: Option<ResumeTicket>,
     peer: String,
     target: SocketAddr,
+    /// `--verify`: show the verifier words and ask before going on.
+    verify: bool,
 }
 
 impl Dialer {
@@ -126,7 +128,8 @@ impl Dialer {
             let _g = rt.enter();
             Endpoint::bind(connect::bind_addr_for(&target), bulk, Duration::from_secs(conn.timeout))?
         };
-        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target })
+        let verify = conn.verify;
+        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target, verify })
     }
 
     /// The runtime handle (for the transport threads).
@@ -142,10 +145,20 @@ impl Dialer {
             Some(t) => self.rt.block_on(handshake::dial(&conn, DialAuth::Resume(t), &self.identity))?,
             None => self.rt.block_on(handshake::dial(&conn, DialAuth::Code(&self.code), &self.identity))?,
         };
+        rep.peer_connected(conn.remote_address(), path.name(), auth.resumed, auth.verifier.as_deref());
+        if let (true, Some(words)) = (self.verify, auth.verifier.as_deref()) {
+            let same = confirm(&format!("Verifier: {words}\nDoes the other side show exactly these words?"))?;
+            if !same {
+                conn.close(quinn::VarInt::from_u32(handshake::close::CODE_REJECTED), handshake::VERIFIER_DECLINED);
+                return Err(tagged(
+                    Kind::Auth,
+                    "the verifier words were declined: someone may be between you and the peer; nothing was sent. Make a new code and try again, over another channel if you can",
+                ));
+            }
+        }
         if let Some(t) = &auth.ticket {
             self.ticket = Some(t.clone());
         }
-        rep.peer_connected(conn.remote_address(), path.name(), auth.resumed);
         Ok((conn, auth))
     }
 

@@ -188,6 +188,9 @@ pub struct Authenticated {
     pub ticket: Option<ResumeTicket>,
     /// The peer's Noise static key, authenticated by the handshake.
     pub peer: [u8; KEY_LEN],
+    /// First contact with a code: the 4-word verifier both sides derive from the PAKE
+    /// (security.md §2.6); equal on both sides unless someone is in the middle.
+    pub verifier: Option<String>,
 }
 
 /// Run the dialer's handshake (R: PAKE side A, Noise initiator).
@@ -196,11 +199,11 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     // peer understands) before they are dropped: dropping a send stream finishes it.
     let mut streams = None;
     let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, &mut streams)).await;
-    let (resumed, ticket) = settle(conn, r, "the peer did not finish the handshake within 30 s; try again")?;
+    let (resumed, ticket, verifier) = settle(conn, r, "the peer did not finish the handshake within 30 s; try again")?;
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
     let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
     let peer = ticket.peer_static;
-    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer })
+    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier })
 }
 
 /// The outcome of a handshake under its deadline. On failure the connection is closed with a
@@ -226,7 +229,7 @@ async fn dial_inner(
     auth: DialAuth<'_>,
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
-) -> Result<(bool, Option<ResumeTicket>)> {
+) -> Result<(bool, Option<ResumeTicket>, Option<String>)> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.open_bi().await.map_err(|e| conn_err(&e, "opening stream 0"))?);
     match auth {
@@ -248,7 +251,7 @@ async fn dial_inner(
             write_hs(send, ty::N3, &n3).await?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             let ticket = ResumeTicket { peer_static: *fc.remote_static(), key };
-            Ok((false, Some(ticket)))
+            Ok((false, Some(ticket), Some(out.verifier().to_owned())))
         }
         DialAuth::Resume(t) => {
             // <- s (pinned from the first handshake); -> e, es, s, ss
@@ -258,7 +261,7 @@ async fn dial_inner(
             let r2 = read_hs(recv, ty::R2).await?;
             let (_, r3) = hs.on_msg2(&r2)?;
             write_hs(send, ty::R3, &r3).await?;
-            Ok((true, Some(t.clone())))
+            Ok((true, Some(t.clone()), None))
         }
     }
 }
@@ -273,9 +276,9 @@ pub async fn listen(
 ) -> Result<Authenticated> {
     let mut streams = None;
     let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
-    let (resumed, peer) = settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
+    let (resumed, peer, verifier) = settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-    Ok(Authenticated { send, recv, resumed, ticket: None, peer })
+    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier })
 }
 
 async fn listen_inner(
@@ -284,7 +287,7 @@ async fn listen_inner(
     resumes: &ResumeTable,
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
-) -> Result<(bool, [u8; KEY_LEN])> {
+) -> Result<(bool, [u8; KEY_LEN], Option<String>)> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
@@ -311,7 +314,7 @@ async fn listen_inner(
             let fc = hs.on_n3(&n3)?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
-            Ok((false, *fc.remote_static()))
+            Ok((false, *fc.remote_static(), Some(out.verifier().to_owned())))
         }
         ty::R1 => {
             let mut peer = None;
@@ -332,7 +335,7 @@ async fn listen_inner(
             write_hs(send, ty::R2, &r2).await?;
             let r3 = read_hs(recv, ty::R3).await?;
             match hs.on_confirm(&r3) {
-                Ok(done) => Ok((true, *done.remote_static())),
+                Ok(done) => Ok((true, *done.remote_static(), None)),
                 Err(e) => {
                     if let Some(p) = &peer {
                         resumes.burn(p);
@@ -413,11 +416,20 @@ fn read_err(e: ReadExactError) -> anyhow::Error {
     }
 }
 
+/// Close reason of a dialer whose user said the verifier words differ.
+pub const VERIFIER_DECLINED: &[u8] = b"verifier declined";
+
 /// Map a lost connection to an error, recognising the peer's close codes.
 pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
     if let ConnectionError::ApplicationClosed(ac) = e {
         let code = ac.error_code.into_inner();
         if code == u64::from(close::CODE_REJECTED) {
+            if &ac.reason[..] == VERIFIER_DECLINED {
+                return tagged(
+                    Kind::Auth,
+                    "the peer declined the verifier words (--verify): someone may be in the middle; nothing was sent",
+                );
+            }
             return AuthError::CodeRejected.into();
         }
         if code == u64::from(close::CODE_USED) {

@@ -20,11 +20,23 @@ impl Reporter {
         eprintln!("Listening on {addr}");
     }
 
-    /// An authenticated peer.
-    pub fn peer_connected(&self, addr: SocketAddr, path: &str, resumed: bool) {
-        self.json(serde_json::json!({"event": "peer", "addr": addr.to_string(), "path": path, "resumed": resumed}));
+    /// An authenticated peer (`verifier`: the 4 words of a first contact with a code).
+    pub fn peer_connected(&self, addr: SocketAddr, path: &str, resumed: bool, verifier: Option<&str>) {
+        let mut ev = serde_json::json!({"event": "peer", "addr": addr.to_string(), "path": path, "resumed": resumed});
+        if let Some(v) = verifier {
+            ev["verifier"] = serde_json::Value::from(v);
+        }
+        self.json(ev);
         if !self.v.json && !self.v.quiet && self.v.verbose > 0 {
             eprintln!("pcp: {} peer {addr} ({path})", if resumed { "resumed with" } else { "connected to" });
+        }
+    }
+
+    /// The listener's side of `--verify`: the words the dialing user compares (stderr, unless
+    /// quiet; also in the `peer` event).
+    pub fn verifier(&self, words: &str) {
+        if !self.v.json && !self.v.quiet {
+            eprintln!("Verifier: {words}");
         }
     }
 
