@@ -191,9 +191,18 @@ impl Endpoint {
 
     /// Wait for the next incoming connection whose address has a free handshake slot; refuse
     /// the others at once, before any TLS work. `None` when the endpoint is closed.
+    ///
+    /// Every address first proves it is real with a QUIC Retry (stateless: the peer must echo
+    /// a token that only the owner of the address receives; one extra round trip), so packets
+    /// spoofing someone else's address never take a handshake slot and cannot lock that
+    /// address, or the listener, out.
     pub async fn incoming(&self) -> Option<Incoming<'_>> {
         loop {
             let incoming = self.ep.accept().await?;
+            if !incoming.remote_address_validated() && incoming.may_retry() {
+                let _ = incoming.retry();
+                continue;
+            }
             match self.limits.try_acquire(incoming.remote_address().ip()) {
                 Some(slot) => return Some(Incoming { incoming, slot }),
                 None => incoming.refuse(),
