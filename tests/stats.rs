@@ -239,3 +239,31 @@ fn bwlimit_paces_the_transfer() {
     let out = t.pcp().args(["sync", "-a", "--bwlimit=fast", "src/", "dst/"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Group commit: a finished file is renamed into place within about 2 s (READY_WAIT), even
+/// while the next file is still arriving, not only when the next file completes.
+#[test]
+fn finished_files_appear_while_a_big_one_is_still_arriving() {
+    let t = TestDir::new();
+    t.write("src/a.txt", "small");
+    write_seeded_file(&t.join("src/z.bin"), 9, 16 << 20);
+    // 16 MiB at 2 MiB/s: about 8 s.
+    let mut cmd = t.pcp();
+    cmd.args(["sync", "-a", "--bwlimit=2M", "src/", "dst/"]);
+    let mut child = crate::util::spawn_in_own_group(&mut cmd);
+    let t0 = std::time::Instant::now();
+    let seen = loop {
+        if t.join("dst/a.txt").exists() {
+            break t0.elapsed();
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("sync ended ({st}) before a.txt appeared");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(6), "a.txt did not appear within 6 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(child.try_wait().unwrap().is_none(), "the big file was still arriving when a.txt appeared ({seen:?})");
+    let st = child.wait().unwrap();
+    assert!(st.success());
+    assert_eq!(hash_file(&t.join("src/z.bin")), hash_file(&t.join("dst/z.bin")));
+}

@@ -207,6 +207,11 @@ impl Dest<'_> {
         let mut hello = false;
         loop {
             crate::check_interrupted()?;
+            // Finished files wait at most READY_WAIT for their group commit, even while the
+            // next file takes long to arrive.
+            if !self.ready.is_empty() && self.ready_since.elapsed() >= READY_WAIT {
+                self.install_ready()?;
+            }
             let msg = match self.link.rx.recv_timeout(std::time::Duration::from_millis(200)) {
                 Ok(m) => m,
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
