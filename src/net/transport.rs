@@ -4,7 +4,10 @@
 //! session request already used. Chunk `Data` from the source is spread over [`DATA_STREAMS`]
 //! unidirectional streams, so one stream's loss recovery or one slow file does not stall the
 //! others. Ordering stays safe: the destination sends `Want` only after it read the
-//! `ChunkList`, and the source sends `Data` only after it read the `Want`.
+//! `ChunkList`, and the source sends `Data` only after it read the `Want`. `Data` under
+//! `INLINE_MAX` (inline small files, sent unasked) stays on stream 0, behind its `ChunkList`.
+//! Frames are written as header + shared chunk bytes and read back with one copy
+//! (`frame::Assembler`).
 //!
 //! Blocking engine threads meet tokio through plain std threads that call `Handle::block_on`
 //! for one stream operation at a time (never from a runtime thread). Memory stays bounded:
