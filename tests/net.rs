@@ -859,3 +859,28 @@ fn third_stalled_handshake_from_one_address_is_refused() {
     rt.block_on(client.shutdown());
     l.kill();
 }
+
+/// Adaptive compression: zstd runs while the link is the bottleneck. Under --bwlimit the
+/// pacer is the bottleneck, so compressible data goes out compressed (on a fast loopback
+/// without a limit it is not, which the speed figures rely on).
+#[test]
+fn rate_limited_push_compresses_compressible_data() {
+    let td = TestDir::new();
+    let mut text = String::new();
+    let mut i = 0u64;
+    while text.len() < 6 << 20 {
+        text.push_str(&format!("2026-11-24 12:00:{:02} INFO request {i} served in {} ms\n", i % 60, i % 997));
+        i += 1;
+    }
+    td.write("src/app.log", &text);
+    let srv = td.mkdir("srv");
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv), "--once"]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", "--json", "--bwlimit=3M", "src/", "peer:dst/"]);
+    ok(&out, "rate-limited push");
+    assert!(l.wait().success(), "{}", l.stderr());
+    assert_eq!(fs::read_to_string(srv.join("dst/app.log")).unwrap(), text);
+    let sum = summary(&out.stdout);
+    let (sent, wire) = (sum["bytes_sent"].as_u64().unwrap(), sum["bytes_wire"].as_u64().unwrap());
+    eprintln!("rate-limited push of {sent} bytes: {wire} on the wire");
+    assert!(wire * 2 < sent, "compressible data under --bwlimit went out uncompressed: {wire} of {sent}");
+}

@@ -725,7 +725,7 @@ impl Dest<'_> {
             return self.maybe_complete(file, b);
         }
         add(&self.stats.bytes_written, bytes.len() as u64);
-        self.pacer.pace(data.len() as u64);
+        let _ = self.pacer.pace(data.len() as u64);
         self.done_bytes += bytes.len() as u64;
         self.rep.progress(
             self.done_bytes,

@@ -44,15 +44,18 @@ impl Pacer {
         Self { rate: rate.filter(|r| *r > 0), start: std::time::Instant::now(), bytes: 0 }
     }
 
-    /// Account for `n` bytes; sleep if ahead of the allowed rate.
-    pub fn pace(&mut self, n: u64) {
-        let Some(rate) = self.rate else { return };
+    /// Account for `n` bytes; sleep if ahead of the allowed rate. Returns whether it slept
+    /// (the rate limit, not the work, sets the pace: compression pays).
+    pub fn pace(&mut self, n: u64) -> bool {
+        let Some(rate) = self.rate else { return false };
         self.bytes += n;
         let due = std::time::Duration::from_secs_f64(self.bytes as f64 / rate as f64);
         let el = self.start.elapsed();
         if due > el {
             std::thread::sleep(due - el);
+            return true;
         }
+        false
     }
 }
 

@@ -51,8 +51,11 @@ struct Out<'a> {
     compress_ok: bool,
     /// (raw, compressed) bytes of the chunks tried so far.
     probe: (u64, u64),
-    /// Moving average of "the outgoing queue was full" per chunk.
+    /// Moving average of "the link was the bottleneck" per chunk: the outgoing queue was full,
+    /// or --bwlimit had to wait.
     pressure: f64,
+    /// The last chunk waited for --bwlimit.
+    paced: bool,
     pacer: &'a Mutex<super::Pacer>,
 }
 
@@ -64,7 +67,7 @@ impl<'a> Out<'a> {
         pacer: &'a Mutex<super::Pacer>,
     ) -> Self {
         let zctx = zstd::bulk::Compressor::new(1).ok();
-        Self { tx, stats, zctx, compress_ok: compress, probe: (0, 0), pressure: 1.0, pacer }
+        Self { tx, stats, zctx, compress_ok: compress, probe: (0, 0), pressure: 1.0, paced: false, pacer }
     }
 
     /// Send a control message.
@@ -79,7 +82,7 @@ impl<'a> Out<'a> {
         let mut compressed = false;
         // Adaptive compression: zstd only pays while the link is the bottleneck, i.e. while the
         // outgoing queue is full.
-        self.pressure = self.pressure * 0.9 + if tx.is_full() { 0.1 } else { 0.0 };
+        self.pressure = self.pressure * 0.9 + if tx.is_full() || self.paced { 0.1 } else { 0.0 };
         if self.compress_ok && self.pressure > 0.2 {
             if let Some(z) = self.zctx.as_mut() {
                 if let Ok(out) = z.compress(&chunk) {
@@ -100,7 +103,7 @@ impl<'a> Out<'a> {
         add(&stats.bytes_sent, raw);
         add(&stats.bytes_wire, chunk.len() as u64);
         if let Ok(mut p) = self.pacer.lock() {
-            p.pace(chunk.len() as u64);
+            self.paced = p.pace(chunk.len() as u64);
         }
         tx.send(Message::Data { file, index, hash, compressed, data: chunk.into() }).map_err(|_| PErr::Closed)?;
         Ok(())
