@@ -29,15 +29,16 @@ struct Listener {
 impl Listener {
     /// Spawn `pcp ARGS... --listen 127.0.0.1:0` with PCP_CODE=`code`; wait for its address.
     fn spawn(td: &TestDir, code: &str, args: &[&str]) -> Self {
-        Self::spawn_cmd(td, td.pcp(), code, args)
+        Self::spawn_cmd(td, td.pcp(), code, args, "127.0.0.1:0")
     }
 
-    /// Like [`Listener::spawn`], with `cmd` as the `pcp` command (e.g. inside a namespace).
-    fn spawn_cmd(td: &TestDir, mut cmd: std::process::Command, code: &str, args: &[&str]) -> Self {
+    /// Like [`Listener::spawn`], with `cmd` as the `pcp` command (e.g. inside a namespace),
+    /// listening on `listen`.
+    fn spawn_cmd(td: &TestDir, mut cmd: std::process::Command, code: &str, args: &[&str], listen: &str) -> Self {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let err = td.join(format!("listener-{n}.err"));
         let out = td.join(format!("listener-{n}.out"));
-        cmd.args(args).args(["--listen", "127.0.0.1:0"]).env("PCP_CODE", code);
+        cmd.args(args).args(["--listen", listen]).env("PCP_CODE", code);
         let child = cmd
             .process_group(0)
             .stdin(Stdio::null())
@@ -455,8 +456,13 @@ fn cut_link_reconnects_with_retries() {
     let td = TestDir::new();
     let srv = td.mkdir("srv");
     let hash = write_seeded_file(&srv.join("big.bin"), 11, SIZE);
-    let mut l =
-        Listener::spawn_cmd(&td, ns.pcp(&td.home(), td.path()), CODE_A, &["serve", &s(&srv), "--once", "--read-only"]);
+    let mut l = Listener::spawn_cmd(
+        &td,
+        ns.pcp(&td.home(), td.path()),
+        CODE_A,
+        &["serve", &s(&srv), "--once", "--read-only"],
+        "127.0.0.1:0",
+    );
     let port = l.addr.rsplit(':').next().unwrap().to_owned();
     let got = td.join("got");
     let out_path = td.join("client.out");
@@ -541,6 +547,42 @@ fn cut_link_reconnects_with_retries() {
     // At most what was in flight is sent twice (see dropped_connection_reconnects_and_continues);
     // a restart would send SIZE + SIZE / 2.
     assert!(sent <= SIZE + SIZE / 4, "the reconnect resent too much: {sent} bytes for a {SIZE}-byte file");
+}
+
+/// Path MTU discovery on a real link smaller than its search range: two namespaces joined by a
+/// veth pair with a 1280-byte MTU. Probes up to 6500 bytes are dropped by the link, the search
+/// settles below, and the transfer in both directions completes intact.
+#[test]
+fn transfer_over_a_small_mtu_link() {
+    const SIZE: u64 = 24 * MIB;
+    let Some((na, nb)) = netns::Netns::pair("mtu", 1280) else { return };
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    let hash = write_seeded_file(&td.join("src/big.bin"), 13, SIZE);
+    // serve (not --once): a fresh code after each session; the second one is read from stderr.
+    let mut l = Listener::spawn_cmd(&td, na.pcp(&td.home(), td.path()), CODE_A, &["serve", &s(&srv)], "198.51.100.1:0");
+    let dial_b = |code: &str, args: &[&str]| {
+        let mut cmd = nb.pcp(&td.home(), td.path());
+        cmd.args(args).args(["--addr", &l.addr, "--json", "--no-compress"]).env("PCP_CODE", code);
+        run_timeout(&mut cmd, NET_TIMEOUT)
+    };
+    let push = dial_b(CODE_A, &["sync", "-a", &format!("{}/", s(&td.join("src"))), "peer:in/"]);
+    ok(&push, "push over a 1280-byte MTU link");
+    assert_eq!(hash_file(&srv.join("in/big.bin")), hash);
+    let deadline = Instant::now() + NET_TIMEOUT;
+    let second = loop {
+        let codes: Vec<String> =
+            l.stderr().lines().filter_map(|x| x.strip_prefix("Code: ").map(str::to_owned)).collect();
+        if codes.len() >= 2 {
+            break codes[1].clone();
+        }
+        assert!(Instant::now() < deadline, "serve printed no second code:\n{}", l.stderr());
+        thread::sleep(Duration::from_millis(20));
+    };
+    let pull = dial_b(&second, &["sync", "-a", "peer:in/big.bin", &format!("{}/", s(&td.join("back")))]);
+    ok(&pull, "pull over a 1280-byte MTU link");
+    assert_eq!(hash_file(&td.join("back/big.bin")), hash);
+    l.kill();
 }
 
 /// `pcp serve` without `--once` prints a fresh code after each use and serves peers at the same

@@ -41,6 +41,27 @@ impl Netns {
         Some(ns)
     }
 
+    /// Two namespaces joined by a veth pair with link MTU `mtu`: the first holds
+    /// 198.51.100.1/24, the second 198.51.100.2/24 (documentation addresses, only inside them).
+    pub fn pair(what: &str, mtu: u32) -> Option<(Self, Self)> {
+        let a = Self::new(&format!("{what}-a"))?;
+        let b = Self::new(&format!("{what}-b"))?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (va, vb) = (format!("pcpva{n}"), format!("pcpvb{n}"));
+        let mtu = mtu.to_string();
+        assert!(
+            ip(&["link", "add", &va, "netns", &a.name, "type", "veth", "peer", "name", &vb, "netns", &b.name]),
+            "creating a veth pair between {} and {}",
+            a.name,
+            b.name
+        );
+        for (ns, dev, addr) in [(&a, &va, "198.51.100.1/24"), (&b, &vb, "198.51.100.2/24")] {
+            assert!(ns.exec(&["ip", "addr", "add", addr, "dev", dev]), "address on {dev}");
+            assert!(ns.exec(&["ip", "link", "set", dev, "mtu", &mtu, "up"]), "bringing {dev} up");
+        }
+        Some((a, b))
+    }
+
     /// Run a command inside the namespace; whether it succeeded.
     pub fn exec(&self, argv: &[&str]) -> bool {
         Command::new("ip")
