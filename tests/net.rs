@@ -62,6 +62,19 @@ impl Listener {
         fs::read_to_string(&self.err).unwrap_or_default()
     }
 
+    /// The `n`th code (from 1) the listener printed, waiting (bounded) until it is there.
+    fn code(&self, n: usize) -> String {
+        let deadline = Instant::now() + NET_TIMEOUT;
+        loop {
+            let text = self.stderr();
+            if let Some(c) = text.lines().filter_map(|x| x.strip_prefix("Code: ")).nth(n - 1) {
+                return c.to_owned();
+            }
+            assert!(Instant::now() < deadline, "the listener printed no code number {n}:\n{text}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Wait (bounded) for the listener to exit by itself.
     fn wait(&mut self) -> ExitStatus {
         let child = self.child.as_mut().expect("listener already reaped");
@@ -569,16 +582,7 @@ fn transfer_over_a_small_mtu_link() {
     let push = dial_b(CODE_A, &["sync", "-a", &format!("{}/", s(&td.join("src"))), "peer:in/"]);
     ok(&push, "push over a 1280-byte MTU link");
     assert_eq!(hash_file(&srv.join("in/big.bin")), hash);
-    let deadline = Instant::now() + NET_TIMEOUT;
-    let second = loop {
-        let codes: Vec<String> =
-            l.stderr().lines().filter_map(|x| x.strip_prefix("Code: ").map(str::to_owned)).collect();
-        if codes.len() >= 2 {
-            break codes[1].clone();
-        }
-        assert!(Instant::now() < deadline, "serve printed no second code:\n{}", l.stderr());
-        thread::sleep(Duration::from_millis(20));
-    };
+    let second = l.code(2);
     let pull = dial_b(&second, &["sync", "-a", "peer:in/big.bin", &format!("{}/", s(&td.join("back")))]);
     ok(&pull, "pull over a 1280-byte MTU link");
     assert_eq!(hash_file(&td.join("back/big.bin")), hash);
@@ -597,16 +601,7 @@ fn serve_gives_each_peer_a_fresh_code_and_serves_them_concurrently() {
     let mut push = td.pcp();
     push.args(["sync", "-a", &s(&td.join("src/big.bin")), "peer:in/", "--addr", &l.addr]).env("PCP_CODE", CODE_A);
     let push = thread::spawn(move || run_timeout(&mut push, NET_TIMEOUT));
-    let deadline = Instant::now() + NET_TIMEOUT;
-    let second = loop {
-        let codes: Vec<String> =
-            l.stderr().lines().filter_map(|x| x.strip_prefix("Code: ").map(str::to_owned)).collect();
-        if codes.len() >= 2 {
-            break codes[1].clone();
-        }
-        assert!(Instant::now() < deadline, "no fresh code:\n{}", l.stderr());
-        thread::sleep(Duration::from_millis(10));
-    };
+    let second = l.code(2);
     assert_ne!(second, CODE_A);
     let out = dial(&td, &second, &l.addr, &["ls", "peer:"]);
     ok(&out, "ls with the second code");
