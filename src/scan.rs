@@ -1,10 +1,21 @@
 //! Walk a source tree (stat only, no reads) and produce file-list entries in sorted order,
 //! applying the filter and `.pcpignore` files. rsync's trailing-slash rule decides the names.
+//!
+//! The tree's top directory is held open ([`SourceRoot`]); every entry is lstat'ed, and every
+//! link read, beneath that fd with no symlink followed, and each file is later opened the same
+//! way and checked to be the inode listed here. The walker only proposes names: a directory
+//! swapped for a symlink during the walk yields errors, never entries from outside the tree.
+//! (`.pcpignore` files are still read by the walker by path; a swap can change which rules
+//! apply, never which bytes are sent.)
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::FileType;
 
 use crate::filter::{Filter, IGNORE_FILE};
 use crate::fsio::path::SafeRelPath;
+use crate::fsio::source::{FileId, SourceRoot, SourceStat};
 use crate::proto::{Entry, Kind};
 
 /// One source argument.
@@ -16,6 +27,16 @@ pub struct SourceSpec {
     pub contents: bool,
     /// Name to give a single file at the destination (when DEST names a file).
     pub rename: Option<String>,
+    /// Resolve `path` (then relative) beneath this directory, following no symlink: a subtree
+    /// a peer named inside a served directory.
+    pub within: Option<Arc<SourceRoot>>,
+}
+
+impl SourceSpec {
+    /// A source argument the user typed.
+    pub fn local(path: PathBuf, contents: bool) -> Self {
+        Self { path, contents, rename: None, within: None }
+    }
 }
 
 /// What to include.
@@ -27,13 +48,36 @@ pub struct ScanOptions {
     pub links: bool,
 }
 
+/// Where to read a scanned file: its path beneath a held root, and the inode the scan saw.
+#[derive(Debug, Clone)]
+pub struct SourceRef {
+    /// The tree it belongs to.
+    pub root: Arc<SourceRoot>,
+    /// Its path relative to the root.
+    pub rel: PathBuf,
+    /// Device and inode at scan time.
+    pub id: FileId,
+}
+
+impl SourceRef {
+    /// Open it for reading (beneath the root, no symlinks, the same inode).
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        self.root.open_file(&self.rel, Some(self.id))
+    }
+
+    /// Its path, for messages and manifest keys.
+    pub fn display(&self) -> PathBuf {
+        self.root.display(&self.rel)
+    }
+}
+
 /// One scanned entry with where to read it.
 #[derive(Debug, Clone)]
 pub struct Item {
     /// The entry as sent.
     pub entry: Entry,
-    /// Local path to read.
-    pub local: PathBuf,
+    /// Where to read it.
+    pub src: SourceRef,
 }
 
 /// Something skipped, to report.
@@ -49,22 +93,65 @@ pub enum Skip {
     Io(String, String),
 }
 
-/// Build an entry from a path's lstat.
-fn entry_for(local: &Path, rel: SafeRelPath, md: &std::fs::Metadata) -> Result<Option<Entry>, std::io::Error> {
-    use std::os::unix::fs::MetadataExt;
-    let ft = md.file_type();
-    let kind = if ft.is_file() {
-        Kind::File { size: md.len() }
-    } else if ft.is_dir() {
-        Kind::Dir
-    } else if ft.is_symlink() {
-        use std::os::unix::ffi::OsStrExt;
-        let t = std::fs::read_link(local)?;
-        Kind::Symlink { target: t.as_os_str().as_bytes().to_vec() }
-    } else {
-        return Ok(None);
+/// Build an entry from an lstat beneath the root.
+#[allow(clippy::unnecessary_cast)] // field types differ between architectures
+fn entry_for(rel: SafeRelPath, st: &SourceStat) -> Option<Entry> {
+    let kind = match st.file_type() {
+        FileType::RegularFile => Kind::File { size: st.stat.st_size as u64 },
+        FileType::Directory => Kind::Dir,
+        FileType::Symlink => Kind::Symlink { target: st.target.clone().unwrap_or_default() },
+        _ => return None,
     };
-    Ok(Some(Entry { path: rel, kind, mode: md.mode() & 0o7777, mtime: md.mtime(), mtime_ns: md.mtime_nsec() as u32 }))
+    Some(Entry {
+        path: rel,
+        kind,
+        mode: (st.stat.st_mode as u32) & 0o7777,
+        mtime: st.stat.st_mtime as i64,
+        mtime_ns: st.stat.st_mtime_nsec as u32,
+    })
+}
+
+/// Hold the spec's tree open: its root, the top entry's path in it (empty when the root is
+/// the top) and the top's lstat.
+fn open_top(spec: &SourceSpec) -> std::io::Result<(Arc<SourceRoot>, PathBuf, SourceStat)> {
+    let parent_of = |p: &Path| -> PathBuf {
+        match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    let name_of = |p: &Path| -> PathBuf { p.file_name().map(PathBuf::from).unwrap_or_default() };
+    match &spec.within {
+        Some(base) => {
+            let st = base.lstat(&spec.path)?;
+            if st.file_type() == FileType::Directory {
+                let root = base.open_dir(&spec.path)?;
+                let top = root.lstat(Path::new(""))?;
+                if top.id() != st.id() {
+                    return Err(std::io::Error::other("changed while it was opened; rerun"));
+                }
+                Ok((Arc::new(root), PathBuf::new(), top))
+            } else {
+                let root = base.open_dir(spec.path.parent().unwrap_or(Path::new("")))?;
+                let name = name_of(&spec.path);
+                let st = root.lstat(&name)?;
+                Ok((Arc::new(root), name, st))
+            }
+        }
+        None => {
+            let md = std::fs::symlink_metadata(&spec.path)?;
+            if md.is_dir() {
+                let root = SourceRoot::open(&spec.path)?;
+                let top = root.lstat(Path::new(""))?;
+                Ok((Arc::new(root), PathBuf::new(), top))
+            } else {
+                let root = SourceRoot::open(&parent_of(&spec.path))?;
+                let name = name_of(&spec.path);
+                let st = root.lstat(&name)?;
+                Ok((Arc::new(root), name, st))
+            }
+        }
+    }
 }
 
 /// Walk one source; call `emit` for each entry (parents before children, names sorted) and `skip`
@@ -76,21 +163,24 @@ pub fn scan(
     emit: &mut dyn FnMut(Item) -> anyhow::Result<()>,
     skip: &mut dyn FnMut(Skip),
 ) -> anyhow::Result<()> {
-    let md = std::fs::symlink_metadata(&spec.path).map_err(|e| anyhow::anyhow!("{}: {e}", spec.path.display()))?;
+    let (root, top_rel, top) = open_top(spec).map_err(|e| anyhow::anyhow!("{}: {e}", spec.path.display()))?;
+    let is_dir = top.file_type() == FileType::Directory;
+    let is_link = top.file_type() == FileType::Symlink;
+    let src = |rel: &Path, st: &SourceStat| SourceRef { root: root.clone(), rel: rel.to_path_buf(), id: st.id() };
     let base_name = || -> Result<String, Skip> {
         let n = spec.path.file_name().map(|n| n.to_string_lossy().into_owned());
         n.ok_or_else(|| Skip::BadName(spec.path.display().to_string(), "no file name".into()))
     };
     // Directory whose contents go to the destination root: the root entry plus children.
-    if md.is_dir() && (spec.contents || spec.path.file_name().is_none()) {
+    if is_dir && (spec.contents || spec.path.file_name().is_none()) {
         if !opts.recursive {
             skip(Skip::Directory(".".into()));
             return Ok(());
         }
-        if let Some(e) = entry_for(&spec.path, SafeRelPath::root(), &md)? {
-            emit(Item { entry: e, local: spec.path.clone() })?;
+        if let Some(e) = entry_for(SafeRelPath::root(), &top) {
+            emit(Item { entry: e, src: src(&top_rel, &top) })?;
         }
-        return walk(&spec.path, &SafeRelPath::root(), opts, filter, emit, skip);
+        return walk(&root, &SafeRelPath::root(), opts, filter, emit, skip);
     }
     let name = match spec.rename.clone().map_or_else(base_name, Ok) {
         Ok(n) => n,
@@ -106,39 +196,40 @@ pub fn scan(
             return Ok(());
         }
     };
-    if filter.excluded(rel.as_str(), md.is_dir()) {
+    if filter.excluded(rel.as_str(), is_dir) {
         return Ok(());
     }
-    if md.is_dir() && !opts.recursive {
+    if is_dir && !opts.recursive {
         skip(Skip::Directory(name));
         return Ok(());
     }
-    if md.file_type().is_symlink() && !opts.links {
+    if is_link && !opts.links {
         skip(Skip::NonRegular(name));
         return Ok(());
     }
-    match entry_for(&spec.path, rel.clone(), &md)? {
-        Some(e) => emit(Item { entry: e, local: spec.path.clone() })?,
+    match entry_for(rel.clone(), &top) {
+        Some(e) => emit(Item { entry: e, src: src(&top_rel, &top) })?,
         None => {
             skip(Skip::NonRegular(name));
             return Ok(());
         }
     }
-    if md.is_dir() {
-        walk(&spec.path, &rel, opts, filter, emit, skip)?;
+    if is_dir {
+        walk(&root, &rel, opts, filter, emit, skip)?;
     }
     Ok(())
 }
 
 fn walk(
-    root: &Path,
+    root: &Arc<SourceRoot>,
     prefix: &SafeRelPath,
     opts: ScanOptions,
     filter: &Filter,
     emit: &mut dyn FnMut(Item) -> anyhow::Result<()>,
     skip: &mut dyn FnMut(Skip),
 ) -> anyhow::Result<()> {
-    let mut wb = ignore::WalkBuilder::new(root);
+    let root_path = root.path();
+    let mut wb = ignore::WalkBuilder::new(root_path);
     wb.standard_filters(false)
         .hidden(false)
         .parents(false)
@@ -148,7 +239,7 @@ fn walk(
         .add_custom_ignore_filename(IGNORE_FILE)
         .sort_by_file_name(|a, b| a.cmp(b));
     let f2 = filter.clone();
-    let root2 = root.to_path_buf();
+    let root2 = root_path.to_path_buf();
     let prefix2 = prefix.clone();
     wb.filter_entry(move |de| {
         let Ok(rel) = de.path().strip_prefix(&root2) else { return true };
@@ -164,15 +255,14 @@ fn walk(
         let de = match res {
             Ok(d) => d,
             Err(e) => {
-                skip(Skip::Io(root.display().to_string(), e.to_string()));
+                skip(Skip::Io(root_path.display().to_string(), e.to_string()));
                 continue;
             }
         };
         if de.depth() == 0 {
             continue;
         }
-        let local = de.path().to_path_buf();
-        let Ok(relp) = local.strip_prefix(root) else { continue };
+        let Ok(relp) = de.path().strip_prefix(root_path) else { continue };
         let Some(rels) = relp.to_str() else {
             skip(Skip::BadName(relp.display().to_string(), "name is not valid UTF-8".into()));
             continue;
@@ -185,21 +275,23 @@ fn walk(
                 continue;
             }
         };
-        let md = match std::fs::symlink_metadata(&local) {
+        let st = match root.lstat(relp) {
             Ok(m) => m,
             Err(e) => {
                 skip(Skip::Io(full, e.to_string()));
                 continue;
             }
         };
-        if md.file_type().is_symlink() && !opts.links {
+        if st.file_type() == FileType::Symlink && !opts.links {
             skip(Skip::NonRegular(full));
             continue;
         }
-        match entry_for(&local, rel, &md) {
-            Ok(Some(e)) => emit(Item { entry: e, local })?,
-            Ok(None) => skip(Skip::NonRegular(full)),
-            Err(e) => skip(Skip::Io(full, e.to_string())),
+        match entry_for(rel, &st) {
+            Some(e) => {
+                let src = SourceRef { root: root.clone(), rel: relp.to_path_buf(), id: st.id() };
+                emit(Item { entry: e, src })?
+            }
+            None => skip(Skip::NonRegular(full)),
         }
     }
     Ok(())

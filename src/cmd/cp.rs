@@ -56,6 +56,7 @@ pub fn run(a: &CpArgs) -> Result<Outcome> {
             fsync: !a.no_fsync,
             umask: crate::config::umask(),
             bwlimit: None,
+            offer: None,
         },
     };
     super::sync::run_local(plan, &rep, a.out.stats)

@@ -3,7 +3,6 @@
 //! error), receives into DEST (default: a new directory, never `$HOME`). Symlinks that point
 //! outside the received tree are dropped, and it says so.
 
-use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use crate::fsio::path::SafeRelPath;
 use crate::net::client::{confirm, read_code, Dialer};
 use crate::net::handshake::close;
 use crate::net::session::{self, read_entries, write_frame, ListEntry, Request, Response, RoleConfig};
-use crate::plan::link_is_safe;
+use crate::plan::{link_is_safe, Offer, Offered};
 use crate::proto::Flags;
 use crate::report::{human, Reporter, Stats};
 
@@ -52,6 +51,21 @@ fn escaping_links(entries: &[ListEntry]) -> usize {
         .count()
 }
 
+/// The entries the receiver accepts: exactly the listed ones, with their kind, size and target.
+fn offer_of(entries: &[ListEntry]) -> Offer {
+    let mut o = Offer::default();
+    for e in entries {
+        let what = match e.kind {
+            0 => Offered::File { size: e.size },
+            1 => Offered::Dir,
+            2 => Offered::Symlink { target: e.target.clone() },
+            _ => continue,
+        };
+        o.insert(e.name.clone(), what);
+    }
+    o
+}
+
 fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let dest = a.dest.clone().unwrap_or_else(default_dest);
     // Refuse before the code is spent, not after showing the list.
@@ -64,8 +78,9 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let rt = d.handle();
     let stats = Arc::new(Stats::default());
     let start = Instant::now();
-    // The names the user accepted; a reconnect may deliver only these.
-    let mut accepted: Option<Arc<HashSet<String>>> = None;
+    // What the user accepted; a reconnect may deliver only these (the destination role checks
+    // every entry against it).
+    let mut accepted: Option<Arc<Offer>> = None;
     let end = d.with_retries(a.conn.retries, rep, |d, _| {
         let (conn, mut auth) = d.connect(rep)?;
         rt.block_on(write_frame(&mut auth.send, &Request::Offer.encode()))?;
@@ -89,9 +104,9 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
                 conn.close(quinn::VarInt::from_u32(close::DONE), b"declined");
                 return Ok(None);
             }
-            accepted = Some(Arc::new(entries.iter().map(|e| e.name.clone()).collect()));
+            accepted = Some(Arc::new(offer_of(&entries)));
         }
-        let Some(names) = &accepted else {
+        let Some(offer) = &accepted else {
             return Err(anyhow::anyhow!("offer not accepted (internal error)"));
         };
         rt.block_on(write_frame(&mut auth.send, &Response::Confirm { accept: true }.encode()))?;
@@ -106,16 +121,10 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             fsync: !a.no_fsync,
             umask: crate::config::umask(),
             bwlimit: None,
+            offer: Some(offer.clone()),
         };
-        let r = session::run_role(
-            &rt,
-            &conn,
-            auth.send,
-            auth.recv,
-            RoleConfig::Offered(Box::new(cfg), names.clone()),
-            rep,
-            &stats,
-        );
+        let r =
+            session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, &stats);
         r.map(Some)
     })?;
     let Some(end) = end else {

@@ -148,7 +148,7 @@ fn push(
                 if x.cp && !x.scan.recursive && is_real_dir(&path) {
                     return Err(tagged(Kind::Select, format!("{s} is a directory; use -r to copy directories")));
                 }
-                specs.push(SourceSpec { path, contents, rename: None });
+                specs.push(SourceSpec::local(path, contents));
             }
             Location::Peer { .. } => {
                 return Err(tagged(
@@ -258,6 +258,7 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
             fsync: x.fsync,
             umask: crate::config::umask(),
             bwlimit: x.bwlimit,
+            offer: None,
         };
         session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, stats)
     })

@@ -41,7 +41,7 @@ fn offer(paths: &[String]) -> Result<(Vec<SourceSpec>, Vec<ListEntry>)> {
         if std::fs::symlink_metadata(&path).is_err() {
             return Err(tagged(Kind::Select, format!("{p} does not exist; check the path")));
         }
-        specs.push(SourceSpec { path, contents, rename: None });
+        specs.push(SourceSpec::local(path, contents));
     }
     let mut entries = Vec::new();
     let opts = ScanOptions { recursive: true, links: true };

@@ -27,7 +27,9 @@ fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
     let dir = std::fs::canonicalize(&a.dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
         tagged(Kind::Select, format!("{} is not a directory; give the directory to serve", a.dir.display()))
     })?;
-    let served = Served::Dir { dir, read_only: a.read_only };
+    let root = crate::fsio::source::SourceRoot::open(&dir)
+        .map_err(|e| tagged(Kind::Select, format!("{}: {e}; give the directory to serve", dir.display())))?;
+    let served = Served::Dir { dir, root: Arc::new(root), read_only: a.read_only };
     let server::Listener { rt, ep, id, guard, resumes } = server::start_listening(a.listen.as_deref(), rep)?;
     let ctx = Ctx {
         rt: rt.handle().clone(),

@@ -55,7 +55,7 @@ pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> 
                 if std::fs::symlink_metadata(&path).is_err() {
                     return Err(tagged(Kind::Select, format!("source {s} does not exist; check the path")));
                 }
-                specs.push(SourceSpec { path, contents, rename: None });
+                specs.push(SourceSpec::local(path, contents));
             }
             Location::Peer { name, .. } => {
                 return Err(tagged(
@@ -149,6 +149,7 @@ pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
         fsync: !a.no_fsync,
         umask: crate::config::umask(),
         bwlimit: None,
+        offer: None,
     };
     Ok(LocalPlan { source, dest })
 }

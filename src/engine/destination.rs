@@ -48,6 +48,9 @@ pub struct DestConfig {
     /// --bwlimit when this side receives from a peer: data is taken at most this fast, and QUIC
     /// flow control slows the sender to match (None: unlimited).
     pub bwlimit: Option<u64>,
+    /// Only these entries may arrive (`pcp receive`: what the user accepted); anything else
+    /// ends the transfer as a protocol violation before it touches the disk.
+    pub offer: Option<std::sync::Arc<plan::Offer>>,
 }
 
 /// What the destination reports back.
@@ -340,6 +343,13 @@ impl Dest<'_> {
         // T7/T10: one entry per path, and a parent that this transfer made a directory.
         if cfg!(windows) {
             e.path.check_portable().map_err(PErr::Path)?;
+        }
+        if self.cfg.offer.as_ref().is_some_and(|o| !o.admits(&e)) {
+            return Err(PErr::State(format!(
+                "the sender sent {}, which is not what it offered; nothing of it was written",
+                crate::report::sanitize(if e.path.is_root() { "." } else { e.path.as_str() })
+            ))
+            .into());
         }
         if !self.paths.insert(e.path.clone()) {
             return Err(PErr::State(format!("duplicate entry {}", e.path)).into());
@@ -1093,6 +1103,7 @@ mod hostile {
             fsync: false,
             umask: 0o022,
             bwlimit: None,
+            offer: None,
         }
     }
 

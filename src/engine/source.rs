@@ -16,7 +16,7 @@ use crate::manifest::{Manifest, Stat};
 use crate::proto::message::is_inline;
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Hello, Kind, Message};
 use crate::report::{add, Reporter, Stats};
-use crate::scan::{self, ScanOptions, Skip, SourceSpec};
+use crate::scan::{self, ScanOptions, Skip, SourceRef, SourceSpec};
 
 /// What the source needs to know.
 #[derive(Debug, Clone)]
@@ -111,11 +111,13 @@ impl<'a> Out<'a> {
 }
 
 struct FileChunks {
-    path: PathBuf,
+    src: SourceRef,
     chunks: Vec<ChunkRef>,
 }
 
 type Table = Arc<Mutex<HashMap<u32, FileChunks>>>;
+/// Where to read each listed entry (`None`: not a regular file), by entry id.
+type Files = Arc<Mutex<Vec<Option<SourceRef>>>>;
 
 /// Run the source role until the destination says `Done`. Returns the number of entries skipped
 /// with an error (names that cannot be sent, unreadable files).
@@ -128,7 +130,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
         max_delete: cfg.max_delete,
     }))
     .map_err(|_| PErr::Closed)?;
-    let files: Arc<Mutex<Vec<Option<PathBuf>>>> = Arc::default();
+    let files: Files = Arc::default();
     let table: Table = Arc::default();
     let (need_tx, need_rx) = crossbeam_channel::unbounded::<(u32, bool)>();
     let skipped = std::sync::atomic::AtomicU64::new(0);
@@ -148,7 +150,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                         Kind::File { size } => {
                             add(&stats.regular, 1);
                             add(&stats.total_size, size);
-                            Some(item.local)
+                            Some(item.src)
                         }
                         Kind::Dir => {
                             add(&stats.dirs, 1);
@@ -209,19 +211,19 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
             .context("opening the source manifest")?;
             let mut out = Out::new(&tx, stats, cfg.compress, &pacer);
             for (id, inline_ok) in need_rx.iter() {
-                let path = {
+                let src = {
                     let f = files.lock().map_err(|_| anyhow!("lock"))?;
                     f.get(id as usize).cloned().flatten()
                 };
-                let Some(path) = path else {
+                let Some(src) = src else {
                     bail!(PErr::State(format!("destination asked for entry {id}, which is not a regular file")));
                 };
-                if let Err(e) = chunk_one(id, inline_ok, &path, &cfg, &mut manifest, &table, &mut out) {
+                if let Err(e) = chunk_one(id, inline_ok, &src, &cfg, &mut manifest, &table, &mut out) {
                     if e.downcast_ref::<PErr>().is_some() {
                         return Err(e);
                     }
                     // File vanished or unreadable: tell the destination with an empty, impossible sum.
-                    rep.warn(&format!("{}: {e:#}", path.display()));
+                    rep.warn(&crate::report::sanitize(&format!("{}: {e:#}", src.display().display())));
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     out.msg(Message::FileSum { file: id, count: u32::MAX, size: 0, hash: ChunkHash([0; 32]) })?;
                 }
@@ -246,7 +248,7 @@ fn respond(
     link: &Link,
     need_tx: &crossbeam_channel::Sender<(u32, bool)>,
     table: &Table,
-    files: &Arc<Mutex<Vec<Option<PathBuf>>>>,
+    files: &Files,
     out: &mut Out<'_>,
 ) -> Result<()> {
     let mut open: Option<(u32, std::fs::File)> = None;
@@ -273,7 +275,7 @@ fn respond(
             Message::Want { file, ranges } => {
                 for (start, cnt) in ranges {
                     for idx in start..start + cnt {
-                        let (path, c) = {
+                        let (src, c) = {
                             let t = table.lock().map_err(|_| anyhow!("lock"))?;
                             let fc = t
                                 .get(&file)
@@ -281,18 +283,17 @@ fn respond(
                             let c = *fc.chunks.get(idx as usize).ok_or_else(|| {
                                 PErr::State(format!("want for chunk {idx} of file {file}, not listed"))
                             })?;
-                            (fc.path.clone(), c)
+                            (fc.src.clone(), c)
                         };
                         if open.as_ref().map(|(f, _)| *f) != Some(file) {
-                            let f = crate::fsio::open_source(&path)
-                                .with_context(|| format!("reading {}", path.display()))?;
+                            let f = src.open().with_context(|| format!("reading {}", src.display().display()))?;
                             open = Some((file, f));
                         }
                         let Some((_, f)) = &open else { continue };
                         // Read straight into the buffer that will travel (no extra copy).
                         let mut chunk = vec![0u8; c.len as usize];
                         crate::fsio::read_at(f, &mut chunk, c.offset)
-                            .with_context(|| format!("reading {}", path.display()))?;
+                            .with_context(|| format!("reading {}", src.display().display()))?;
                         add(&out.stats.source_read, u64::from(c.len));
                         out.data(file, idx, c.hash, chunk)?;
                     }
@@ -311,18 +312,19 @@ fn respond(
 fn chunk_one(
     id: u32,
     inline_ok: bool,
-    path: &std::path::Path,
+    src: &SourceRef,
     cfg: &SourceConfig,
     manifest: &mut Manifest,
     table: &Table,
     out: &mut Out<'_>,
 ) -> Result<()> {
     let (tx, stats) = (out.tx, out.stats);
-    let f = crate::fsio::open_source(path)?;
+    let f = src.open()?;
     let md = f.metadata()?;
     let stat = Stat::from_meta(&md);
-    let key = path.to_string_lossy();
-    table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { path: path.to_path_buf(), chunks: Vec::new() });
+    let shown = src.display();
+    let key = shown.to_string_lossy();
+    table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { src: src.clone(), chunks: Vec::new() });
     let send_batch = |first: u32, chunks: &[ChunkRef]| -> Result<()> {
         {
             let mut t = table.lock().map_err(|_| anyhow!("lock"))?;

@@ -5,6 +5,7 @@
 //! fsynced and renamed over the final name: a crash leaves old or new content, never a mix.
 
 pub mod path;
+pub mod source;
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -361,13 +362,18 @@ impl DestRoot {
             return Ok(());
         }
         let (fd, name) = self.parent(rel)?;
-        if let (Some(m), false) = (mode, is_link) {
-            rustix::fs::chmodat(fd, name, Mode::from_raw_mode(m), AtFlags::empty()).map_err(|e| ioe(&d, e))?;
+        if is_link {
+            // A link's own times (never its target's); links have no mode of their own.
+            if let Some((s, ns)) = mtime {
+                rustix::fs::utimensat(fd, name, &ts(s, ns), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| ioe(&d, e))?;
+            }
+            return Ok(());
         }
-        if let Some((s, ns)) = mtime {
-            rustix::fs::utimensat(fd, name, &ts(s, ns), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| ioe(&d, e))?;
-        }
-        Ok(())
+        // Mode and times go through an fd of the entry itself, opened without following a
+        // symlink: a directory or file swapped for a link since it was written makes this
+        // fail, never changes the link's target (a path-based chmod would follow it).
+        let f = open_entry(fd, name).map_err(|e| ioe(&d, e))?;
+        set_fd_meta(fd, name, &f, mode, mtime.map(|(s, ns)| ts(s, ns))).map_err(|e| ioe(&d, e))
     }
 
     /// List directory `rel` (names and types), without following links.
@@ -395,6 +401,49 @@ impl DestRoot {
         }
         Ok(out)
     }
+}
+
+/// Open entry `name` of `dir` for a metadata change: a regular file or directory, never
+/// through a symlink. `O_PATH` needs no read permission and opens no device or FIFO.
+fn open_entry(dir: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+    let fd = rustix::fs::openat(dir, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let st = rustix::fs::fstat(&fd)?;
+    match FileType::from_raw_mode(st.st_mode as _) {
+        FileType::RegularFile | FileType::Directory => Ok(fd),
+        FileType::Symlink => Err(io::Error::other("it is a symlink now; not changing it (nor what it points to)")),
+        _ => Err(io::Error::other("not a regular file or directory; not changing it")),
+    }
+}
+
+/// Change the mode and/or times of the inode `fd` (an `O_PATH` fd from [`open_entry`]), which
+/// takes no fchmod: through its `/proc/self/fd` entry, which names that very inode (no path is
+/// resolved again); without /proc, through a read-only fd of `name` in `dir`, used only if it
+/// is the same inode.
+fn set_fd_meta(dir: &OwnedFd, name: &str, fd: &OwnedFd, mode: Option<u32>, t: Option<Timestamps>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let proc = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    if rustix::fs::access(proc.as_str(), rustix::fs::Access::EXISTS).is_ok() {
+        if let Some(m) = mode {
+            rustix::fs::chmodat(rustix::fs::CWD, proc.as_str(), Mode::from_raw_mode(m), AtFlags::empty())?;
+        }
+        if let Some(t) = t {
+            rustix::fs::utimensat(rustix::fs::CWD, proc.as_str(), &t, AtFlags::empty())?;
+        }
+        return Ok(());
+    }
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let f = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+    let (a, b) = (rustix::fs::fstat(&f)?, rustix::fs::fstat(fd)?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(io::Error::other("replaced while its metadata was being set; not changing it"));
+    }
+    if let Some(m) = mode {
+        rustix::fs::fchmod(&f, Mode::from_raw_mode(m))?;
+    }
+    if let Some(t) = t {
+        rustix::fs::futimens(&f, &t)?;
+    }
+    Ok(())
 }
 
 fn remove_at(dirfd: &OwnedFd, name: &str, depth: usize) -> io::Result<()> {
@@ -429,12 +478,6 @@ fn remove_at(dirfd: &OwnedFd, name: &str, depth: usize) -> io::Result<()> {
     }
     rustix::fs::unlinkat(dirfd, name, AtFlags::REMOVEDIR)?;
     Ok(())
-}
-
-/// Open a source file for reading without following a final symlink.
-pub fn open_source(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
 /// Read exactly `buf.len()` bytes at `offset`.

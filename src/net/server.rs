@@ -81,6 +81,8 @@ pub enum Served {
     Dir {
         /// The served directory (canonical).
         dir: PathBuf,
+        /// The served directory, held open: what a peer pulls is read beneath it.
+        root: Arc<crate::fsio::source::SourceRoot>,
         /// Refuse pushes.
         read_only: bool,
     },
@@ -210,8 +212,8 @@ fn finish_with(rt: &Handle, conn: &Connection, send: &mut quinn::SendStream, fra
 }
 
 fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
-    let (dir, read_only) = match served {
-        Served::Dir { dir, read_only } => (dir, *read_only),
+    let (dir, root, read_only) = match served {
+        Served::Dir { dir, root, read_only } => (dir, root, *read_only),
         Served::Offer { .. } => {
             return match req {
                 Request::Offer => Ok(Plan::Offer),
@@ -266,6 +268,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 fsync: true,
                 umask: crate::config::umask(),
                 bwlimit: None,
+                offer: None,
             };
             Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
         }
@@ -288,9 +291,10 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
             };
             let local = rel.under(dir);
             let spec = SourceSpec {
-                path: local.clone(),
+                path: PathBuf::from(rel.as_str()),
                 contents: is_dir && (slash || rel.is_root() || contents_if_dir),
                 rename,
+                within: Some(root.clone()),
             };
             let flags = flags & PEER_FLAGS;
             let cfg = SourceConfig {

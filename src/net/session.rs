@@ -505,11 +505,8 @@ pub fn make_dirs(dir: &Path, rel: &SafeRelPath) -> Result<PathBuf, Response> {
 pub enum RoleConfig {
     /// Send.
     Source(Box<SourceConfig>),
-    /// Receive.
+    /// Receive (`DestConfig::offer` limits what may arrive, for `pcp receive`).
     Destination(Box<DestConfig>),
-    /// Receive what an offer listed, and nothing else (`pcp receive`): the names the receiver
-    /// confirmed (`.` for the root).
-    Offered(Box<DestConfig>, Arc<std::collections::HashSet<String>>),
 }
 
 /// How a transfer over the network ended.
@@ -533,12 +530,11 @@ pub fn run_role(
     rep: &Reporter,
     stats: &Arc<Stats>,
 ) -> Result<TransferEnd> {
-    let (trole, allowed) = match &role {
-        RoleConfig::Source(_) => (Role::Source, None),
-        RoleConfig::Destination(_) => (Role::Destination, None),
-        RoleConfig::Offered(_, names) => (Role::Destination, Some(names.clone())),
+    let trole = match &role {
+        RoleConfig::Source(_) => Role::Source,
+        RoleConfig::Destination(_) => Role::Destination,
     };
-    let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone(), allowed)?;
+    let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone())?;
     // Progress on both ends (--progress, also on `serve`): the destination reports it itself;
     // on the source side a ticker does.
     let started = std::time::Instant::now();
@@ -560,7 +556,7 @@ pub fn run_role(
             RoleConfig::Source(cfg) => {
                 source::run(*cfg, link, rep, stats).map(|skipped| TransferEnd { skipped, errors: 0 })
             }
-            RoleConfig::Destination(cfg) | RoleConfig::Offered(cfg, _) => destination::run(&cfg, link, rep, stats)
+            RoleConfig::Destination(cfg) => destination::run(&cfg, link, rep, stats)
                 .map(|o| TransferEnd { skipped: 0, errors: o.errors + u64::from(o.delete_limited) }),
         };
         done.store(true, std::sync::atomic::Ordering::Relaxed);

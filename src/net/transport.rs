@@ -61,9 +61,6 @@ pub struct Transport {
     rt: Handle,
 }
 
-/// Names a destination accepts in the file list (an offer the user confirmed).
-pub type Allowed = Arc<std::collections::HashSet<String>>;
-
 /// Where a reader task puts decoded messages.
 #[derive(Clone)]
 enum Sink {
@@ -91,7 +88,6 @@ pub fn start(
     recv0: RecvStream,
     role: Role,
     stats: Arc<Stats>,
-    allowed: Option<Allowed>,
 ) -> Result<(Link, Transport)> {
     let error: Arc<Mutex<Option<anyhow::Error>>> = Arc::default();
     let mut threads = Vec::new();
@@ -102,7 +98,7 @@ pub fn start(
             let (in_tx, in_rx) = crossbeam_channel::unbounded::<Message>();
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone(), None)));
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
@@ -122,14 +118,7 @@ pub fn start(
                 }
             })?);
             let sink = Sink::Bounded(atx);
-            tasks.push(rt.spawn(read_stream(
-                conn.clone(),
-                recv0,
-                sink.clone(),
-                Some(stats.clone()),
-                error.clone(),
-                allowed,
-            )));
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, sink.clone(), Some(stats.clone()), error.clone())));
             tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
@@ -319,14 +308,7 @@ async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<M
             // Connection closed (normally, after a transfer that needed no data).
             Err(_) => break,
         };
-        readers.push(tokio::spawn(read_stream(
-            conn.clone(),
-            recv,
-            sink.clone(),
-            Some(stats.clone()),
-            err.clone(),
-            None,
-        )));
+        readers.push(tokio::spawn(read_stream(conn.clone(), recv, sink.clone(), Some(stats.clone()), err.clone())));
     }
     drop(sink);
     for r in readers {
@@ -342,7 +324,6 @@ async fn read_stream(
     sink: Sink,
     stats: Option<Arc<Stats>>,
     err: Arc<Mutex<Option<anyhow::Error>>>,
-    allowed: Option<Allowed>,
 ) {
     let res = async {
         let mut asm = frame::Assembler::default();
@@ -351,19 +332,6 @@ async fn read_stream(
         loop {
             for body in bodies.drain(..) {
                 let msg = Message::decode_shared(&body)?;
-                if let (Some(names), Message::FileList { entries, .. }) = (allowed.as_deref(), &msg) {
-                    // A sender may send only what the receiver saw and accepted.
-                    for e in entries {
-                        let name = if e.path.is_root() { "." } else { e.path.as_str() };
-                        if !names.contains(name) {
-                            return Err(crate::proto::Error::State(format!(
-                                "the sender sent {}, which it did not offer",
-                                crate::report::sanitize(name)
-                            ))
-                            .into());
-                        }
-                    }
-                }
                 if let (Some(s), Message::Data { compressed, data, .. }) = (stats.as_deref(), &msg) {
                     add(&s.chunks_sent, 1);
                     add(&s.bytes_wire, data.len() as u64);

@@ -1,0 +1,291 @@
+//! Attacks on the file layer, each named after what it tries (security issue: proven escapes).
+//! The engine roles run for real over an in-memory link, on real files; the hostile side is a
+//! script that speaks the protocol and changes the file system between two messages, so each
+//! race is hit every time, not by luck.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pcp::chunk::ChunkParams;
+use pcp::engine::source::{self, SourceConfig};
+use pcp::engine::Link;
+use pcp::filter::Filter;
+use pcp::proto::{Flags, Hello, Kind, Message};
+use pcp::report::{Reporter, Stats, Verbosity};
+use pcp::scan::{ScanOptions, SourceSpec};
+
+const SECRET: &[u8] = b"SECRET-OUTSIDE-THE-TREE-";
+
+fn quiet() -> Reporter {
+    Reporter::new(Verbosity { quiet: true, ..Verbosity::default() })
+}
+
+fn recv(l: &Link) -> Message {
+    l.rx.recv_timeout(Duration::from_secs(20)).expect("the source role went silent")
+}
+
+/// Start the real source role on `root/` and play the destination's opening: Hello, then the
+/// whole file list. Returns the link, the entries and the role's thread.
+fn start_source(root: &Path) -> (Link, Vec<pcp::proto::Entry>, std::thread::JoinHandle<anyhow::Result<u64>>) {
+    let cfg = SourceConfig {
+        specs: vec![SourceSpec::local(root.to_path_buf(), true)],
+        scan: ScanOptions { recursive: true, links: true },
+        filter: Filter::none(),
+        params: ChunkParams::DEFAULT,
+        compress: false,
+        manifest: None,
+        flags: Flags(Flags::LINKS),
+        max_delete: 0,
+        bwlimit: None,
+    };
+    let (src_end, dst_end) = pcp::engine::local_pair(64);
+    let h = std::thread::spawn(move || source::run(cfg, src_end, &quiet(), &Stats::default()));
+    let Message::Hello(h0) = recv(&dst_end) else { panic!("no Hello") };
+    dst_end
+        .tx
+        .send(Message::Hello(Hello { version: h0.version, params: h0.params, flags: h0.flags, max_delete: 0 }))
+        .unwrap();
+    let mut entries = Vec::new();
+    loop {
+        match recv(&dst_end) {
+            Message::FileList { entries: e, .. } => entries.extend(e),
+            Message::FileListEnd { .. } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (dst_end, entries, h)
+}
+
+fn id_of(entries: &[pcp::proto::Entry], name: &str) -> u32 {
+    entries.iter().position(|e| e.path.as_str() == name).expect("entry listed") as u32
+}
+
+/// Everything the source sends after a Need, until it has summed the file (and sent any
+/// data asked for). Returns whether any byte of `SECRET` content came out.
+fn leaked(msgs: &[Message]) -> bool {
+    msgs.iter().any(|m| matches!(m, Message::Data { data, .. } if data.windows(SECRET.len()).any(|w| w == SECRET)))
+}
+
+fn outside_secret(dir: &Path, size: usize) {
+    let mut v = Vec::new();
+    while v.len() < size {
+        v.extend_from_slice(SECRET);
+    }
+    v.truncate(size);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("shadow"), &v).unwrap();
+    pcp_set_mode(&dir.join("shadow"), 0o600);
+}
+
+fn pcp_set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Issue item 1 and 7: the list shows `x/shadow`; before the destination asks for it, `x` is
+/// swapped for a symlink to a directory outside the tree. The source must not read through it.
+#[test]
+fn attack_source_dir_swapped_for_symlink_before_need() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, out) = (t.path().join("src"), t.path().join("outside"));
+    std::fs::create_dir_all(src.join("x")).unwrap();
+    std::fs::write(src.join("x/shadow"), vec![b'i'; 100_000]).unwrap();
+    outside_secret(&out, 100_000);
+    let (l, entries, h) = start_source(&src);
+    let id = id_of(&entries, "x/shadow");
+    std::fs::rename(src.join("x"), t.path().join("x.orig")).unwrap();
+    std::os::unix::fs::symlink(&out, src.join("x")).unwrap();
+    l.tx.send(Message::Need { files: vec![id], inline: true }).unwrap();
+    let mut got = Vec::new();
+    loop {
+        let m = recv(&l);
+        let sum = matches!(m, Message::FileSum { .. });
+        if let Message::ChunkList { file, first, chunks } = &m {
+            // Ask for every chunk it lists, as a hostile destination would.
+            l.tx.send(Message::Want { file: *file, ranges: vec![(*first, chunks.len() as u32)] }).unwrap();
+        }
+        got.push(m);
+        if sum {
+            break;
+        }
+    }
+    l.tx.send(Message::Done).unwrap();
+    while let Ok(m) = l.rx.recv_timeout(Duration::from_secs(5)) {
+        got.push(m);
+    }
+    let _ = h.join().unwrap();
+    assert!(!leaked(&got), "content from outside the source tree was sent");
+    assert!(
+        got.iter().any(|m| matches!(m, Message::FileSum { count: u32::MAX, .. })),
+        "the file must be reported unreadable: {:?}",
+        got.iter().map(source::kind_name).collect::<Vec<_>>()
+    );
+}
+
+/// Item 1, second half: the chunk list was made from the real file; before the destination
+/// asks for the data, `x` becomes a symlink to an outside directory with a same-sized file.
+/// The source re-opens the file for the data: that open must not follow the swapped directory.
+#[test]
+fn attack_source_dir_swapped_for_symlink_before_want() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, out) = (t.path().join("src"), t.path().join("outside"));
+    std::fs::create_dir_all(src.join("x")).unwrap();
+    std::fs::write(src.join("x/shadow"), vec![b'i'; 300_000]).unwrap();
+    outside_secret(&out, 300_000);
+    let (l, entries, h) = start_source(&src);
+    let id = id_of(&entries, "x/shadow");
+    l.tx.send(Message::Need { files: vec![id], inline: false }).unwrap();
+    let mut lists = Vec::new();
+    loop {
+        match recv(&l) {
+            Message::ChunkList { first, chunks, .. } => lists.push((first, chunks.len() as u32)),
+            Message::FileSum { .. } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    std::fs::rename(src.join("x"), t.path().join("x.orig")).unwrap();
+    std::os::unix::fs::symlink(&out, src.join("x")).unwrap();
+    l.tx.send(Message::Want { file: id, ranges: lists }).unwrap();
+    let mut got = Vec::new();
+    while let Ok(m) = l.rx.recv_timeout(Duration::from_secs(3)) {
+        got.push(m);
+    }
+    let _ = l.tx.send(Message::Done);
+    drop(l);
+    let _ = h.join().unwrap();
+    assert!(!leaked(&got), "content from outside the source tree was sent");
+}
+
+/// A regular file of the list replaced by a FIFO before it is read: the sender must not block
+/// on it (security.md T15), and reports that one file.
+#[test]
+fn attack_source_file_swapped_for_fifo() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"hello").unwrap();
+    let (l, entries, h) = start_source(&src);
+    let id = id_of(&entries, "f");
+    std::fs::remove_file(src.join("f")).unwrap();
+    let st = std::process::Command::new("mkfifo").arg(src.join("f")).status().unwrap();
+    assert!(st.success());
+    l.tx.send(Message::Need { files: vec![id], inline: true }).unwrap();
+    match recv(&l) {
+        Message::FileSum { count, .. } => assert_eq!(count, u32::MAX, "reported unreadable"),
+        other => panic!("unexpected {other:?}"),
+    }
+    l.tx.send(Message::Done).unwrap();
+    let _ = h.join().unwrap();
+}
+
+/// Sanity for the scripts above: an honest run of the same script sends the real bytes.
+#[test]
+fn source_script_sends_the_real_file() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("x")).unwrap();
+    std::fs::write(src.join("x/shadow"), b"inside").unwrap();
+    let (l, entries, h) = start_source(&src);
+    assert!(entries.iter().any(|e| matches!(e.kind, Kind::File { size: 6 })));
+    let id = id_of(&entries, "x/shadow");
+    l.tx.send(Message::Need { files: vec![id], inline: true }).unwrap();
+    let mut data = None;
+    for _ in 0..3 {
+        if let Message::Data { data: d, .. } = recv(&l) {
+            data = Some(d);
+            break;
+        }
+    }
+    assert_eq!(data.as_deref(), Some(&b"inside"[..]));
+    l.tx.send(Message::Done).unwrap();
+    let _ = h.join().unwrap();
+}
+
+fn dest_cfg(root: &Path, flags: u64) -> pcp::engine::destination::DestConfig {
+    pcp::engine::destination::DestConfig {
+        root: root.to_path_buf(),
+        flags: Flags(flags),
+        max_delete: 0,
+        filter: Filter::none(),
+        manifest: None,
+        fsync: false,
+        umask: 0o022,
+        bwlimit: None,
+        offer: None,
+    }
+}
+
+/// Start the real destination role on `root`; returns the hostile source's end of the link.
+fn start_dest(
+    cfg: pcp::engine::destination::DestConfig,
+) -> (Link, std::thread::JoinHandle<anyhow::Result<pcp::engine::destination::Outcome>>) {
+    let (src_end, dst_end) = pcp::engine::local_pair(64);
+    let h = std::thread::spawn(move || pcp::engine::destination::run(&cfg, dst_end, &quiet(), &Stats::default()));
+    src_end
+        .tx
+        .send(Message::Hello(Hello {
+            version: pcp::proto::message::VERSION,
+            params: ChunkParams::DEFAULT,
+            flags: Flags(0),
+            max_delete: 0,
+        }))
+        .unwrap();
+    assert!(matches!(recv(&src_end), Message::Hello(_)));
+    (src_end, h)
+}
+
+fn entry(path: &str, kind: Kind, mode: u32) -> pcp::proto::Entry {
+    let path = if path == "." {
+        pcp::fsio::path::SafeRelPath::root()
+    } else {
+        pcp::fsio::path::SafeRelPath::new(path).unwrap()
+    };
+    pcp::proto::Entry { path, kind, mode, mtime: 1_600_000_000, mtime_ns: 0 }
+}
+
+fn wait_for(p: &Path) {
+    for _ in 0..500 {
+        if std::fs::symlink_metadata(p).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{} never appeared", p.display());
+}
+
+/// Issue item 2: a directory of mode 0777 is made, then swapped for a symlink to a file
+/// outside before the destination applies directory modes at the end. The outside file's
+/// mode and mtime must not change.
+#[test]
+fn attack_dest_dir_swapped_for_symlink_before_chmod() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let t = tempfile::tempdir().unwrap();
+    let (dst, victim) = (t.path().join("dst"), t.path().join("victim-file"));
+    std::fs::create_dir(&dst).unwrap();
+    std::fs::write(&victim, b"keep").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let before = std::fs::metadata(&victim).unwrap();
+    let (l, h) = start_dest(dest_cfg(&dst, Flags::PERMS | Flags::TIMES));
+    l.tx.send(Message::FileList {
+        first: 0,
+        entries: vec![entry(".", Kind::Dir, 0o755), entry("victim", Kind::Dir, 0o777)],
+    })
+    .unwrap();
+    wait_for(&dst.join("victim"));
+    std::fs::remove_dir(dst.join("victim")).unwrap();
+    std::os::unix::fs::symlink(&victim, dst.join("victim")).unwrap();
+    l.tx.send(Message::FileListEnd { count: 2 }).unwrap();
+    loop {
+        match recv(&l) {
+            Message::Done => break,
+            Message::Error { text } => panic!("destination failed: {text}"),
+            _ => {}
+        }
+    }
+    let _ = l.tx.send(Message::Done);
+    let out = h.join().unwrap().unwrap();
+    let after = std::fs::metadata(&victim).unwrap();
+    assert_eq!(after.mode() & 0o7777, 0o600, "the outside file's mode was changed through the symlink");
+    assert_eq!(after.mtime(), before.mtime(), "the outside file's mtime was changed through the symlink");
+    assert_eq!(out.errors, 1, "the swapped entry is reported");
+}
