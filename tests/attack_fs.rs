@@ -289,3 +289,56 @@ fn attack_dest_dir_swapped_for_symlink_before_chmod() {
     assert_eq!(after.mtime(), before.mtime(), "the outside file's mtime was changed through the symlink");
     assert_eq!(out.errors, 1, "the swapped entry is reported");
 }
+
+fn offered(names: &[(&str, pcp::plan::Offered)]) -> Option<std::sync::Arc<pcp::plan::Offer>> {
+    let mut o = pcp::plan::Offer::default();
+    for (n, w) in names {
+        o.insert((*n).to_owned(), w.clone());
+    }
+    Some(std::sync::Arc::new(o))
+}
+
+/// Run the destination with an accepted offer against a sender's file list; returns the
+/// destination's result and whether anything but the root exists afterwards.
+fn offer_run(list: Vec<pcp::proto::Entry>) -> (anyhow::Result<pcp::engine::destination::Outcome>, Vec<String>) {
+    use pcp::plan::Offered;
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    let mut cfg = dest_cfg(&dst, Flags::PERMS | Flags::TIMES | Flags::LINKS | Flags::SAFE_LINKS);
+    cfg.offer = offered(&[(".", Offered::Dir), ("ok.txt", Offered::File { size: 5 })]);
+    let (l, h) = start_dest(cfg);
+    let n = list.len() as u32;
+    l.tx.send(Message::FileList { first: 0, entries: list }).unwrap();
+    let _ = l.tx.send(Message::FileListEnd { count: n });
+    let r = h.join().unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&dst)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    (r, names)
+}
+
+/// Issue item 3: the receiver accepted only `ok.txt`; the sender's list (on whatever stream it
+/// travels) names `evil.txt` too. The destination role refuses it before writing anything.
+#[test]
+fn attack_receive_entry_not_in_accepted_offer() {
+    let (r, names) = offer_run(vec![entry(".", Kind::Dir, 0o755), entry("evil.txt", Kind::File { size: 5 }, 0o644)]);
+    let e = format!("{:#}", r.expect_err("must be refused"));
+    assert!(e.contains("evil.txt") && e.contains("not what it offered"), "{e}");
+    assert!(names.is_empty(), "nothing may be written: {names:?}");
+}
+
+/// Same, with an accepted name whose kind or size differs from the offer: a 5-byte file that
+/// arrives as 1 TiB, or as a directory or a symlink.
+#[test]
+fn attack_receive_accepted_name_with_other_kind_or_size() {
+    for bad in [
+        entry("ok.txt", Kind::File { size: 1 << 40 }, 0o644),
+        entry("ok.txt", Kind::Dir, 0o755),
+        entry("ok.txt", Kind::Symlink { target: b"/etc/passwd".to_vec() }, 0o777),
+    ] {
+        let (r, names) = offer_run(vec![entry(".", Kind::Dir, 0o755), bad.clone()]);
+        assert!(r.is_err(), "{bad:?} was accepted");
+        assert!(names.is_empty(), "nothing may be written for {bad:?}: {names:?}");
+    }
+}

@@ -203,8 +203,9 @@ mod tests {
         assert!(r.beneath_by_components(Path::new("l/secret"), OFlags::RDONLY).is_err());
         assert!(r.beneath_by_components(Path::new("d/f"), OFlags::RDONLY).is_ok());
         // Replaced after the scan: another inode.
-        std::fs::remove_file(t.path().join("d/f")).unwrap();
-        std::fs::write(t.path().join("d/f"), b"y").unwrap();
+        // (made before the old one goes, so the inode number cannot be reused)
+        std::fs::write(t.path().join("d/g"), b"y").unwrap();
+        std::fs::rename(t.path().join("d/g"), t.path().join("d/f")).unwrap();
         assert!(r.open_file(Path::new("d/f"), Some(st.id())).is_err());
     }
 
