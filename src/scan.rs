@@ -57,6 +57,8 @@ pub struct SourceRef {
     pub rel: PathBuf,
     /// Device and inode at scan time.
     pub id: FileId,
+    /// Size at scan time (what the file list says): the chunker sends exactly this much.
+    pub size: u64,
 }
 
 impl SourceRef {
@@ -166,7 +168,12 @@ pub fn scan(
     let (root, top_rel, top) = open_top(spec).map_err(|e| anyhow::anyhow!("{}: {e}", spec.path.display()))?;
     let is_dir = top.file_type() == FileType::Directory;
     let is_link = top.file_type() == FileType::Symlink;
-    let src = |rel: &Path, st: &SourceStat| SourceRef { root: root.clone(), rel: rel.to_path_buf(), id: st.id() };
+    let src = |rel: &Path, st: &SourceStat| SourceRef {
+        root: root.clone(),
+        rel: rel.to_path_buf(),
+        id: st.id(),
+        size: st.stat.st_size as u64,
+    };
     let base_name = || -> Result<String, Skip> {
         let n = spec.path.file_name().map(|n| n.to_string_lossy().into_owned());
         n.ok_or_else(|| Skip::BadName(spec.path.display().to_string(), "no file name".into()))
@@ -288,7 +295,12 @@ fn walk(
         }
         match entry_for(rel, &st) {
             Some(e) => {
-                let src = SourceRef { root: root.clone(), rel: relp.to_path_buf(), id: st.id() };
+                let src = SourceRef {
+                    root: root.clone(),
+                    rel: relp.to_path_buf(),
+                    id: st.id(),
+                    size: st.stat.st_size as u64,
+                };
                 emit(Item { entry: e, src })?
             }
             None => skip(Skip::NonRegular(full)),

@@ -342,3 +342,128 @@ fn attack_receive_accepted_name_with_other_kind_or_size() {
         assert!(names.is_empty(), "nothing may be written for {bad:?}: {names:?}");
     }
 }
+
+/// Drive the destination through Hello and a one-file list; returns the link once it asked
+/// for the file (or `None` if it did not).
+fn dest_needing(
+    dst: &Path,
+    size: u64,
+) -> (Link, std::thread::JoinHandle<anyhow::Result<pcp::engine::destination::Outcome>>, bool) {
+    let (l, h) = start_dest(dest_cfg(dst, Flags::PERMS | Flags::TIMES));
+    l.tx.send(Message::FileList {
+        first: 0,
+        entries: vec![entry(".", Kind::Dir, 0o755), entry("f", Kind::File { size }, 0o644)],
+    })
+    .unwrap();
+    l.tx.send(Message::FileListEnd { count: 2 }).unwrap();
+    let needed = loop {
+        match l.rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Message::Need { .. }) => break true,
+            Ok(Message::Done) | Err(_) => break false,
+            Ok(_) => {}
+        }
+    };
+    (l, h, needed)
+}
+
+fn min_chunks(n: usize) -> Vec<pcp::proto::ChunkId> {
+    vec![pcp::proto::ChunkId { short: 7, len: ChunkParams::DEFAULT.min }; n]
+}
+
+/// Issue item 5 / T22: a chunk list that goes on past the file's declared size is refused the
+/// moment it passes it, not at the file summary (memory stays what the declared size allows).
+#[test]
+fn attack_endless_chunk_list_refused_at_declared_size() {
+    let t = tempfile::tempdir().unwrap();
+    let size = 64 * u64::from(ChunkParams::DEFAULT.min);
+    let (l, h, needed) = dest_needing(&t.path().join("dst"), size);
+    assert!(needed);
+    let mut first = 0;
+    for _ in 0..100 {
+        if l.tx.send(Message::ChunkList { file: 1, first, chunks: min_chunks(60) }).is_err() {
+            break;
+        }
+        first += 60;
+    }
+    let e = format!("{:#}", h.join().unwrap().expect_err("refused"));
+    assert!(e.contains("past its declared size") || e.contains("longer than its size allows"), "{e}");
+}
+
+/// T23/T22: tiny chunks before the end (a list of 1-byte chunks would need 2^40 ids for a
+/// 1 TiB file) are refused.
+#[test]
+fn attack_chunk_list_of_tiny_chunks_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let (l, h, needed) = dest_needing(&t.path().join("dst"), 1 << 20);
+    assert!(needed);
+    let tiny = vec![pcp::proto::ChunkId { short: 7, len: 1 }; 10];
+    let _ = l.tx.send(Message::ChunkList { file: 1, first: 0, chunks: tiny });
+    let e = format!("{:#}", h.join().unwrap().expect_err("refused"));
+    assert!(e.contains("short chunk"), "{e}");
+}
+
+/// T21: a file declared larger than the destination's free space is not asked for; that one
+/// entry fails (exit 23), nothing is allocated for it.
+#[test]
+fn attack_declared_size_above_free_space() {
+    let t = tempfile::tempdir().unwrap();
+    let (l, h, needed) = dest_needing(&t.path().join("dst"), u64::MAX / 2);
+    assert!(!needed, "a file larger than the free space must not be asked for");
+    let _ = l.tx.send(Message::Done);
+    let out = h.join().unwrap().unwrap();
+    assert_eq!(out.errors, 1);
+    assert!(!t.path().join("dst/f").exists());
+}
+
+/// T33 at the source: a destination that names an entry twice in `Need`, or asks for the same
+/// chunks again and again, is refused instead of making the source chunk and send without end.
+#[test]
+fn attack_repeated_need_and_want_are_bounded() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), vec![b'x'; 100_000]).unwrap();
+    let (l, entries, h) = start_source(&src);
+    let id = id_of(&entries, "f");
+    l.tx.send(Message::Need { files: vec![id, id], inline: false }).unwrap();
+    let e = format!("{:#}", h.join().unwrap().expect_err("refused"));
+    assert!(e.contains("needed twice"), "{e}");
+
+    let (l, entries, h) = start_source(&src);
+    let id = id_of(&entries, "f");
+    l.tx.send(Message::Need { files: vec![id], inline: false }).unwrap();
+    let n = loop {
+        if let Message::FileSum { count, .. } = recv(&l) {
+            break count;
+        }
+    };
+    let mut sent = 0u64;
+    for _ in 0..200 {
+        if l.tx.send(Message::Want { file: id, ranges: vec![(0, n)] }).is_err() {
+            break;
+        }
+    }
+    while let Ok(m) = l.rx.recv_timeout(Duration::from_secs(3)) {
+        if matches!(m, Message::Data { .. }) {
+            sent += 1;
+        }
+    }
+    let r = h.join().unwrap();
+    assert!(r.is_err(), "the flood of Wants must end the session");
+    assert!(sent <= 2 * u64::from(n) + 64, "sent {sent} chunks for a file of {n}");
+}
+
+/// A dry run into a missing destination used to plan against `/tmp/pcp-dry-<pid>`: a
+/// predictable name, created following a planted symlink, never removed. Now it is a private
+/// fresh directory that goes away with the run, and the destination is still not created.
+#[test]
+fn attack_dry_run_scratch_dir_is_private_and_removed() {
+    let td = crate::util::TestDir::new();
+    td.write("src/a.txt", b"hello");
+    let tmp = td.mkdir("home/tmp");
+    let out = crate::util::run_ok(td.pcp().args(["sync", "-a", "-n", "src/", "missing/"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a.txt") || out.status.success());
+    assert!(!td.join("missing").exists(), "a dry run creates nothing");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "scratch left behind in TMPDIR: {left:?}");
+}

@@ -137,6 +137,14 @@ struct Ready {
     staged: Option<String>,
 }
 
+/// Most chunk-list slots (declared size / minimum chunk, per file) the window holds at once:
+/// about 57 bytes each, so chunk lists take at most ~115 MiB however large the files a source
+/// declares (one file larger than that still gets the window to itself).
+const WINDOW_CHUNKS: usize = 2 << 20;
+/// Files at least this large are checked against the destination's free space before they
+/// are asked for (a declared size is a peer's claim: security.md T21).
+const SPACE_CHECK_MIN: u64 = 16 << 20;
+
 /// Group commit: at most this many files, bytes or seconds between two `syncfs` calls.
 const READY_FILES: usize = 1024;
 const READY_BYTES: u64 = 1 << 30;
@@ -146,10 +154,15 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// (protocol violations, an unusable destination) are `Err`.
 pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Result<Outcome> {
     let dry = cfg.flags.has(Flags::DRY_RUN);
-    let root = if dry && !cfg.root.exists() {
-        // Dry run into a missing directory: nothing exists there; plan against an empty tree.
-        let tmp = std::env::temp_dir().join(format!("pcp-dry-{}", std::process::id()));
-        DestRoot::open(&tmp, true)?
+    let mut scratch = None;
+    let root = if dry && std::fs::symlink_metadata(&cfg.root).is_err() {
+        // Dry run into a missing directory: nothing exists there; plan against an empty tree,
+        // a private directory of our own (0700, a fresh name, not following anything) that
+        // goes away with the run.
+        let s = crate::fsio::Scratch::new()?;
+        let r = DestRoot::open(s.path(), false)?;
+        scratch = Some(s);
+        r
     } else {
         DestRoot::open(&cfg.root, true).with_context(|| format!("opening destination {}", cfg.root.display()))?
     };
@@ -201,6 +214,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
             let _ = m.flush();
         }
     }
+    drop(scratch);
     r?;
     Ok(d.outcome)
 }
@@ -224,6 +238,9 @@ impl Dest<'_> {
                 Message::Hello(h) => {
                     if h.version != crate::proto::message::VERSION {
                         return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
+                    }
+                    if h.params.max > crate::proto::message::MAX_CHUNK_ACCEPTED {
+                        return Err(PErr::Cap("maximum chunk size", u64::from(h.params.max)).into());
                     }
                     self.params = h.params;
                     let m = match &self.cfg.manifest {
@@ -470,14 +487,38 @@ impl Dest<'_> {
     /// Ask for the next files while the window has room.
     fn pump(&mut self) -> Result<()> {
         let mut ids = Vec::new();
+        let mut window_chunks: usize = self.builds.values().map(|b| b.max_chunks).sum();
         while self.builds.len() < FILE_WINDOW {
-            let Some((id, entry, item, existed_mode)) = self.queue.pop_front() else { break };
-            let size = match entry.kind {
+            let Some((_, front, _, _)) = self.queue.front() else { break };
+            let size = match front.kind {
                 Kind::File { size } => size,
                 _ => 0,
             };
-            let max_chunks =
-                (size / u64::from(self.params.min)).saturating_mul(4).saturating_add(1024).min(1 << 30) as usize;
+            // Every chunk but a file's last is at least the minimum size (FastCDC), so this
+            // bounds the chunk list the declared size allows.
+            let max_chunks = usize::try_from(size / u64::from(self.params.min.max(1)) + 1).unwrap_or(usize::MAX);
+            if !self.builds.is_empty() && window_chunks.saturating_add(max_chunks) > WINDOW_CHUNKS {
+                break;
+            }
+            let Some((id, entry, item, existed_mode)) = self.queue.pop_front() else { break };
+            if size >= SPACE_CHECK_MIN {
+                let free = self.root.free_space().unwrap_or(u64::MAX);
+                let have =
+                    existed_mode.map_or(0, |_| self.root.lstat(&entry.path).ok().flatten().map_or(0, |m| m.stat.size));
+                if size > free.saturating_add(have) {
+                    let p = entry.path.clone();
+                    self.fail(
+                        &p,
+                        &anyhow!(
+                            "needs {} but the destination has {} free; free some space and rerun",
+                            crate::report::human(size),
+                            crate::report::human(free)
+                        ),
+                    );
+                    continue;
+                }
+            }
+            window_chunks = window_chunks.saturating_add(max_chunks);
             self.builds.insert(
                 id,
                 Build {
@@ -524,13 +565,29 @@ impl Dest<'_> {
         if b.chunks.len() + chunks.len() > b.max_chunks {
             return Err(PErr::State(format!("chunk list for {} is longer than its size allows", b.entry.path)).into());
         }
+        let declared = match b.entry.kind {
+            Kind::File { size } => size,
+            _ => 0,
+        };
         let start = b.chunks.len();
-        for c in &chunks {
-            if c.len > self.params.max {
+        for (k, c) in chunks.iter().enumerate() {
+            if c.len > self.params.max || c.len == 0 {
                 return Err(PErr::Cap("chunk length", u64::from(c.len)).into());
+            }
+            // Only a file's last chunk may be under the minimum (FastCDC): a list of tiny
+            // chunks cannot grow without bound.
+            let prev = if k == 0 { b.chunks.last() } else { chunks.get(k - 1) };
+            if prev.is_some_and(|p| p.len < self.params.min) {
+                return Err(
+                    PErr::State(format!("chunk list for {} has a short chunk before its end", b.entry.path)).into()
+                );
             }
             b.offsets.push(b.end);
             b.end = b.end.checked_add(u64::from(c.len)).ok_or(PErr::Malformed("file size overflows"))?;
+            // The moment the list passes the size the file list declared, it is refused.
+            if b.end > declared {
+                return Err(PErr::State(format!("chunk list for {} runs past its declared size", b.entry.path)).into());
+            }
             b.hashes.push(None);
         }
         b.chunks.extend_from_slice(&chunks);
@@ -677,7 +734,11 @@ impl Dest<'_> {
             add(&self.stats.errors, 1);
             return self.pump();
         }
-        if count as usize != b.chunks.len() || size != b.end {
+        let declared = match b.entry.kind {
+            Kind::File { size } => size,
+            _ => 0,
+        };
+        if count as usize != b.chunks.len() || size != b.end || size != declared {
             return Err(PErr::State(format!("file summary for {} does not match its chunk list", b.entry.path)).into());
         }
         b.sum = Some((count, size, hash));

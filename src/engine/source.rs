@@ -2,7 +2,7 @@
 //! chunk lists from the source manifest when the file is unchanged) and stream their chunk lists
 //! while chunking; answer `Want` with chunk data, zstd-compressed only where it pays.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -252,6 +252,11 @@ fn respond(
     out: &mut Out<'_>,
 ) -> Result<()> {
     let mut open: Option<(u32, std::fs::File)> = None;
+    // Each entry is needed at most once (a repeated id would chunk the file again), and a file's
+    // chunks are sent at most twice over (a destination asking again and again would make this
+    // side read and send without end: security.md T33).
+    let mut needed: HashSet<u32> = HashSet::new();
+    let mut wanted: HashMap<u32, u64> = HashMap::new();
     loop {
         let msg = match link.rx.recv() {
             Ok(m) => m,
@@ -269,12 +274,22 @@ fn respond(
                     if id >= n {
                         return Err(PErr::State(format!("need for unknown entry {id}")).into());
                     }
+                    if !needed.insert(id) {
+                        return Err(PErr::State(format!("entry {id} was needed twice")).into());
+                    }
                     let _ = need_tx.send((id, inline));
                 }
             }
             Message::Want { file, ranges } => {
+                let asked: u64 = ranges.iter().map(|&(_, c)| u64::from(c)).sum();
+                let listed = table.lock().map_err(|_| anyhow!("lock"))?.get(&file).map_or(0, |f| f.chunks.len());
+                let w = wanted.entry(file).or_insert(0);
+                *w += asked;
+                if *w > 2 * listed as u64 + 64 {
+                    return Err(PErr::State(format!("file {file}: asked for its chunks more than twice over")).into());
+                }
                 for (start, cnt) in ranges {
-                    for idx in start..start + cnt {
+                    for idx in start..start.saturating_add(cnt) {
                         let (src, c) = {
                             let t = table.lock().map_err(|_| anyhow!("lock"))?;
                             let fc = t
@@ -322,6 +337,9 @@ fn chunk_one(
     let f = src.open()?;
     let md = f.metadata()?;
     let stat = Stat::from_meta(&md);
+    if stat.size != src.size {
+        bail!("changed size since it was listed ({} -> {} bytes); rerun to send it", src.size, stat.size);
+    }
     let shown = src.display();
     let key = shown.to_string_lossy();
     table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { src: src.clone(), chunks: Vec::new() });
@@ -347,7 +365,9 @@ fn chunk_one(
             .map_err(|_| PErr::Closed)?;
         return Ok(());
     }
-    let mut ch = Chunker::with_size_hint(f, cfg.params, stat.size);
+    // At most the listed size (what the destination was told): a file that grows meanwhile is
+    // read up to there; one that shrinks is reported below.
+    let mut ch = Chunker::with_size_hint(std::io::Read::take(f, src.size), cfg.params, stat.size);
     let mut all: Vec<ChunkRef> = Vec::new();
     let mut pending: Vec<ChunkRef> = Vec::with_capacity(LIST_BATCH);
     // Small first batch so the destination can start asking for data at once.
@@ -371,6 +391,9 @@ fn chunk_one(
     }
     let size = ch.position();
     add(&stats.source_read, size);
+    if size != src.size {
+        bail!("changed size while it was read ({} -> {size} bytes); rerun to send it", src.size);
+    }
     let hash = file_hash(all.iter().map(|c| &c.hash));
     tx.send(Message::FileSum { file: id, count: all.len() as u32, size, hash }).map_err(|_| PErr::Closed)?;
     if let (Some(bytes), [c]) = (inline, all.as_slice()) {

@@ -95,6 +95,40 @@ pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
+/// A private empty directory in the temp directory (mode 0700, a random name created with
+/// `mkdir`, which never follows a planted symlink), removed when dropped: what a dry run into
+/// a missing destination plans against.
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// Make one.
+    pub fn new() -> Result<Self, Error> {
+        let base = std::env::temp_dir();
+        for _ in 0..16 {
+            let path = base.join(format!("pcp-dry-{}", random_suffix()));
+            match rustix::fs::mkdir(&path, Mode::from_raw_mode(0o700)) {
+                Ok(()) => return Ok(Self { path }),
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => return Err(ioe(&path.display(), e)),
+            }
+        }
+        Err(ioe(&base.display(), io::Error::other("could not create a private scratch directory")))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = rustix::fs::rmdir(&self.path);
+    }
+}
+
 /// The destination tree: every write goes through here.
 pub struct DestRoot {
     root: OwnedFd,
@@ -321,6 +355,12 @@ impl DestRoot {
             rustix::fs::futimens(&tmp.file, &ts(s, ns)).map_err(|e| ioe(&d, e))?;
         }
         Ok(())
+    }
+
+    /// Bytes an unprivileged writer may still use on the destination's file system.
+    pub fn free_space(&self) -> Result<u64, Error> {
+        let v = rustix::fs::fstatvfs(&self.root).map_err(|e| ioe(&self.root_path.display(), e))?;
+        Ok(v.f_bavail.saturating_mul(v.f_frsize))
     }
 
     /// Make everything written so far durable: one `syncfs` of the destination's file system

@@ -32,14 +32,27 @@ pub fn body_len(prefix: [u8; 4]) -> Result<usize, Error> {
 /// Cuts a byte stream that arrives in arbitrary pieces into frame bodies, copying each byte at
 /// most once: a body that lies inside one piece is a slice of it; otherwise it is gathered into
 /// a buffer of exactly the announced size (capped before allocation).
-#[derive(Default)]
 pub struct Assembler {
     prefix: [u8; 4],
     have: usize,
     body: Option<(bytes::BytesMut, usize)>,
+    /// Largest body accepted (at most [`MAX_FRAME`]).
+    max: usize,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Self::with_max(MAX_FRAME)
+    }
 }
 
 impl Assembler {
+    /// An assembler that refuses bodies longer than `max` (before allocating them): the data
+    /// streams carry nothing but one chunk per frame.
+    pub fn with_max(max: usize) -> Self {
+        Self { prefix: [0; 4], have: 0, body: None, max: max.min(MAX_FRAME) }
+    }
+
     /// Feed one piece; every completed frame body is handed to `out`.
     pub fn push(&mut self, mut piece: bytes::Bytes, out: &mut Vec<bytes::Bytes>) -> Result<(), Error> {
         while !piece.is_empty() {
@@ -61,6 +74,9 @@ impl Assembler {
             }
             self.have = 0;
             let len = body_len(self.prefix)?;
+            if len > self.max {
+                return Err(Error::Cap("frame length", len as u64));
+            }
             if piece.len() >= len {
                 out.push(piece.split_to(len));
             } else {

@@ -14,6 +14,13 @@ pub const VERSION: u32 = 1;
 /// control stream, in order after its chunk list (docs/protocol.md).
 pub const INLINE_MAX: u32 = 16 * 1024;
 
+/// Largest maximum chunk size a destination accepts in `Hello` (pcp uses 256 KiB): with it,
+/// a data stream frame holds at most this much plus its header (`MAX_DATA_FRAME`), whatever a
+/// source sends.
+pub const MAX_CHUNK_ACCEPTED: u32 = 1 << 20;
+/// Largest frame on a data stream: one `Data` of the largest accepted chunk.
+pub const MAX_DATA_FRAME: usize = MAX_CHUNK_ACCEPTED as usize + 64;
+
 /// Whether a file whose chunk list starts with a chunk of `first` bytes is a single inline
 /// chunk (see [`INLINE_MAX`]): only a file's last chunk may be shorter than the minimum size,
 /// so at index 0 it is the whole file.
