@@ -467,3 +467,82 @@ fn attack_dry_run_scratch_dir_is_private_and_removed() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "scratch left behind in TMPDIR: {left:?}");
 }
+
+/// A source file written to after it was chunked, before its data is asked for: the source
+/// withdraws that file (an empty `Data`) instead of sending bytes that are not the listed ones.
+#[test]
+fn source_file_changed_after_chunking_is_withdrawn() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), vec![b'a'; 300_000]).unwrap();
+    let (l, entries, h) = start_source(&src);
+    let id = id_of(&entries, "f");
+    l.tx.send(Message::Need { files: vec![id], inline: false }).unwrap();
+    let n = loop {
+        if let Message::FileSum { count, .. } = recv(&l) {
+            break count;
+        }
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(src.join("f"))
+        .and_then(|f| {
+            use std::os::unix::fs::FileExt;
+            f.write_all_at(b"CHANGED", 1000)
+        })
+        .unwrap();
+    l.tx.send(Message::Want { file: id, ranges: vec![(0, n)] }).unwrap();
+    match recv(&l) {
+        Message::Data { data, compressed: false, .. } => assert!(data.is_empty(), "withdrawn, not sent"),
+        other => panic!("unexpected {other:?}"),
+    }
+    l.tx.send(Message::Done).unwrap();
+    assert_eq!(h.join().unwrap().unwrap(), 1, "one file skipped");
+}
+
+/// The destination side of the same: a withdrawn file fails alone (exit 23), the rest of the
+/// transfer completes and nothing of the withdrawn file is installed.
+#[test]
+fn withdrawn_file_fails_alone() {
+    use pcp::chunk::ChunkHash;
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    let (l, h) = start_dest(dest_cfg(&dst, Flags::PERMS | Flags::TIMES));
+    let (a, b) = (b"aaaa".to_vec(), b"bbbb".to_vec());
+    l.tx.send(Message::FileList {
+        first: 0,
+        entries: vec![
+            entry(".", Kind::Dir, 0o755),
+            entry("a", Kind::File { size: 4 }, 0o644),
+            entry("b", Kind::File { size: 4 }, 0o644),
+        ],
+    })
+    .unwrap();
+    l.tx.send(Message::FileListEnd { count: 3 }).unwrap();
+    for (id, d) in [(1u32, &a), (2u32, &b)] {
+        let hh = ChunkHash::of(d);
+        l.tx.send(Message::ChunkList {
+            file: id,
+            first: 0,
+            chunks: vec![pcp::proto::ChunkId { short: hh.short(), len: 4 }],
+        })
+        .unwrap();
+        l.tx.send(Message::FileSum { file: id, count: 1, size: 4, hash: pcp::chunk::file_hash([&hh]) }).unwrap();
+        let data = if id == 1 { bytes::Bytes::new() } else { bytes::Bytes::from(d.clone()) };
+        l.tx.send(Message::Data { file: id, index: 0, hash: hh, compressed: false, data }).unwrap();
+    }
+    loop {
+        match recv(&l) {
+            Message::Done => break,
+            Message::Error { text } => panic!("{text}"),
+            _ => {}
+        }
+    }
+    let _ = l.tx.send(Message::Done);
+    let out = h.join().unwrap().unwrap();
+    assert_eq!(out.errors, 1);
+    assert!(!dst.join("a").exists());
+    assert_eq!(std::fs::read(dst.join("b")).unwrap(), b);
+}

@@ -112,6 +112,8 @@ impl<'a> Out<'a> {
 
 struct FileChunks {
     src: SourceRef,
+    /// The file's stat when it was chunked: data is sent only while it still matches.
+    stat: Stat,
     chunks: Vec<ChunkRef>,
 }
 
@@ -233,7 +235,8 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
         });
 
         // Responder (this thread): Need / Want / Done from the destination.
-        let result = respond(&link, &need_tx, &table, &files, &mut Out::new(&tx, stats, cfg.compress, &pacer));
+        let result =
+            respond(&link, &need_tx, &table, &files, &mut Out::new(&tx, stats, cfg.compress, &pacer), rep, &skipped);
         drop(need_tx);
         let c = chunker.join().map_err(|_| anyhow!("chunker thread panicked"))?;
         let l = lister.join().map_err(|_| anyhow!("lister thread panicked"))?;
@@ -250,6 +253,8 @@ fn respond(
     table: &Table,
     files: &Files,
     out: &mut Out<'_>,
+    rep: &Reporter,
+    skipped: &std::sync::atomic::AtomicU64,
 ) -> Result<()> {
     let mut open: Option<(u32, std::fs::File)> = None;
     // Each entry is needed at most once (a repeated id would chunk the file again), and a file's
@@ -257,6 +262,7 @@ fn respond(
     // side read and send without end: security.md T33).
     let mut needed: HashSet<u32> = HashSet::new();
     let mut wanted: HashMap<u32, u64> = HashMap::new();
+    let mut withdrawn: HashSet<u32> = HashSet::new();
     loop {
         let msg = match link.rx.recv() {
             Ok(m) => m,
@@ -288,9 +294,12 @@ fn respond(
                 if *w > 2 * listed as u64 + 64 {
                     return Err(PErr::State(format!("file {file}: asked for its chunks more than twice over")).into());
                 }
-                for (start, cnt) in ranges {
+                'ranges: for (start, cnt) in ranges {
                     for idx in start..start.saturating_add(cnt) {
-                        let (src, c) = {
+                        if withdrawn.contains(&file) {
+                            break 'ranges;
+                        }
+                        let (c, stat, reopen) = {
                             let t = table.lock().map_err(|_| anyhow!("lock"))?;
                             let fc = t
                                 .get(&file)
@@ -298,19 +307,51 @@ fn respond(
                             let c = *fc.chunks.get(idx as usize).ok_or_else(|| {
                                 PErr::State(format!("want for chunk {idx} of file {file}, not listed"))
                             })?;
-                            (fc.src.clone(), c)
+                            (c, fc.stat, (open.as_ref().map(|(f, _)| *f) != Some(file)).then(|| fc.src.clone()))
                         };
-                        if open.as_ref().map(|(f, _)| *f) != Some(file) {
-                            let f = src.open().with_context(|| format!("reading {}", src.display().display()))?;
-                            open = Some((file, f));
+                        let read = (|| -> std::io::Result<Vec<u8>> {
+                            if let Some(src) = &reopen {
+                                open = Some((file, src.open()?));
+                            }
+                            let Some((_, f)) = &open else { return Err(std::io::Error::other("not open")) };
+                            // Read straight into the buffer that will travel (no extra copy).
+                            let mut chunk = vec![0u8; c.len as usize];
+                            crate::fsio::read_at(f, &mut chunk, c.offset)?;
+                            // Written to since it was chunked (mtime and ctime move with every
+                            // write): these bytes may not be the listed ones.
+                            if Stat::from_meta(&f.metadata()?) != stat {
+                                return Err(std::io::Error::other("changed since it was listed"));
+                            }
+                            Ok(chunk)
+                        })();
+                        match read {
+                            Ok(chunk) => {
+                                add(&out.stats.source_read, u64::from(c.len));
+                                out.data(file, idx, c.hash, chunk)?;
+                            }
+                            Err(e) => {
+                                // Changed or gone since it was chunked: withdraw this one file
+                                // (an empty Data, docs/protocol.md); the others go on.
+                                open = None;
+                                withdrawn.insert(file);
+                                let shown = table
+                                    .lock()
+                                    .map_err(|_| anyhow!("lock"))?
+                                    .get(&file)
+                                    .map(|f| f.src.display().display().to_string())
+                                    .unwrap_or_default();
+                                rep.warn(&crate::report::sanitize(&format!("{shown}: {e}; rerun to send it")));
+                                skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let empty = bytes::Bytes::new();
+                                out.msg(Message::Data {
+                                    file,
+                                    index: idx,
+                                    hash: c.hash,
+                                    compressed: false,
+                                    data: empty,
+                                })?;
+                            }
                         }
-                        let Some((_, f)) = &open else { continue };
-                        // Read straight into the buffer that will travel (no extra copy).
-                        let mut chunk = vec![0u8; c.len as usize];
-                        crate::fsio::read_at(f, &mut chunk, c.offset)
-                            .with_context(|| format!("reading {}", src.display().display()))?;
-                        add(&out.stats.source_read, u64::from(c.len));
-                        out.data(file, idx, c.hash, chunk)?;
                     }
                 }
             }
@@ -342,7 +383,7 @@ fn chunk_one(
     }
     let shown = src.display();
     let key = shown.to_string_lossy();
-    table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { src: src.clone(), chunks: Vec::new() });
+    table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { src: src.clone(), stat, chunks: Vec::new() });
     let send_batch = |first: u32, chunks: &[ChunkRef]| -> Result<()> {
         {
             let mut t = table.lock().map_err(|_| anyhow!("lock"))?;
