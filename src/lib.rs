@@ -172,9 +172,10 @@ fn install_signal_handler() {
                     eprintln!("pcp: interrupted");
                     std::process::exit(i32::from(error::Kind::Interrupted.code()));
                 }
-                // Ask the transfer to stop cleanly (it records what it has); force after 3 s.
+                // Ask the transfer to stop cleanly (it records what it has, and a network
+                // transfer closes its connection); force the exit just under a second later.
                 INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(std::time::Duration::from_secs(3));
+                std::thread::sleep(std::time::Duration::from_millis(900));
                 eprintln!("pcp: interrupted; rerun the same command to resume");
                 std::process::exit(i32::from(error::Kind::Interrupted.code()));
             }

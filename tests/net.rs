@@ -921,3 +921,98 @@ fn rate_limited_push_compresses_compressible_data() {
     eprintln!("rate-limited push of {sent} bytes: {wire} on the wire");
     assert!(wire * 2 < sent, "compressible data under --bwlimit went out uncompressed: {wire} of {sent}");
 }
+
+/// Bytes allocated to pcp's temp files under `dir` (what has really arrived of a file being
+/// received; a temp file can have holes).
+fn temp_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    if !dir.exists() {
+        return 0;
+    }
+    list_tree(dir)
+        .iter()
+        .filter(|(rel, _)| rel.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".pcp-tmp.")))
+        .filter_map(|(rel, _)| fs::symlink_metadata(dir.join(rel)).ok())
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
+/// Interrupt a push or a pull once ~40% of the file has arrived, while `pcp serve` keeps
+/// running; rerun with the code serve prints next. The interrupted run exits 20 at once (it
+/// closes its connection, so serve's side stops too); the rerun sends at most what had not
+/// arrived plus what can be in flight, and no temp file is left anywhere.
+fn interrupt_while_serve_keeps_running(push: bool, sig: &str) {
+    const SIZE: u64 = 32 * MIB;
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    let src = td.mkdir("src");
+    let got = td.join("got");
+    let origin = if push { src.join("big.bin") } else { srv.join("big.bin") };
+    let hash = write_seeded_file(&origin, 11, SIZE);
+    let l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+    let args: Vec<String> = if push {
+        vec!["src/".into(), "peer:dst/".into()]
+    } else {
+        vec!["peer:big.bin".into(), format!("{}/", s(&got))]
+    };
+    let recv_dir = if push { srv.join("dst") } else { got.clone() };
+    let mut cmd = td.pcp();
+    cmd.args(["sync", "-a", "--no-compress", "--bwlimit=8M"]).args(&args).args(["--addr", &l.addr]);
+    cmd.env("PCP_CODE", CODE_A);
+    let mut child = spawn_in_own_group(&mut cmd);
+    let deadline = Instant::now() + NET_TIMEOUT;
+    let mut arrived = 0;
+    while arrived < SIZE * 2 / 5 {
+        assert!(Instant::now() < deadline, "the transfer did not get going");
+        assert!(child.try_wait().unwrap().is_none(), "the transfer ended before it was interrupted");
+        thread::sleep(Duration::from_millis(20));
+        arrived = temp_bytes(&recv_dir);
+    }
+    let t0 = Instant::now();
+    let st = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "the interrupted run did not exit");
+        thread::sleep(Duration::from_millis(5));
+    };
+    let took = t0.elapsed();
+    eprintln!("{sig} after {arrived} of {SIZE} bytes: exited {status:?} in {took:?}");
+    if sig == "-INT" {
+        assert_eq!(status.code(), Some(20), "Ctrl-C exits 20");
+        assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?}");
+    }
+    let code = l.code(2);
+    let out = dial(&td, &code, &l.addr, &["sync", "-a", "--json", "--no-compress", &args[0], &args[1]]);
+    ok(&out, "the rerun");
+    let dest_file = if push { srv.join("dst/big.bin") } else { got.join("big.bin") };
+    assert_eq!(hash_file(&dest_file), hash);
+    let sent = summary(&out.stdout)["bytes_sent"].as_u64().unwrap();
+    let in_flight = 64 * 256 * KIB;
+    eprintln!("rerun sent {sent} bytes; {} had arrived before the interrupt", arrived);
+    assert!(sent <= SIZE - arrived + in_flight, "the rerun resent too much: {sent} bytes, {arrived} had arrived");
+    assert_eq!(temp_bytes(&recv_dir), 0, "a temp file was left behind");
+    assert!(l.stderr().lines().all(|x| !x.contains("panicked")), "{}", l.stderr());
+}
+
+#[test]
+fn ctrl_c_push_while_serve_keeps_running_resumes() {
+    interrupt_while_serve_keeps_running(true, "-INT");
+}
+
+#[test]
+fn ctrl_c_pull_while_serve_keeps_running_resumes() {
+    interrupt_while_serve_keeps_running(false, "-INT");
+}
+
+#[test]
+fn sigkill_push_while_serve_keeps_running_resumes() {
+    interrupt_while_serve_keeps_running(true, "-KILL");
+}
+
+#[test]
+fn sigkill_pull_while_serve_keeps_running_resumes() {
+    interrupt_while_serve_keeps_running(false, "-KILL");
+}

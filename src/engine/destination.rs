@@ -237,7 +237,15 @@ impl Dest<'_> {
             }
             let msg = match self.link.rx.recv_timeout(std::time::Duration::from_millis(200)) {
                 Ok(m) => m,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    // Nothing arrives (a stalled or vanished peer): commit what is recorded,
+                    // so a rerun, which may start before this run notices the loss, finds
+                    // the received chunks instead of waiting on the manifest's lock.
+                    if let Some(m) = self.manifest.as_mut() {
+                        m.flush()?;
+                    }
+                    continue;
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(PErr::Closed.into()),
             };
             match msg {

@@ -212,7 +212,22 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
             }
             .context("opening the source manifest")?;
             let mut out = Out::new(&tx, stats, cfg.compress, &pacer);
-            for (id, inline_ok) in need_rx.iter() {
+            loop {
+                // Commit the chunk-list cache whenever there is no work queued: a second
+                // session on the same tree (a rerun while this one is still winding down)
+                // must not wait on its lock.
+                let next = match need_rx.try_recv() {
+                    Ok(n) => n,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                    Err(crossbeam_channel::TryRecvError::Empty) => {
+                        manifest.flush()?;
+                        match need_rx.recv() {
+                            Ok(n) => n,
+                            Err(_) => break,
+                        }
+                    }
+                };
+                let (id, inline_ok) = next;
                 let src = {
                     let f = files.lock().map_err(|_| anyhow!("lock"))?;
                     f.get(id as usize).cloned().flatten()

@@ -202,6 +202,9 @@ impl Dialer {
 
 /// Whether an error is a dropped connection worth reconnecting for.
 pub fn retryable(e: &anyhow::Error) -> bool {
+    if crate::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
     if e.chain().any(|c| matches!(c.downcast_ref::<crate::proto::Error>(), Some(crate::proto::Error::Closed))) {
         return true;
     }

@@ -541,6 +541,17 @@ pub fn run_role(
     rep.progress_start(0);
     let done = std::sync::atomic::AtomicBool::new(false);
     let res = std::thread::scope(|s| {
+        // Ctrl-C: close the connection at once with a reason, so both engines stop within
+        // moments (each records what it has) and the peer does not wait for the idle timeout.
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if crate::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                    conn.close(VarInt::from_u32(close::ERROR), b"interrupted");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        });
         if trole == Role::Source && rep.verbosity().progress {
             s.spawn(|| {
                 let start = std::time::Instant::now();
@@ -599,6 +610,9 @@ pub fn run_role(
             let terr = tr.error();
             conn.close(VarInt::from_u32(close::ERROR), b"transfer failed");
             let _ = tr.finish();
+            if crate::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(tagged(Kind::Interrupted, "interrupted; rerun the same command to resume"));
+            }
             match terr {
                 Some(t) if closed => Err(t),
                 _ => Err(e),
