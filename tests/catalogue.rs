@@ -1,0 +1,490 @@
+//! The hostile-peer test catalogue of security.md section 5 (tables A-E), the cases not covered
+//! elsewhere; docs/security-tests.md maps every case T1-T36 to its tests. Each test is named
+//! after its case (`tNN_...`) and fails if the protection it checks were removed.
+//!
+//! Two styles: scripted peers (the real engine roles over an in-memory link, the hostile side a
+//! script, as in attack_fs.rs; frames built byte by byte where the message enum cannot even
+//! express the attack) and real `pcp` processes where a CLI behaviour is checked.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pcp::chunk::{file_hash, ChunkHash, ChunkParams};
+use pcp::engine::destination::{DestConfig, Outcome};
+use pcp::engine::source::{self, SourceConfig};
+use pcp::engine::Link;
+use pcp::filter::Filter;
+use pcp::fsio::path::SafeRelPath;
+use pcp::proto::frame::Enc;
+use pcp::proto::{ChunkId, Entry, Flags, Hello, Kind, Message};
+use pcp::report::{Reporter, Stats, Verbosity};
+use pcp::scan::{ScanOptions, SourceSpec};
+
+use crate::util::*;
+
+// ---------------------------------------------------------------------------
+// Scripted peers (copied from attack_fs.rs, extended)
+// ---------------------------------------------------------------------------
+
+type DestJoin = std::thread::JoinHandle<anyhow::Result<Outcome>>;
+
+fn quiet() -> Reporter {
+    Reporter::new(Verbosity { quiet: true, ..Verbosity::default() })
+}
+
+fn recv(l: &Link) -> Message {
+    l.rx.recv_timeout(Duration::from_secs(30)).expect("the role went silent")
+}
+
+/// Start the real source role on `root/`, play the destination's opening; returns the link,
+/// the listed entries and the role's thread.
+fn start_source(root: &Path) -> (Link, Vec<Entry>, std::thread::JoinHandle<anyhow::Result<u64>>) {
+    let cfg = SourceConfig {
+        specs: vec![SourceSpec::local(root.to_path_buf(), true)],
+        scan: ScanOptions { recursive: true, links: true },
+        filter: Filter::none(),
+        params: ChunkParams::DEFAULT,
+        compress: false,
+        manifest: None,
+        flags: Flags(Flags::LINKS),
+        max_delete: 0,
+        bwlimit: None,
+    };
+    let (src_end, dst_end) = pcp::engine::local_pair(64);
+    let h = std::thread::spawn(move || source::run(cfg, src_end, &quiet(), &Stats::default()));
+    let Message::Hello(h0) = recv(&dst_end) else { panic!("no Hello") };
+    dst_end
+        .tx
+        .send(Message::Hello(Hello { version: h0.version, params: h0.params, flags: h0.flags, max_delete: 0 }))
+        .unwrap();
+    let mut entries = Vec::new();
+    loop {
+        match recv(&dst_end) {
+            Message::FileList { entries: e, .. } => entries.extend(e),
+            Message::FileListEnd { .. } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (dst_end, entries, h)
+}
+
+fn id_of(entries: &[Entry], name: &str) -> u32 {
+    entries.iter().position(|e| e.path.as_str() == name).expect("entry listed") as u32
+}
+
+fn dest_cfg(root: &Path, flags: u64) -> DestConfig {
+    DestConfig {
+        root: root.to_path_buf(),
+        flags: Flags(flags),
+        max_delete: 0,
+        filter: Filter::none(),
+        manifest: None,
+        fsync: false,
+        umask: 0o022,
+        bwlimit: None,
+        offer: None,
+    }
+}
+
+/// Start the real destination role; returns the hostile source's end of the link.
+fn start_dest(cfg: DestConfig) -> (Link, DestJoin) {
+    let (src_end, dst_end) = pcp::engine::local_pair(64);
+    let h = std::thread::spawn(move || pcp::engine::destination::run(&cfg, dst_end, &quiet(), &Stats::default()));
+    src_end
+        .tx
+        .send(Message::Hello(Hello {
+            version: pcp::proto::message::VERSION,
+            params: ChunkParams::DEFAULT,
+            flags: Flags(0),
+            max_delete: 0,
+        }))
+        .unwrap();
+    assert!(matches!(recv(&src_end), Message::Hello(_)));
+    (src_end, h)
+}
+
+fn entry(path: &str, kind: Kind, mode: u32) -> Entry {
+    let path = if path == "." { SafeRelPath::root() } else { SafeRelPath::new(path).unwrap() };
+    Entry { path, kind, mode, mtime: 1_600_000_000, mtime_ns: 0 }
+}
+
+fn file(path: &str, size: usize) -> Entry {
+    entry(path, Kind::File { size: size as u64 }, 0o644)
+}
+
+fn dir(path: &str) -> Entry {
+    entry(path, Kind::Dir, 0o755)
+}
+
+/// Send a whole file list.
+fn send_list(l: &Link, list: Vec<Entry>) {
+    let n = list.len() as u32;
+    for (i, part) in list.chunks(4096).enumerate() {
+        l.tx.send(Message::FileList { first: (i * 4096) as u32, entries: part.to_vec() }).unwrap();
+    }
+    l.tx.send(Message::FileListEnd { count: n }).unwrap();
+}
+
+/// Chunk size of the scripted source: 64 KiB pieces (between the default minimum and maximum).
+const PIECE: usize = 64 * 1024;
+
+fn pieces(data: &[u8]) -> Vec<&[u8]> {
+    data.chunks(PIECE).collect()
+}
+
+/// Chunk list and file sum of `data` as the scripted source sends them.
+fn list_and_sum(id: u32, data: &[u8]) -> (Message, Message) {
+    let hs: Vec<ChunkHash> = pieces(data).iter().map(|p| ChunkHash::of(p)).collect();
+    let chunks = pieces(data).iter().zip(&hs).map(|(p, h)| ChunkId { short: h.short(), len: p.len() as u32 }).collect();
+    (
+        Message::ChunkList { file: id, first: 0, chunks },
+        Message::FileSum { file: id, count: hs.len() as u32, size: data.len() as u64, hash: file_hash(hs.iter()) },
+    )
+}
+
+fn data_msg(id: u32, data: &[u8], index: u32) -> Message {
+    let p = pieces(data)[index as usize];
+    Message::Data { file: id, index, hash: ChunkHash::of(p), compressed: false, data: p.to_vec().into() }
+}
+
+/// What a scripted source saw from the destination.
+#[derive(Default)]
+struct Seen {
+    /// (file, chunk index) pairs asked for with Want.
+    wanted: Vec<(u32, u32)>,
+    /// Error text the destination sent, if any.
+    error: Option<String>,
+}
+
+/// An honest source for the files in `files` (id -> content), answering Need and Want until
+/// the destination says Done; `serve(id, index)` decides whether a wanted chunk is sent (a
+/// `false` ends the script: the link is dropped, as a source that vanished).
+fn honest(l: Link, files: &HashMap<u32, Vec<u8>>, mut serve: impl FnMut(u32, u32) -> bool) -> Seen {
+    let mut seen = Seen::default();
+    loop {
+        let m = match l.rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(m) => m,
+            Err(_) => return seen,
+        };
+        match m {
+            Message::Need { files: ids, inline } => {
+                for id in ids {
+                    let d = &files[&id];
+                    let (list, sum) = list_and_sum(id, d);
+                    if !d.is_empty() {
+                        l.tx.send(list).unwrap();
+                    }
+                    l.tx.send(sum).unwrap();
+                    if inline && d.len() < PIECE && pcp::proto::message::is_inline(d.len() as u32, &ChunkParams::DEFAULT) {
+                        l.tx.send(data_msg(id, d, 0)).unwrap();
+                    }
+                }
+            }
+            Message::Want { file, ranges } => {
+                for (s, n) in ranges {
+                    for i in s..s + n {
+                        seen.wanted.push((file, i));
+                        if !serve(file, i) {
+                            return seen;
+                        }
+                        if l.tx.send(data_msg(file, &files[&file], i)).is_err() {
+                            return seen;
+                        }
+                    }
+                }
+            }
+            Message::Done => {
+                let _ = l.tx.send(Message::Done);
+                return seen;
+            }
+            Message::Error { text } => {
+                seen.error = Some(text);
+                return seen;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Bytes of a deterministic, incompressible pseudo-random stream.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    seeded_stream(seed).fill(&mut out);
+    out
+}
+
+/// Names in `dir` (sorted), or empty if it is missing.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn temps_under(root: &Path) -> Vec<PathBuf> {
+    list_tree(root)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(pcp::fsio::TEMP_PREFIX)))
+        .collect()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// Raw frames: what the message enum cannot express
+// ---------------------------------------------------------------------------
+
+/// Body of a `FileList` frame (type byte onwards) with raw path bytes and a raw kind byte per
+/// entry, uncompressed, every path sent whole.
+fn raw_list(first: u64, entries: &[(&[u8], u8)]) -> Vec<u8> {
+    let mut raw = Enc::default();
+    for (p, kind) in entries {
+        raw.varint(0);
+        raw.bytes(p);
+        raw.u8(*kind);
+        if *kind == 0 {
+            raw.varint(1);
+        }
+        raw.varint(0o644);
+        raw.svarint(0);
+        raw.varint(0);
+    }
+    let mut e = Enc::default();
+    e.u8(2);
+    e.varint(first);
+    e.varint(entries.len() as u64);
+    e.u8(0);
+    e.varint(raw.buf.len() as u64);
+    e.raw(&raw.buf);
+    e.buf
+}
+
+/// Feed frame bodies to the real destination as a network session does: each is decoded;
+/// the first that fails to decode ends the session (the link drops). Returns that decode error
+/// and the destination's own result.
+fn wire_dest(dst: &Path, bodies: &[Vec<u8>]) -> (Option<pcp::proto::Error>, anyhow::Result<Outcome>) {
+    let (l, h) = start_dest(dest_cfg(dst, Flags::PERMS | Flags::TIMES | Flags::LINKS));
+    let mut err = None;
+    for b in bodies {
+        match Message::decode(b) {
+            Ok(m) => {
+                if l.tx.send(m).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    drop(l);
+    (err, h.join().expect("the destination panicked"))
+}
+
+/// A valid first list: the root and one file, as a frame body.
+fn opening_list() -> Vec<u8> {
+    Message::FileList { first: 0, entries: vec![dir("."), file("ok", 1)] }.encode()[4..].to_vec()
+}
+
+/// Hostile paths (raw bytes) are refused at decode, before any write: the destination and its
+/// parent directory are exactly as before.
+fn assert_paths_refused_on_the_wire(paths: &[&[u8]]) {
+    for p in paths {
+        let t = tempfile::tempdir().unwrap();
+        let dst = t.path().join("dst");
+        std::fs::create_dir(&dst).unwrap();
+        std::fs::create_dir(t.path().join("outside")).unwrap();
+        std::fs::write(t.path().join("outside/keep"), b"keep").unwrap();
+        let before = fingerprint(t.path(), &[]);
+        // `first` = 2: the list continues the opening one.
+        let (err, r) = wire_dest(&dst, &[opening_list(), raw_list(2, &[(p, 0)])]);
+        let shown: String = String::from_utf8_lossy(p).chars().take(60).collect();
+        let err = err.unwrap_or_else(|| panic!("{shown:?} decoded"));
+        // An unsafe path, or (over 4096 bytes) a length over the cap, read before the bytes.
+        assert!(
+            matches!(err, pcp::proto::Error::Path(_) | pcp::proto::Error::Cap("path length", _)),
+            "{shown:?}: refused for the wrong reason: {err}"
+        );
+        assert!(r.is_err(), "the session must end");
+        assert!(
+            fingerprint(t.path(), &[]) == before,
+            "{shown:?}: something was written: {:?}",
+            names(&dst)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A. Names and paths
+// ---------------------------------------------------------------------------
+
+/// T1: traversal entries are refused at decode, before any write; the parent directory of the
+/// destination (with a sibling `outside/`) is unchanged. Fails if `SafeRelPath` let `..` in.
+#[test]
+fn t1_traversal_entries_refused_before_any_write() {
+    assert_paths_refused_on_the_wire(&[b"../outside", b"a/../../x", b"./../x", b"../outside/keep"]);
+}
+
+/// T2: absolute paths (and `//host/x`) are refused at decode; nothing is written.
+#[test]
+fn t2_absolute_entries_refused() {
+    assert_paths_refused_on_the_wire(&[b"/etc/cron.d/x", b"//host/x", b"/"]);
+}
+
+/// T3: Windows forms fail the portable name policy, tested on the validator directly (a
+/// Windows destination applies it to every entry; POSIX destinations accept such names).
+#[test]
+fn t3_windows_forms_fail_the_portable_policy() {
+    for p in [
+        "C:\\x",
+        "C:x",
+        "\\\\?\\C:\\x",
+        "\\\\srv\\share\\x",
+        "..\\..\\x",
+        "f.txt:ads",
+        "CON",
+        "con.txt",
+        "nul.txt",
+        "COM1",
+        "lpt9.log",
+        "dir/AUX",
+        "a.",
+        "a ",
+        "d./x",
+    ] {
+        let r = SafeRelPath::new(p).and_then(|s| s.check_portable());
+        assert!(r.is_err(), "{p:?} passed the portable policy");
+    }
+    assert!(SafeRelPath::new("ok/con-tent.txt").unwrap().check_portable().is_ok());
+}
+
+/// T4: NUL and other control characters (C0, DEL, C1) in a name are refused at decode;
+/// nothing is written. (`/` cannot sit inside a component: it is the separator, and every
+/// component is validated.)
+#[test]
+fn t4_nul_and_control_characters_refused() {
+    let mut paths: Vec<Vec<u8>> = vec![b"a\0b".to_vec(), b"x/a\0".to_vec(), b"a\x7fb".to_vec(), "c1\u{9b}x".into()];
+    for c in 1u8..0x20 {
+        paths.push(vec![b'n', c, b'x']);
+    }
+    let refs: Vec<&[u8]> = paths.iter().map(|p| p.as_slice()).collect();
+    assert_paths_refused_on_the_wire(&refs);
+    // Invalid UTF-8 (a raw 0x9b byte, a lone continuation byte) is refused too.
+    assert_paths_refused_on_the_wire(&[b"raw\x9b", b"\xff\xfe"]);
+}
+
+/// T5: exactly one encoding per path: `a//b`, `a/./b`, a trailing `/`, a leading `./` are
+/// refused at decode.
+#[test]
+fn t5_non_canonical_paths_refused() {
+    assert_paths_refused_on_the_wire(&[b"a//b", b"a/./b", b"ok/", b"./ok", b".", b".."]);
+}
+
+/// T6: a component over 255 bytes, a path over 4096 bytes, a depth over 256 are refused at
+/// decode (before any recursion: the destination never sees them).
+#[test]
+fn t6_long_and_deep_paths_refused() {
+    let long_name = vec![b'n'; 256];
+    let long_path = "d/".repeat(2100).into_bytes();
+    let deep = "a/".repeat(256) + "a";
+    assert_paths_refused_on_the_wire(&[&long_name, &long_path[..long_path.len() - 1], deep.as_bytes()]);
+    // The limits themselves are accepted.
+    assert!(SafeRelPath::new(&"n".repeat(255)).is_ok());
+    assert!(SafeRelPath::new(("a/".repeat(255) + "a").as_str()).is_ok());
+}
+
+/// T7: duplicates end the transfer before anything of the second is written: the same path
+/// twice, a file `a` then a directory `a` (a trailing-slash spelling `a/` cannot even be
+/// decoded: T5), and a directory then a file. `A` and `a`, and NFC vs NFD `é`, are distinct
+/// names on this (case-sensitive, non-normalizing) file system: both arrive, neither
+/// overwrites the other.
+#[test]
+fn t7_duplicate_entries_refused_and_case_variants_kept_apart() {
+    for list in [
+        vec![dir("."), file("a", 1), file("a", 1)],
+        vec![dir("."), file("a", 1), dir("a")],
+        vec![dir("."), dir("a"), file("a", 1)],
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let (l, h) = start_dest(dest_cfg(t.path(), Flags::PERMS));
+        let _ = l.tx.send(Message::FileList { first: 0, entries: list.clone() });
+        let _ = l.tx.send(Message::FileListEnd { count: 3 });
+        let e = format!("{:#}", h.join().unwrap().expect_err("refused"));
+        assert!(e.contains("duplicate entry a"), "{list:?}: {e}");
+        assert!(!t.path().join("a").is_file(), "{list:?}: the duplicate file was written");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (nfc, nfd) = ("\u{e9}", "e\u{301}");
+    let files: HashMap<u32, Vec<u8>> =
+        [(1, b"upper".to_vec()), (2, b"lower".to_vec()), (3, b"nfc".to_vec()), (4, b"nfd".to_vec())].into();
+    let (l, h) = start_dest(dest_cfg(t.path(), Flags::PERMS));
+    send_list(&l, vec![dir("."), file("A", 5), file("a", 5), file(nfc, 3), file(nfd, 3)]);
+    honest(l, &files, |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert_eq!(std::fs::read(t.path().join("A")).unwrap(), b"upper");
+    assert_eq!(std::fs::read(t.path().join("a")).unwrap(), b"lower");
+    assert_eq!(std::fs::read(t.path().join(nfc)).unwrap(), b"nfc");
+    assert_eq!(std::fs::read(t.path().join(nfd)).unwrap(), b"nfd");
+}
+
+/// No raw control, C1, bidi or line-separator character in `out`.
+fn assert_no_raw_controls(what: &str, out: &[u8]) {
+    let s = text(out);
+    for (bad, name) in [
+        ('\x1b', "ESC"),
+        ('\r', "CR"),
+        ('\u{9b}', "CSI"),
+        ('\u{202e}', "RLO"),
+        ('\u{2028}', "LINE SEPARATOR"),
+        ('\u{2029}', "PARAGRAPH SEPARATOR"),
+    ] {
+        assert!(!s.contains(bad), "{what} shows a raw {name}:\n{s:?}");
+    }
+    assert!(!out.contains(&0x9b), "{what} shows a raw 0x9b byte:\n{s:?}");
+}
+
+/// T8: names with `\x1b[1A\r`, `\r`, `\x9b` (as U+009B and as a raw byte), U+202E and U+2028
+/// are shown escaped in itemize output (`-i`, including `*deleting`), warnings and errors. The
+/// names with controls cannot be sent at all (T4), so they show up in the sender's warnings;
+/// the bidi and separator names are legal and are transferred. Fails if the reporter printed
+/// names raw (it did for U+2028/U+2029 before this catalogue: fixed in report/sanitize.rs).
+#[test]
+fn t8_hostile_names_are_shown_escaped() {
+    let td = TestDir::new();
+    let src = td.mkdir("src");
+    let dst = td.mkdir("dst");
+    let bad: [&[u8]; 5] = [b"esc\x1b[1A\rx", b"cr\rx", "c1\u{9b}x".as_bytes(), b"raw\x9bx", b"nl\nx"];
+    for b in bad {
+        std::fs::write(src.join(std::ffi::OsStr::from_bytes(b)), b"x").unwrap();
+    }
+    let legal = ["evil\u{202e}txt.exe", "line\u{2028}break", "para\u{2029}x"];
+    for n in legal {
+        std::fs::write(src.join(n), b"y").unwrap();
+    }
+    std::fs::write(dst.join("gone\u{202e}\u{2028}"), b"z").unwrap();
+    let out = run(td.pcp().args(["sync", "-a", "-i", "--delete"]).arg(slash(&src)).arg(slash(&dst)));
+    assert_eq!(out.status.code(), Some(23), "{}", text(&out.stderr));
+    assert_no_raw_controls("itemize output", &out.stdout);
+    assert_no_raw_controls("warnings", &out.stderr);
+    let (o, e) = (text(&out.stdout), text(&out.stderr));
+    assert!(o.contains("evil\\u{202e}txt.exe") && o.contains("line\\u{2028}break"), "{o}");
+    assert!(o.contains("*deleting") && o.contains("gone\\u{202e}\\u{2028}"), "{o}");
+    assert!(e.contains("esc\\u{1b}[1A\\u{d}x") && e.contains("c1\\u{9b}x"), "{e}");
+    for n in legal {
+        assert_eq!(std::fs::read(dst.join(n)).unwrap(), b"y");
+    }
+    // An error naming a hostile path.
+    let missing = td.join("missing\x1b[2J\r\u{202e}\u{2028}");
+    let out = run(td.pcp().args(["sync", "-a"]).arg(&missing).arg(td.join("d2")));
+    assert!(!out.status.success());
+    assert_no_raw_controls("the error", &out.stderr);
+    assert!(text(&out.stderr).contains("missing\\u{1b}[2J\\u{d}\\u{202e}\\u{2028}"), "{}", text(&out.stderr));
+}
