@@ -488,3 +488,89 @@ fn t8_hostile_names_are_shown_escaped() {
     assert_no_raw_controls("the error", &out.stderr);
     assert!(text(&out.stderr).contains("missing\\u{1b}[2J\\u{d}\\u{202e}\\u{2028}"), "{}", text(&out.stderr));
 }
+
+/// A `pcp send` listening on 127.0.0.1:0 with `code`; returns the child, its stderr file and
+/// its address.
+fn spawn_sender(td: &TestDir, code: &str, what: &Path) -> (std::process::Child, PathBuf, String) {
+    use std::os::unix::process::CommandExt;
+    let err = td.join(format!("sender-{code}.err"));
+    let child = td
+        .pcp()
+        .args(["send"])
+        .arg(what)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("PCP_CODE", code)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = loop {
+        let t = std::fs::read_to_string(&err).unwrap_or_default();
+        if let Some(l) = t.lines().find_map(|l| l.strip_prefix("Listening on ")) {
+            break l.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "pcp send printed no address:\n{t}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (child, err, addr)
+}
+
+/// `pcp receive ARGS --yes` run in `cwd` against `addr`.
+fn receive_in(td: &TestDir, cwd: &Path, code: &str, addr: &str, args: &[&str]) -> std::process::Output {
+    let mut c = td.pcp();
+    c.current_dir(cwd).arg("receive").args(args).args(["--yes", "--addr", addr]).env("PCP_CODE", code);
+    run_timeout(&mut c, Duration::from_secs(90))
+}
+
+fn reap(mut child: std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            sigkill_group(&mut child);
+            panic!("pcp send did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// T9: a one-shot receive of 200 files including `.bashrc` and `.ssh/authorized_keys`: the
+/// listing shows every entry by name (not just a count), everything lands under the
+/// destination, and with no DEST it is a new directory in the working directory
+/// (`pcp-received`, then `pcp-received-2`), never `$HOME`.
+#[test]
+fn t9_receive_lists_every_entry_and_defaults_to_a_new_directory() {
+    let td = TestDir::new();
+    let src = td.mkdir("payload");
+    td.write("payload/.bashrc", "echo owned");
+    td.write("payload/.ssh/authorized_keys", "ssh-ed25519 AAAA attacker");
+    for i in 0..198 {
+        td.write(format!("payload/f{i:03}.txt"), format!("{i}"));
+    }
+    let cwd = td.mkdir("cwd");
+    let home = td.home();
+    for (n, code, expect) in
+        [(1, "abandon-ability-able-about", "pcp-received"), (2, "zoo-zone-youth-wrist", "pcp-received-2")]
+    {
+        let (child, err, addr) = spawn_sender(&td, code, &src);
+        let out = receive_in(&td, &cwd, code, &addr, &[]);
+        reap(child);
+        assert!(out.status.success(), "run {n}: {}\n{}", text(&out.stderr), std::fs::read_to_string(err).unwrap());
+        let shown = text(&out.stderr);
+        assert!(shown.contains("payload/.bashrc") && shown.contains("payload/.ssh/authorized_keys"), "{shown}");
+        for i in 0..198 {
+            assert!(shown.contains(&format!("payload/f{i:03}.txt")), "run {n}: f{i:03}.txt not listed:\n{shown}");
+        }
+        let got = cwd.join(expect).join("payload");
+        assert_eq!(std::fs::read(got.join(".ssh/authorized_keys")).unwrap(), b"ssh-ed25519 AAAA attacker");
+        assert_eq!(std::fs::read_dir(&got).unwrap().count(), 200, "run {n}");
+    }
+    assert_eq!(names(&cwd), ["pcp-received", "pcp-received-2"], "everything lands under the new directories");
+    let in_home: Vec<_> = list_tree(&home).into_iter().map(|(p, _)| p).collect();
+    assert!(
+        !in_home.iter().any(|p| p.ends_with(".bashrc") || p.ends_with("authorized_keys")),
+        "something landed in $HOME: {in_home:?}"
+    );
+}
