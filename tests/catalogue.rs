@@ -757,3 +757,141 @@ fn t16_setuid_setgid_stripped_and_root_mode_untouched() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// C. Overwrite and atomicity
+// ---------------------------------------------------------------------------
+
+/// T18: `.pcp-tmp.*` names planted in the destination as symlinks (to a file and to a
+/// directory outside) are never followed: the sync (with --delete, which also sweeps
+/// leftovers) writes nothing through them, and new temp files get fresh random names opened
+/// with O_CREAT|O_EXCL|O_NOFOLLOW. Fails if temp handling followed a planted name.
+#[test]
+fn t18_planted_temp_symlinks_are_never_followed() {
+    let td = TestDir::new();
+    td.write("src/f", vec![b'n'; 100_000]);
+    td.write("src/sub/g", "g");
+    let victim = td.write("outside/victim", "keep");
+    let outside = td.join("outside");
+    let dst = td.mkdir("dst");
+    std::fs::create_dir(dst.join("sub")).unwrap();
+    for d in [dst.clone(), dst.join("sub")] {
+        std::os::unix::fs::symlink(&victim, d.join(".pcp-tmp.0000000000000000")).unwrap();
+        std::os::unix::fs::symlink(&outside, d.join(".pcp-tmp.ffffffffffffffff")).unwrap();
+        std::os::unix::fs::symlink(&victim, d.join(".pcp-tmp.")).unwrap();
+    }
+    let before = fingerprint(&outside, &[]);
+    for args in [&["sync", "-a"][..], &["sync", "-a", "--delete"], &["sync", "-a", "-c", "--delete"]] {
+        td.write("src/f", format!("{args:?}").repeat(5000));
+        run_ok(td.pcp().args(args).arg(slash(&td.join("src"))).arg(slash(&dst)));
+        assert_eq!(std::fs::read(dst.join("f")).unwrap(), td.read("src/f"));
+        assert!(fingerprint(&outside, &[]) == before, "{args:?}: something outside changed");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    }
+}
+
+/// Run `script` (sh) in a private mount namespace, with `$PCP` the binary under test and the
+/// sandbox environment of `td`. `None` (skipped loudly) if namespaces are unavailable, unless
+/// PCP_REQUIRE_NETNS is set (then it fails).
+fn in_mount_ns(td: &TestDir, script: &str) -> Option<std::process::Output> {
+    let probe = Command::new("unshare").args(["--mount", "--propagation", "private", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("PCP_REQUIRE_NETNS").is_none(), "unshare --mount failed and PCP_REQUIRE_NETNS is set");
+        eprintln!("SKIPPED: unshare --mount is not available (needs root); set PCP_REQUIRE_NETNS to make this fail");
+        return None;
+    }
+    let p = td.pcp();
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c", script]);
+    for (k, v) in p.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.env("PCP", p.get_program()).current_dir(td.path());
+    Some(run_timeout(&mut c, Duration::from_secs(120)))
+}
+
+/// T19: the destination fills up (a 1 MiB tmpfs, a 3 MiB file): a clear error naming the
+/// file and "No space left on device", exit 23, the temp file removed, the old file under the
+/// final name untouched, the small file next to it delivered.
+#[test]
+fn t19_destination_full_gives_clear_error_and_leaves_final_untouched() {
+    let td = TestDir::new();
+    std::fs::write(td.mkdir("src").join("big"), noise(19, 3 << 20)).unwrap();
+    td.write("src/small", "small");
+    td.mkdir("d");
+    let script = r#"
+        mount -t tmpfs -o size=1m tmpfs d || exit 99
+        printf old > d/big
+        "$PCP" sync -a src/ d/ 2> err
+        echo $? > rc
+        ls -A d > ls
+        cat d/big > big.after
+        cat d/small > small.after
+    "#;
+    let Some(out) = in_mount_ns(&td, script) else { return };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = String::from_utf8(td.read("err")).unwrap();
+    assert_eq!(text(&td.read("rc")).trim(), "23", "{err}");
+    assert!(err.contains("big") && err.contains("No space left on device"), "{err}");
+    assert_no_raw_controls("the error", err.as_bytes());
+    assert_eq!(td.read("big.after"), b"old", "the final name was touched");
+    assert_eq!(td.read("small.after"), b"small");
+    let ls = text(&td.read("ls"));
+    assert!(!ls.contains(".pcp-tmp"), "a temp file was left: {ls}");
+}
+
+/// T20: deletions happen only with --delete, and only inside the destination: without it
+/// extraneous files stay; with it they go, but a symlink in the destination to a directory
+/// outside is removed as a link (its target and the destination's siblings untouched) and the
+/// root stays. The peer cannot name a deletion at all: they follow from the destination's own
+/// listing against the file list.
+#[test]
+fn t20_deletions_only_inside_dest_and_only_with_delete() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    std::fs::create_dir_all(dst.join("sub")).unwrap();
+    std::fs::create_dir_all(t.path().join("outside/inner")).unwrap();
+    std::fs::write(t.path().join("outside/inner/keep"), b"keep").unwrap();
+    std::fs::write(t.path().join("sibling"), b"sibling").unwrap();
+    std::fs::write(dst.join("extra"), b"x").unwrap();
+    std::fs::write(dst.join("sub/extra2"), b"x").unwrap();
+    std::os::unix::fs::symlink(t.path().join("outside"), dst.join("link_out")).unwrap();
+    let before = fingerprint(t.path(), &["dst"]);
+    let list = || vec![dir("."), dir("sub"), file("kept", 4)];
+    let files: HashMap<u32, Vec<u8>> = [(2, b"kept".to_vec())].into();
+    let (l, h) = start_dest(dest_cfg(&dst, Flags::PERMS));
+    send_list(&l, list());
+    honest(l, &files, |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert_eq!(names(&dst), ["extra", "kept", "link_out", "sub"], "nothing is deleted without --delete");
+    assert_eq!(names(&dst.join("sub")), ["extra2"]);
+
+    let (l, h) = start_dest(dest_cfg(&dst, Flags::PERMS | Flags::DELETE));
+    send_list(&l, list());
+    honest(l, &files, |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert_eq!(names(&dst), ["kept", "sub"]);
+    assert!(names(&dst.join("sub")).is_empty());
+    assert!(fingerprint(t.path(), &["dst"]) == before, "something outside the destination changed");
+}
+
+/// T20, one-shot receive: `pcp receive` never deletes, whatever the sender wants (its
+/// destination role runs without DELETE): a file already in the destination stays.
+#[test]
+fn t20_one_shot_receive_never_deletes() {
+    let td = TestDir::new();
+    let src = td.mkdir("payload");
+    td.write("payload/new.txt", "new");
+    td.write("inbox/payload/old.txt", "old");
+    td.write("inbox/mine.txt", "mine");
+    let code = "cable-cactus-cage-cake";
+    let (child, _, addr) = spawn_sender(&td, code, &src);
+    let out = receive_in(&td, td.path(), code, &addr, &["inbox"]);
+    reap(child);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(names(&td.join("inbox")), ["mine.txt", "payload"]);
+    assert_eq!(names(&td.join("inbox/payload")), ["new.txt", "old.txt"]);
+}
