@@ -895,3 +895,221 @@ fn t20_one_shot_receive_never_deletes() {
     assert_eq!(names(&td.join("inbox")), ["mine.txt", "payload"]);
     assert_eq!(names(&td.join("inbox/payload")), ["new.txt", "old.txt"]);
 }
+
+// ---------------------------------------------------------------------------
+// D. Sizes and resources
+// ---------------------------------------------------------------------------
+
+/// The destination asked for file 1 (`size` bytes, fresh); returns the link and the thread.
+fn dest_wanting_one(dst: &Path, size: usize) -> (Link, DestJoin) {
+    let (l, h) = start_dest(dest_cfg(dst, Flags::PERMS));
+    send_list(&l, vec![dir("."), file("f", size)]);
+    loop {
+        if let Message::Need { .. } = recv(&l) {
+            return (l, h);
+        }
+    }
+}
+
+/// T24: checked arithmetic on chunk positions: an overlapping (repeated) or gapped chunk list,
+/// a file summary whose size is not the sum of the chunk lengths, data for an index past the
+/// list (u32::MAX), and (at the source) a Want range whose end overflows u32 are all refused;
+/// no final file appears.
+#[test]
+fn t24_overlapping_gapped_and_overflowing_positions_refused() {
+    let data = noise(24, 2 * PIECE);
+    let (list, sum) = list_and_sum(1, &data);
+    let Message::ChunkList { chunks, .. } = list.clone() else { unreachable!() };
+    let Message::FileSum { hash, .. } = sum.clone() else { unreachable!() };
+    let one = |first: u32, k: usize| Message::ChunkList { file: 1, first, chunks: vec![chunks[k]] };
+    let cases: Vec<(&str, Vec<Message>, &str)> = vec![
+        ("overlap", vec![one(0, 0), one(0, 1)], "out of order"),
+        ("gap", vec![one(0, 0), one(5, 1)], "out of order"),
+        ("short sum", vec![list.clone(), Message::FileSum { file: 1, count: 2, size: 3, hash }], "does not match"),
+        ("long sum", vec![one(0, 0), Message::FileSum { file: 1, count: 2, size: data.len() as u64, hash }], "does not match"),
+        ("index", vec![list.clone(), sum.clone(), Message::Data { file: 1, index: u32::MAX, hash, compressed: false, data: vec![1].into() }], "never listed"),
+    ];
+    for (what, script, expect) in cases {
+        let t = tempfile::tempdir().unwrap();
+        let (l, h) = dest_wanting_one(t.path(), data.len());
+        for m in script {
+            let _ = l.tx.send(m);
+        }
+        let e = format!("{:#}", h.join().unwrap().expect_err(what));
+        assert!(e.contains(expect), "{what}: {e}");
+        assert!(!t.path().join("f").exists(), "{what}: a final file appeared");
+    }
+    // Source side: `Want` ranges are (start, count); start + count must not wrap.
+    let mut e = Enc::default();
+    e.u8(7);
+    e.varint(1);
+    e.varint(1);
+    e.varint(u64::from(u32::MAX));
+    e.varint(2);
+    assert!(matches!(Message::decode(&e.buf), Err(pcp::proto::Error::Malformed("chunk range"))));
+}
+
+/// T26: the "compressed" flag on raw data, raw data flagged compressed, and a corrupt zstd
+/// frame: an error (the transfer, or that one file), never a panic; no temp file, no final file.
+#[test]
+fn t26_compression_flag_mismatch_and_corrupt_frames_never_panic() {
+    let data = noise(26, 20_000);
+    let h0 = ChunkHash::of(&data);
+    let z = zstd::bulk::compress(&data, 3).unwrap();
+    let zeros = vec![0u8; 20_000];
+    let zz = zstd::bulk::compress(&zeros, 3).unwrap();
+    let cases: Vec<(&str, bool, Vec<u8>, &[u8])> = vec![
+        ("raw flagged compressed", true, data.clone(), &data),
+        ("compressed sent as raw", false, zz.clone(), &zeros),
+        ("truncated frame", true, z[..z.len() / 2].to_vec(), &data),
+        ("garbage frame", true, vec![0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff], &data),
+    ];
+    for (what, compressed, bytes, content) in cases {
+        let t = tempfile::tempdir().unwrap();
+        let (l, h) = dest_wanting_one(t.path(), content.len());
+        let (list, sum) = list_and_sum(1, content);
+        l.tx.send(list).unwrap();
+        l.tx.send(sum).unwrap();
+        let hash = if content == data.as_slice() { h0 } else { ChunkHash::of(content) };
+        let _ = l.tx.send(Message::Data { file: 1, index: 0, hash, compressed, data: bytes.into() });
+        // A failed file lets the transfer finish: play the rest of an honest source.
+        let files: HashMap<u32, Vec<u8>> = [(1, content.to_vec())].into();
+        honest(l, &files, |_, _| false);
+        let r = h.join().unwrap_or_else(|_| panic!("{what}: the destination panicked"));
+        match r {
+            Ok(o) => assert_eq!(o.errors, 1, "{what}: must fail the file"),
+            Err(e) => assert!(format!("{e:#}").contains("compression"), "{what}: {e:#}"),
+        }
+        assert!(!t.path().join("f").exists(), "{what}: a final file appeared");
+        assert!(temps_under(t.path()).is_empty(), "{what}: a temp file was left");
+    }
+}
+
+/// T27: 100,000-level nesting. On the wire: one path of 100,000 components is refused by its
+/// length before it is read, a list whose entries nest one level deeper each is refused at
+/// depth 257 (iteratively: no stack overflow). On disk: a source tree 1,500 levels deep is
+/// walked without recursion trouble; everything below depth 256 is reported and skipped
+/// (exit 23), what is above arrives.
+#[test]
+fn t27_deep_nesting_is_capped_without_stack_overflow() {
+    let deep = "a/".repeat(99_999) + "a";
+    assert!(matches!(
+        Message::decode(&raw_list(0, &[(deep.as_bytes(), 1)])),
+        Err(pcp::proto::Error::Cap("path length", _))
+    ));
+    assert!(SafeRelPath::new(&deep).is_err());
+    // Entries a, a/a, a/a/a, ... as directories, each sharing the previous path as prefix.
+    let mut raw = Enc::default();
+    let n = 4000;
+    for i in 0..n {
+        raw.varint(if i == 0 { 0 } else { (2 * i - 1) as u64 });
+        raw.bytes(if i == 0 { b"a" } else { b"/a" });
+        raw.u8(1);
+        raw.varint(0o755);
+        raw.svarint(0);
+        raw.varint(0);
+    }
+    let mut e = Enc::default();
+    e.u8(2);
+    e.varint(0);
+    e.varint(n as u64);
+    e.u8(0);
+    e.varint(raw.buf.len() as u64);
+    e.raw(&raw.buf);
+    match Message::decode(&e.buf) {
+        Err(pcp::proto::Error::Path(p)) => assert!(p.to_string().contains("too long or too deep"), "{p}"),
+        other => panic!("a 4000-deep list decoded: {:?}", other.map(|_| ())),
+    }
+
+    let td = TestDir::new();
+    let mut p = td.mkdir("src");
+    for _ in 0..1500 {
+        p.push("d");
+    }
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("bottom"), b"deep").unwrap();
+    let out = run(td.pcp().args(["sync", "-a"]).arg(slash(&td.join("src"))).arg(slash(&td.join("dst"))));
+    assert_eq!(out.status.code(), Some(23), "{}", text(&out.stderr).chars().take(2000).collect::<String>());
+    assert!(text(&out.stderr).contains("too long or too deep"));
+    let mut got = td.join("dst");
+    for _ in 0..256 {
+        got.push("d");
+    }
+    assert!(got.is_dir(), "the allowed depth arrived");
+    assert!(!got.join("d").exists(), "nothing deeper than 256 levels");
+}
+
+/// T28: 100,000 empty files from a scripted source: all arrive, and the destination never
+/// has more than its window of files (256) asked for and unanswered (memory stays bounded
+/// whatever the list length). Inode exhaustion (a tmpfs with 200 inodes, 500 files) is a
+/// per-file error (exit 23) with a clear message, no panic, no temp left.
+#[test]
+fn t28_many_empty_files_are_bounded_and_inode_exhaustion_is_handled() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    let (dirs, per) = (100, 1000);
+    let mut list = vec![dir(".")];
+    for d in 0..dirs {
+        list.push(dir(&format!("d{d}")));
+        for f in 0..per {
+            list.push(file(&format!("d{d}/f{f}"), 0));
+        }
+    }
+    let (l, h) = start_dest(dest_cfg(&dst, Flags::PERMS));
+    let lister = {
+        let tx = l.tx.clone();
+        std::thread::spawn(move || {
+            let n = list.len() as u32;
+            for (i, part) in list.chunks(4096).enumerate() {
+                tx.send(Message::FileList { first: (i * 4096) as u32, entries: part.to_vec() }).unwrap();
+            }
+            tx.send(Message::FileListEnd { count: n }).unwrap();
+        })
+    };
+    let (mut outstanding, mut most, mut answered) = (0usize, 0usize, 0usize);
+    let empty = file_hash(std::iter::empty::<&ChunkHash>());
+    loop {
+        match recv(&l) {
+            Message::Need { files, .. } => {
+                outstanding += files.len();
+                most = most.max(outstanding);
+                for id in files {
+                    l.tx.send(Message::FileSum { file: id, count: 0, size: 0, hash: empty }).unwrap();
+                    outstanding -= 1;
+                    answered += 1;
+                }
+            }
+            Message::Done => {
+                l.tx.send(Message::Done).unwrap();
+                break;
+            }
+            Message::Error { text } => panic!("{text}"),
+            _ => {}
+        }
+    }
+    lister.join().unwrap();
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert_eq!(answered, dirs * per);
+    assert!(most <= pcp::engine::FILE_WINDOW, "{most} files asked for at once");
+    assert_eq!(std::fs::read_dir(dst.join("d99")).unwrap().count(), per);
+
+    let td = TestDir::new();
+    for i in 0..500 {
+        td.write(format!("src/e{i:03}"), "");
+    }
+    td.mkdir("d");
+    let script = r#"
+        mount -t tmpfs -o size=16m,nr_inodes=200 tmpfs d || exit 99
+        "$PCP" sync -a src/ d/ 2> err
+        echo $? > rc
+        ls -A d > ls
+    "#;
+    let Some(out) = in_mount_ns(&td, script) else { return };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&td.read("err"));
+    assert_eq!(text(&td.read("rc")).trim(), "23", "{err}");
+    assert!(err.contains("No space left on device"), "{}", err.chars().take(2000).collect::<String>());
+    let ls = text(&td.read("ls"));
+    assert!(!ls.contains(".pcp-tmp"), "a temp file was left");
+    assert!(ls.lines().count() < 200 && ls.lines().count() > 100, "{} files", ls.lines().count());
+}
