@@ -308,6 +308,26 @@ impl Dest<'_> {
                     self.data(file, index, hash, compressed, data)?
                 }
                 Message::Error { text } => return Err(PErr::Remote(text).into()),
+                Message::Done if self.builds.values().any(|b| !b.failed) => {
+                    // T31: the source says it is finished while files still wait for chunks.
+                    let mut waiting: Vec<String> = self
+                        .builds
+                        .values()
+                        .filter(|b| !b.failed)
+                        .map(|b| {
+                            let n = b.chunks.len();
+                            format!(
+                                "{} ({} of {n} chunks missing)",
+                                crate::report::sanitize(b.entry.path.as_str()),
+                                n - b.filled
+                            )
+                        })
+                        .collect();
+                    waiting.sort();
+                    return Err(
+                        PErr::State(format!("the source finished without sending {}", waiting.join(", "))).into()
+                    );
+                }
                 other => {
                     return Err(PErr::State(format!(
                         "unexpected {} at the destination",
