@@ -178,7 +178,10 @@ fn honest(l: Link, files: &HashMap<u32, Vec<u8>>, mut serve: impl FnMut(u32, u32
                         l.tx.send(list).unwrap();
                     }
                     l.tx.send(sum).unwrap();
-                    if inline && d.len() < PIECE && pcp::proto::message::is_inline(d.len() as u32, &ChunkParams::DEFAULT) {
+                    if inline
+                        && d.len() < PIECE
+                        && pcp::proto::message::is_inline(d.len() as u32, &ChunkParams::DEFAULT)
+                    {
                         l.tx.send(data_msg(id, d, 0)).unwrap();
                     }
                 }
@@ -314,11 +317,7 @@ fn assert_paths_refused_on_the_wire(paths: &[&[u8]]) {
             "{shown:?}: refused for the wrong reason: {err}"
         );
         assert!(r.is_err(), "the session must end");
-        assert!(
-            fingerprint(t.path(), &[]) == before,
-            "{shown:?}: something was written: {:?}",
-            names(&dst)
-        );
+        assert!(fingerprint(t.path(), &[]) == before, "{shown:?}: something was written: {:?}", names(&dst));
     }
 }
 
@@ -926,8 +925,20 @@ fn t24_overlapping_gapped_and_overflowing_positions_refused() {
         ("overlap", vec![one(0, 0), one(0, 1)], "out of order"),
         ("gap", vec![one(0, 0), one(5, 1)], "out of order"),
         ("short sum", vec![list.clone(), Message::FileSum { file: 1, count: 2, size: 3, hash }], "does not match"),
-        ("long sum", vec![one(0, 0), Message::FileSum { file: 1, count: 2, size: data.len() as u64, hash }], "does not match"),
-        ("index", vec![list.clone(), sum.clone(), Message::Data { file: 1, index: u32::MAX, hash, compressed: false, data: vec![1].into() }], "never listed"),
+        (
+            "long sum",
+            vec![one(0, 0), Message::FileSum { file: 1, count: 2, size: data.len() as u64, hash }],
+            "does not match",
+        ),
+        (
+            "index",
+            vec![
+                list.clone(),
+                sum.clone(),
+                Message::Data { file: 1, index: u32::MAX, hash, compressed: false, data: vec![1].into() },
+            ],
+            "never listed",
+        ),
     ];
     for (what, script, expect) in cases {
         let t = tempfile::tempdir().unwrap();
@@ -1112,4 +1123,257 @@ fn t28_many_empty_files_are_bounded_and_inode_exhaustion_is_handled() {
     let ls = text(&td.read("ls"));
     assert!(!ls.contains(".pcp-tmp"), "a temp file was left");
     assert!(ls.lines().count() < 200 && ls.lines().count() > 100, "{} files", ls.lines().count());
+}
+
+// ---------------------------------------------------------------------------
+// E. Integrity
+// ---------------------------------------------------------------------------
+
+/// T30: every chunk is valid but the file hash differs from the summary: that file fails,
+/// its temp is deleted, the old file under the final name is untouched.
+#[test]
+fn t30_valid_chunks_but_wrong_file_hash_leave_final_untouched() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("f"), b"old content").unwrap();
+    let data = noise(30, 2 * PIECE);
+    let (l, h) = start_dest(dest_cfg(t.path(), Flags::PERMS));
+    send_list(&l, vec![dir("."), file("f", data.len())]);
+    while !matches!(recv(&l), Message::Need { .. }) {}
+    let (list, sum) = list_and_sum(1, &data);
+    let Message::FileSum { count, size, .. } = sum else { unreachable!() };
+    l.tx.send(list).unwrap();
+    l.tx.send(Message::FileSum { file: 1, count, size, hash: ChunkHash::of(b"another file") }).unwrap();
+    let files: HashMap<u32, Vec<u8>> = [(1, data)].into();
+    let seen = honest(l, &files, |_, _| true);
+    assert_eq!(seen.wanted.len(), 2, "both chunks were sent");
+    assert_eq!(h.join().unwrap().unwrap().errors, 1);
+    assert_eq!(std::fs::read(t.path().join("f")).unwrap(), b"old content");
+    assert!(temps_under(t.path()).is_empty(), "the temp file was left");
+}
+
+/// T31: the file list names a file, its chunk list names chunk X, X never comes and the source
+/// says Done: an error naming the file and the missing chunk, no rename, no temp; with a
+/// manifest the resume state stays consistent (the rerun completes the file).
+#[test]
+fn t31_missing_chunk_then_done_is_named_and_nothing_is_renamed() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    let data = noise(31, 3 * PIECE);
+    let (l, h) = dest_wanting_one(&dst, data.len());
+    let (list, sum) = list_and_sum(1, &data);
+    l.tx.send(list).unwrap();
+    l.tx.send(sum).unwrap();
+    l.tx.send(data_msg(1, &data, 0)).unwrap();
+    l.tx.send(data_msg(1, &data, 2)).unwrap();
+    l.tx.send(Message::Done).unwrap();
+    let e = format!("{:#}", h.join().unwrap().expect_err("refused"));
+    assert!(e.contains("f") && e.contains("1 of 3 chunks missing"), "{e}");
+    assert!(!dst.join("f").exists());
+    assert!(temps_under(&dst).is_empty(), "a small file's temp is not kept");
+    let mut cfg = dest_cfg(&dst, Flags::PERMS);
+    cfg.manifest = Some(t.path().join("m.db"));
+    let (l, h) = start_dest(cfg);
+    send_list(&l, vec![dir("."), file("f", data.len())]);
+    honest(l, &[(1, data.clone())].into(), |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert_eq!(std::fs::read(dst.join("f")).unwrap(), data);
+}
+
+/// T33 at the destination: the same chunk sent 100,000 times is idempotent (ignored after the
+/// first, no rewrite, no hashing) and bounded in time; the file is right.
+#[test]
+fn t33_same_chunk_sent_100000_times_is_idempotent() {
+    let t = tempfile::tempdir().unwrap();
+    let data = noise(33, 2 * PIECE);
+    let (l, h) = dest_wanting_one(t.path(), data.len());
+    let (list, sum) = list_and_sum(1, &data);
+    l.tx.send(list).unwrap();
+    l.tx.send(sum).unwrap();
+    let start = Instant::now();
+    let first = data_msg(1, &data, 0);
+    for _ in 0..100_000 {
+        l.tx.send(first.clone()).unwrap();
+    }
+    l.tx.send(data_msg(1, &data, 1)).unwrap();
+    honest(l, &[(1, data.clone())].into(), |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    assert_eq!(std::fs::read(t.path().join("f")).unwrap(), data);
+}
+
+/// An interrupted transfer of a 5 MiB file (80 chunks) with a manifest: the scripted source
+/// sends the first `sent` chunks, waits until they are recorded, and vanishes. Returns the
+/// manifest path and the staged temp file.
+fn interrupted_staged(t: &Path, data: &[u8], sent: u32) -> (PathBuf, PathBuf) {
+    let dst = t.join("dst");
+    let mut cfg = dest_cfg(&dst, Flags::PERMS);
+    let m = t.join("m.db");
+    cfg.manifest = Some(m.clone());
+    let (l, h) = start_dest(cfg);
+    send_list(&l, vec![dir("."), file("big", data.len())]);
+    let files: HashMap<u32, Vec<u8>> = [(1, data.to_vec())].into();
+    honest(l, &files, |_, i| {
+        if i == sent {
+            // Past the 200 ms commit interval of the resume record.
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        i < sent
+    });
+    assert!(h.join().unwrap().is_err(), "the source vanished");
+    let temps = temps_under(&dst);
+    assert_eq!(temps.len(), 1, "the staged temp is kept for resume: {temps:?}");
+    (m, dst.join(&temps[0]))
+}
+
+/// Rerun of [`interrupted_staged`] with an honest source; returns the chunk indices it asked for.
+fn resume(t: &Path, m: &Path, data: &[u8]) -> Vec<u32> {
+    let dst = t.join("dst");
+    let mut cfg = dest_cfg(&dst, Flags::PERMS);
+    cfg.manifest = Some(m.to_path_buf());
+    let (l, h) = start_dest(cfg);
+    send_list(&l, vec![dir("."), file("big", data.len())]);
+    let seen = honest(l, &[(1, data.to_vec())].into(), |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    assert_eq!(std::fs::read(dst.join("big")).unwrap(), data, "the resumed file is wrong");
+    assert!(temps_under(&dst).is_empty());
+    seen.wanted.iter().map(|(_, i)| *i).collect()
+}
+
+/// T34: resume never trusts a claim about the receiver's disk: the rerun re-verifies every
+/// staged chunk by hash before reusing it. Chunk 0 of the staged temp is overwritten between
+/// the runs: the rerun asks for it (and for the chunks never received), reuses the rest, and
+/// the file is right. Fails if staged data were reused unverified.
+#[test]
+fn t34_resume_reverifies_staged_data_by_hash() {
+    let t = tempfile::tempdir().unwrap();
+    let data = noise(34, 80 * PIECE);
+    let (m, temp) = interrupted_staged(t.path(), &data, 40);
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&temp).unwrap();
+        f.write_all_at(&vec![b'X'; PIECE], 0).unwrap();
+    }
+    let wanted = resume(t.path(), &m, &data);
+    let mut expect: Vec<u32> = vec![0];
+    expect.extend(40..80);
+    assert_eq!(wanted, expect, "asked for the corrupted chunk and the missing ones only");
+}
+
+/// T18/T34: the staged temp of an interrupted run is replaced by a symlink to a file outside
+/// with the same content. The rerun does not read through it (no chunk reused from it: all
+/// 80 are asked for), the outside file is untouched and the link is swept.
+#[test]
+fn t18_staged_temp_swapped_for_symlink_is_not_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let data = noise(18, 80 * PIECE);
+    let (m, temp) = interrupted_staged(t.path(), &data, 40);
+    let outside = t.path().join("outside-copy");
+    std::fs::rename(&temp, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &temp).unwrap();
+    let before = fingerprint(t.path(), &["dst", "m.db", "m.db-wal", "m.db-shm"]);
+    let wanted = resume(t.path(), &m, &data);
+    assert_eq!(wanted, (0..80).collect::<Vec<u32>>(), "chunks were read through the planted link");
+    assert!(fingerprint(t.path(), &["dst", "m.db", "m.db-wal", "m.db-shm"]) == before, "outside changed");
+}
+
+/// T35: the destination reuses local chunks only from its own destination tree. A manifest
+/// shared with another tree (`a/`, which holds a secret file) and a symlink in `b/` to that
+/// file: a hostile source probing `b/` with the secret's chunk ids gets a `Want` for every
+/// chunk (not found), and without the data no file appears. For comparison, when `b/` itself
+/// holds the content the chunks are reused and not asked for: a source can learn that the
+/// destination already has content it knows (inherent in deduplication), never read it — the
+/// destination role sends no chunk data at all.
+#[test]
+fn t35_chunks_are_reused_only_from_the_own_destination_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("m.db");
+    let secret = noise(35, 4 * PIECE);
+    let run_into = |root: &Path, serve: bool| -> Seen {
+        let mut cfg = dest_cfg(root, Flags::PERMS);
+        cfg.manifest = Some(m.clone());
+        let (l, h) = start_dest(cfg);
+        send_list(&l, vec![dir("."), file("probe", secret.len())]);
+        let seen = honest(l, &[(1, secret.clone())].into(), |_, _| serve);
+        let _ = h.join().unwrap();
+        seen
+    };
+    let a = t.path().join("a");
+    let (l, h) = {
+        let mut cfg = dest_cfg(&a, Flags::PERMS);
+        cfg.manifest = Some(m.clone());
+        start_dest(cfg)
+    };
+    send_list(&l, vec![dir("."), file("secret", secret.len())]);
+    honest(l, &[(1, secret.clone())].into(), |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+
+    let b = t.path().join("b");
+    std::fs::create_dir(&b).unwrap();
+    std::os::unix::fs::symlink(a.join("secret"), b.join("secret")).unwrap();
+    let seen = run_into(&b, false);
+    assert_eq!(seen.wanted.len(), 1, "the first Want is the whole file: {:?}", seen.wanted);
+    assert!(!b.join("probe").exists());
+
+    let c = t.path().join("c");
+    std::fs::create_dir(&c).unwrap();
+    std::fs::write(c.join("secret"), &secret).unwrap();
+    // Index c's own copy in the manifest with an honest run that changes nothing.
+    let (l, h) = {
+        let mut cfg = dest_cfg(&c, Flags::PERMS | Flags::CHECKSUM);
+        cfg.manifest = Some(m.clone());
+        start_dest(cfg)
+    };
+    send_list(&l, vec![dir("."), file("secret", secret.len())]);
+    honest(l, &[(1, secret.clone())].into(), |_, _| true);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+    let seen = run_into(&c, true);
+    assert!(seen.wanted.is_empty(), "the destination's own copy is reused: {:?}", seen.wanted);
+    assert_eq!(std::fs::read(c.join("probe")).unwrap(), secret);
+}
+
+/// T36: a hostile receiver names entries by id, never by path: an id past the list, the id of
+/// a directory, a Want before the chunk list and a Want for an index past it are all refused;
+/// no chunk data is sent for any of them.
+#[test]
+fn t36_receiver_requests_name_ids_and_bad_ids_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("f"), noise(36, 100_000)).unwrap();
+    let cases: Vec<(&str, &str)> = vec![
+        ("past the list", "need for unknown entry"),
+        ("a directory", "not a regular file"),
+        ("want first", "before its chunk list"),
+        ("index past the list", "not listed"),
+    ];
+    for (what, expect) in cases {
+        let (l, entries, h) = start_source(&src);
+        let (f, d) = (id_of(&entries, "f"), id_of(&entries, "d"));
+        let mut got = Vec::new();
+        match what {
+            "past the list" => {
+                l.tx.send(Message::Need { files: vec![entries.len() as u32 + 5], inline: true }).unwrap()
+            }
+            "a directory" => {
+                // Refused by the chunker; the session ends with that error once the peer stops.
+                l.tx.send(Message::Need { files: vec![d], inline: true }).unwrap();
+                l.tx.send(Message::Done).unwrap();
+            }
+            "want first" => l.tx.send(Message::Want { file: f, ranges: vec![(0, 1)] }).unwrap(),
+            _ => {
+                l.tx.send(Message::Need { files: vec![f], inline: false }).unwrap();
+                let n = loop {
+                    match recv(&l) {
+                        Message::FileSum { count, .. } => break count,
+                        m => got.push(m),
+                    }
+                };
+                l.tx.send(Message::Want { file: f, ranges: vec![(n, 1)] }).unwrap();
+            }
+        }
+        let e = format!("{:#}", h.join().unwrap().expect_err(what));
+        assert!(e.contains(expect), "{what}: {e}");
+        got.extend(l.rx.try_iter());
+        assert!(!got.iter().any(|m| matches!(m, Message::Data { .. })), "{what}: data was sent");
+    }
 }
