@@ -60,10 +60,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// After a handshake spent the code, print a fresh one for the next peer.
+    /// After a handshake spent the code (or it expired), print a fresh one for the next peer;
+    /// after a failed one, also when the next code attempt will be accepted (CodeGuard's pause).
     fn renew(&self) {
-        if let Some(c) = self.guard.renew_if_spent(|| random_code().ok(), CODE_TTL) {
-            self.rep.code(&c.to_string());
+        if let Some(r) = self.guard.renew_if_spent(|| random_code().ok(), CODE_TTL) {
+            if let Some((failures, wait)) = r.cooldown {
+                self.rep.warn(&handshake::cooldown_notice(failures, wait));
+            }
+            self.rep.code(&r.code.to_string());
         }
     }
 

@@ -56,6 +56,9 @@ pub mod close {
     pub const ERROR: u32 = 5;
     /// The transfer finished, but some entries failed at the destination (exit 23).
     pub const PARTIAL: u32 = 6;
+    /// A code attempt during the pause after wrong codes ([`super::CodeGuard`]); nothing was
+    /// spent. The reason is `retry in N s`.
+    pub const COOLING_DOWN: u32 = 7;
 }
 
 /// Frame types on stream 0 during the handshake.
@@ -72,7 +75,21 @@ mod ty {
     pub(super) const R3: u8 = 18;
 }
 
-/// The sender's one PAKE attempt per code, and the code's expiry (security.md §2.6).
+/// First pause after a failed code attempt; it doubles per consecutive failure.
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// Longest pause between code attempts after failures.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
+
+/// The listener's code policy (security.md §2.6), the one place it lives: one PAKE attempt per
+/// code, the code's expiry, at most one code attempt in flight, and an online-guessing budget.
+///
+/// Every failed attempt (wrong code, interception, a peer that stops mid-PAKE) burns the code
+/// and starts a pause of `BACKOFF_FIRST · 2^(failures-1)` (capped at `BACKOFF_MAX`, reset by a
+/// successful handshake) during which an M1 is refused with `close::COOLING_DOWN` *without*
+/// spending or replacing the current code. So a long-running `pcp serve` gives an attacker
+/// about one guess per 10 minutes after a dozen failures (2^-33 each with 3 secret words),
+/// instead of hundreds per second, and a legitimate user who waits can still use the code
+/// printed after the last failure. Time is passed in (`*_at`) so the policy is unit-tested.
 pub struct CodeGuard {
     state: Mutex<GuardState>,
 }
@@ -81,23 +98,92 @@ struct GuardState {
     code: Code,
     attempts_left: u32,
     deadline: Instant,
+    /// A PAKE with the current code is running: the code is spent but not yet replaced.
+    in_flight: bool,
+    /// Failed code attempts since the last success.
+    failures: u32,
+    /// No code attempt is accepted before this.
+    not_before: Instant,
+}
+
+/// The answer to a code attempt (M1).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Go on with the PAKE; the attempt is spent.
+    Go(Code),
+    /// Refused without spending anything: the listener pauses after wrong codes for this long.
+    CoolingDown(Duration),
+    /// The code is spent (or in use) or expired.
+    Used,
+}
+
+/// A fresh code printed by [`CodeGuard::renew_if_spent`].
+#[derive(Debug)]
+pub struct Renewed {
+    /// The new code.
+    pub code: Code,
+    /// After a failure: consecutive failures and how long until the next code attempt.
+    pub cooldown: Option<(u32, Duration)>,
+}
+
+/// The pause after `failures` consecutive failed code attempts.
+pub fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let shift = (failures - 1).min(20);
+    BACKOFF_FIRST.saturating_mul(1u32 << shift).min(BACKOFF_MAX)
 }
 
 impl CodeGuard {
     /// A fresh code with one attempt, valid for `ttl`.
     pub fn new(code: Code, ttl: Duration) -> Self {
-        Self { state: Mutex::new(GuardState { code, attempts_left: 1, deadline: Instant::now() + ttl }) }
+        Self::new_at(code, ttl, Instant::now())
     }
 
-    /// Spend the attempt; `None` if it was spent already or the code expired.
-    fn spend(&self) -> Option<Code> {
-        let mut s = self.state.lock().ok()?;
-        if s.attempts_left == 0 || Instant::now() > s.deadline {
+    /// [`CodeGuard::new`] at time `now`.
+    pub fn new_at(code: Code, ttl: Duration, now: Instant) -> Self {
+        Self {
+            state: Mutex::new(GuardState {
+                code,
+                attempts_left: 1,
+                deadline: now + ttl,
+                in_flight: false,
+                failures: 0,
+                not_before: now,
+            }),
+        }
+    }
+
+    /// A code attempt (M1) arrives at `now`: refuse it during a pause (spending nothing), or
+    /// spend the code's one attempt.
+    pub fn admit_at(&self, now: Instant) -> Admit {
+        let Ok(mut s) = self.state.lock() else { return Admit::Used };
+        if now < s.not_before {
+            return Admit::CoolingDown(s.not_before - now);
+        }
+        if s.attempts_left == 0 || now > s.deadline {
             s.attempts_left = 0;
-            return None;
+            return Admit::Used;
         }
         s.attempts_left -= 1;
-        Some(s.code.clone())
+        s.in_flight = true;
+        Admit::Go(s.code.clone())
+    }
+
+    /// The attempt admitted by [`CodeGuard::admit_at`] ended at `now`: `ok` when the whole
+    /// handshake succeeded. A failure starts (or doubles) the pause.
+    pub fn finish_at(&self, ok: bool, now: Instant) {
+        if let Ok(mut s) = self.state.lock() {
+            s.in_flight = false;
+            if ok {
+                s.failures = 0;
+                s.not_before = now;
+            } else {
+                s.failures = s.failures.saturating_add(1);
+                s.not_before = now + backoff(s.failures);
+            }
+        }
     }
 
     /// Whether the code can no longer be used.
@@ -105,17 +191,42 @@ impl CodeGuard {
         self.state.lock().map(|s| s.attempts_left == 0 || Instant::now() > s.deadline).unwrap_or(true)
     }
 
-    /// If the code is spent or expired, replace it with `make()` (valid for `ttl`) and return
-    /// the new code, atomically (serve prints it for the next peer).
-    pub fn renew_if_spent(&self, make: impl FnOnce() -> Option<Code>, ttl: Duration) -> Option<Code> {
+    /// If the code is spent (and its attempt finished) or expired, replace it with `make()`
+    /// (valid for `ttl`) and return it, atomically: serve prints it for the next peer. A code
+    /// whose PAKE is still running is not replaced, so at most one code attempt runs at a time.
+    pub fn renew_if_spent(&self, make: impl FnOnce() -> Option<Code>, ttl: Duration) -> Option<Renewed> {
+        self.renew_if_spent_at(make, ttl, Instant::now())
+    }
+
+    /// [`CodeGuard::renew_if_spent`] at time `now`.
+    pub fn renew_if_spent_at(
+        &self,
+        make: impl FnOnce() -> Option<Code>,
+        ttl: Duration,
+        now: Instant,
+    ) -> Option<Renewed> {
         let mut s = self.state.lock().ok()?;
-        if s.attempts_left > 0 && Instant::now() <= s.deadline {
+        if s.in_flight || (s.attempts_left > 0 && now <= s.deadline) {
             return None;
         }
         let code = make()?;
-        *s = GuardState { code: code.clone(), attempts_left: 1, deadline: Instant::now() + ttl };
-        Some(code)
+        s.code = code.clone();
+        s.attempts_left = 1;
+        s.deadline = now + ttl;
+        let cooldown = (s.failures > 0 && now < s.not_before).then(|| (s.failures, s.not_before - now));
+        Some(Renewed { code, cooldown })
     }
+}
+
+/// The one-line notice after a failed code attempt.
+pub fn cooldown_notice(failures: u32, wait: Duration) -> String {
+    let what = if failures == 1 { "1 wrong code".to_owned() } else { format!("{failures} wrong codes in a row") };
+    format!("{what}; the next code attempt is accepted in {} s", secs_up(wait))
+}
+
+/// Whole seconds, rounded up (a wait of 0.2 s is "1 s", never "0 s").
+fn secs_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// What the dialer keeps to reconnect a session: the listener's static key and the resume
@@ -275,7 +386,15 @@ pub async fn listen(
     identity: &Identity,
 ) -> Result<Authenticated> {
     let mut streams = None;
-    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
+    // Set once M1 spent the code: the attempt's outcome feeds the guard's backoff, whatever
+    // ends it (wrong code, a Noise failure, the deadline, a lost connection).
+    let mut spent = false;
+    let r =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams, &mut spent))
+            .await;
+    if spent {
+        guard.finish_at(matches!(r, Ok(Ok(_))), Instant::now());
+    }
     let (resumed, peer, verifier) = settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
     Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier })
@@ -287,16 +406,34 @@ async fn listen_inner(
     resumes: &ResumeTable,
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
+    spent: &mut bool,
 ) -> Result<(bool, [u8; KEY_LEN], Option<String>)> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
     match t {
         ty::M1 => {
-            let Some(code) = guard.spend() else {
-                conn.close(VarInt::from_u32(close::CODE_USED), b"code used or expired");
-                return Err(tagged(Kind::Auth, "a peer tried a code that is already used or expired; it was refused"));
+            let code = match guard.admit_at(Instant::now()) {
+                Admit::Go(code) => code,
+                Admit::CoolingDown(wait) => {
+                    let n = secs_up(wait);
+                    conn.close(VarInt::from_u32(close::COOLING_DOWN), format!("retry in {n} s").as_bytes());
+                    return Err(tagged(
+                        Kind::Auth,
+                        format!(
+                            "refused a code attempt without trying it: cooling down after wrong codes for {n} s more"
+                        ),
+                    ));
+                }
+                Admit::Used => {
+                    conn.close(VarInt::from_u32(close::CODE_USED), b"code used or expired");
+                    return Err(tagged(
+                        Kind::Auth,
+                        "a peer tried a code that is already used or expired; it was refused",
+                    ));
+                }
             };
+            *spent = true;
             let pake = SenderPake::new(&code, &ekm, b"")?;
             let (pake, m2) = pake.on_m1(&first, &mut OsRng)?;
             write_hs(send, ty::M2, &m2).await?;
@@ -438,6 +575,18 @@ pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
                 "code rejected: the peer says it was already used or expired; ask for a new code",
             );
         }
+        if code == u64::from(close::COOLING_DOWN) {
+            let secs = std::str::from_utf8(&ac.reason)
+                .ok()
+                .and_then(|r| r.strip_prefix("retry in "))
+                .and_then(|r| r.strip_suffix(" s"))
+                .and_then(|n| n.parse::<u64>().ok());
+            let when = secs.map_or_else(|| "later".to_owned(), |n| format!("in {n} s"));
+            return tagged(
+                Kind::Auth,
+                format!("the server is cooling down after wrong codes; retry {when} (the code was not used)"),
+            );
+        }
         if code == u64::from(close::RESUME_REJECTED) {
             return tagged(Kind::Auth, "the peer no longer knows this session; start again with a new code");
         }
@@ -472,6 +621,85 @@ mod tests {
         let (d, l) = tokio::join!(b.dial(addr), a.accept());
         let l = l.unwrap().authenticated();
         (a, b, d.unwrap(), l)
+    }
+
+    fn code(s: &str) -> Code {
+        Code::parse(s).unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_per_failure_and_is_capped() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(10), Duration::from_secs(512));
+        assert_eq!(backoff(11), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+
+    /// The guessing budget: one PAKE per code, a pause after each failure that doubles, code
+    /// attempts during the pause refused without spending or replacing the code, reset on
+    /// success.
+    #[test]
+    fn guard_pauses_after_failures_without_spending_the_code() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let g = CodeGuard::new_at(code("abandon-ability-able-about"), CODE_TTL, t0);
+        let fresh = || Some(code("zoo-zone-youth-wrist"));
+        assert_eq!(g.admit_at(t0), Admit::Go(code("abandon-ability-able-about")));
+        // While the PAKE runs, the code is spent but not replaced: one attempt at a time.
+        assert_eq!(g.admit_at(t0), Admit::Used);
+        assert!(g.renew_if_spent_at(fresh, CODE_TTL, t0).is_none());
+        g.finish_at(false, t0);
+        let r = g.renew_if_spent_at(fresh, CODE_TTL, t0).unwrap();
+        assert_eq!(r.code, code("zoo-zone-youth-wrist"));
+        assert_eq!(r.cooldown, Some((1, s(1))));
+        // During the pause: refused, nothing spent, nothing renewed.
+        for ms in [0, 10, 999] {
+            let now = t0 + Duration::from_millis(ms);
+            assert_eq!(g.admit_at(now), Admit::CoolingDown(s(1) - Duration::from_millis(ms)));
+            assert!(g.renew_if_spent_at(|| Some(code("cable-cactus-cage-cake")), CODE_TTL, now).is_none());
+        }
+        // After it: the printed code gets its one attempt; a second failure doubles the pause.
+        let t1 = t0 + s(1);
+        assert_eq!(g.admit_at(t1), Admit::Go(code("zoo-zone-youth-wrist")));
+        g.finish_at(false, t1);
+        assert_eq!(
+            g.renew_if_spent_at(|| Some(code("cable-cactus-cage-cake")), CODE_TTL, t1).unwrap().cooldown,
+            Some((2, s(2)))
+        );
+        assert_eq!(g.admit_at(t1 + s(1)), Admit::CoolingDown(s(1)));
+        let t2 = t1 + s(2);
+        assert_eq!(g.admit_at(t2), Admit::Go(code("cable-cactus-cage-cake")));
+        g.finish_at(false, t2);
+        assert_eq!(cooldown_notice(3, backoff(3)), "3 wrong codes in a row; the next code attempt is accepted in 4 s");
+        assert_eq!(
+            cooldown_notice(1, Duration::from_millis(200)),
+            "1 wrong code; the next code attempt is accepted in 1 s"
+        );
+        let r = g.renew_if_spent_at(fresh, CODE_TTL, t2).unwrap();
+        assert_eq!(r.cooldown, Some((3, s(4))));
+        // A success resets the budget: the next code is usable at once.
+        let t3 = t2 + s(4);
+        assert_eq!(g.admit_at(t3), Admit::Go(code("zoo-zone-youth-wrist")));
+        g.finish_at(true, t3);
+        let r = g.renew_if_spent_at(|| Some(code("cable-cactus-cage-cake")), CODE_TTL, t3).unwrap();
+        assert_eq!(r.cooldown, None);
+        assert_eq!(g.admit_at(t3), Admit::Go(code("cable-cactus-cage-cake")));
+        g.finish_at(false, t3);
+        // The count started again from zero.
+        assert_eq!(g.renew_if_spent_at(fresh, CODE_TTL, t3).unwrap().cooldown, Some((1, s(1))));
+    }
+
+    #[test]
+    fn guard_code_expires() {
+        let t0 = Instant::now();
+        let g = CodeGuard::new_at(code("abandon-ability-able-about"), Duration::from_secs(10), t0);
+        assert!(g.renew_if_spent_at(|| Some(code("zoo-zone-youth-wrist")), CODE_TTL, t0).is_none());
+        assert_eq!(g.admit_at(t0 + Duration::from_secs(11)), Admit::Used);
+        let r = g.renew_if_spent_at(|| Some(code("zoo-zone-youth-wrist")), CODE_TTL, t0 + Duration::from_secs(11));
+        assert!(r.unwrap().cooldown.is_none(), "an expiry is no failure");
     }
 
     #[tokio::test]
