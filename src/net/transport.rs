@@ -102,7 +102,15 @@ pub fn start(
             let (in_tx, in_rx) = crossbeam_channel::unbounded::<Message>();
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone(), None)));
+            tasks.push(rt.spawn(read_stream(
+                conn.clone(),
+                recv0,
+                Sink::Unbounded(in_tx),
+                None,
+                error.clone(),
+                None,
+                Carries::Control,
+            )));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
@@ -129,6 +137,7 @@ pub fn start(
                 Some(stats.clone()),
                 error.clone(),
                 allowed,
+                Carries::Control,
             )));
             tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
             Link { tx: out_tx, rx: in_rx }
@@ -326,6 +335,7 @@ async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<M
             Some(stats.clone()),
             err.clone(),
             None,
+            Carries::DataOnly,
         )));
     }
     drop(sink);
@@ -334,8 +344,24 @@ async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<M
     }
 }
 
+/// What a stream may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carries {
+    /// Stream 0: any message (the engine's state machine checks the order).
+    Control,
+    /// A data stream: only `Data`.
+    DataOnly,
+}
+
 /// Read frames from one stream and hand the decoded messages on. With `stats` (destination
 /// side) received chunk data is counted.
+///
+/// A data stream carries only `Data` (security issue #8, item 3). Anything else there is a
+/// protocol error that closes the connection with `PROTOCOL`: the engine checks the order of
+/// control messages as they arrive on its one inbound channel, and the data streams feed that
+/// channel concurrently with stream 0, so a `FileList`, `FileSum` or `Done` slipped onto a
+/// data stream would race stream 0 and reach the engine out of the order the source's stream 0
+/// gives it (and past the checks stream 0 alone applies, e.g. the accepted-offer check).
 async fn read_stream(
     conn: Connection,
     mut recv: RecvStream,
@@ -343,6 +369,7 @@ async fn read_stream(
     stats: Option<Arc<Stats>>,
     err: Arc<Mutex<Option<anyhow::Error>>>,
     allowed: Option<Allowed>,
+    carries: Carries,
 ) {
     let res = async {
         let mut asm = frame::Assembler::default();
@@ -351,6 +378,11 @@ async fn read_stream(
         loop {
             for body in bodies.drain(..) {
                 let msg = Message::decode_shared(&body)?;
+                if carries == Carries::DataOnly && !matches!(msg, Message::Data { .. }) {
+                    return Err(
+                        crate::proto::Error::State("the sender put a control message on a data stream".into()).into()
+                    );
+                }
                 if let (Some(names), Message::FileList { entries, .. }) = (allowed.as_deref(), &msg) {
                     // A sender may send only what the receiver saw and accepted.
                     for e in entries {
@@ -432,5 +464,63 @@ fn fault_drop(conn: &Connection, stats: &Stats) {
         if stats.bytes_wire.load(Ordering::Relaxed) >= at && !FIRED.swap(true, Ordering::Relaxed) {
             conn.close(VarInt::from_u32(close::ERROR), b"test: connection dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::ChunkHash;
+    use crate::net::endpoint::{Bulk, Endpoint, IDLE_TIMEOUT};
+    use std::time::Duration;
+
+    /// A hostile source puts a control message (`Done`) on a data stream: the destination
+    /// passes the `Data` of another data stream on, but not the `Done`, and closes the
+    /// connection with `PROTOCOL`.
+    #[test]
+    fn data_streams_carry_only_data() {
+        let rt = crate::net::client::runtime().unwrap();
+        let (a, b) = {
+            let _g = rt.enter();
+            let a = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
+            let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
+            (a, b)
+        };
+        let addr = a.local_addr().unwrap();
+        let (src, dst) = rt.block_on(async {
+            let (d, l) = tokio::join!(b.dial(addr), a.accept());
+            (d.unwrap(), l.unwrap().authenticated())
+        });
+        // Stream 0 of the destination (opened by it; the hostile source never writes there).
+        let (send0, recv0) = rt.block_on(dst.open_bi()).unwrap();
+        let (link, tr) =
+            start(rt.handle(), &dst, send0, recv0, Role::Destination, Arc::new(Stats::default()), None).unwrap();
+        let data = Bytes::from_static(&[7u8; 64]);
+        let good = Message::Data { file: 0, index: 0, hash: ChunkHash::of(&data), compressed: false, data };
+        let closed = rt.block_on(async {
+            let mut u = src.open_uni().await.unwrap();
+            u.write_all(&good.encode()).await.unwrap();
+            u.finish().unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut u = src.open_uni().await.unwrap();
+            u.write_all(&Message::Done.encode()).await.unwrap();
+            u.finish().unwrap();
+            tokio::time::timeout(Duration::from_secs(10), src.closed()).await.unwrap()
+        });
+        match closed {
+            quinn::ConnectionError::ApplicationClosed(c) => {
+                assert_eq!(c.error_code.into_inner(), u64::from(close::PROTOCOL));
+            }
+            other => panic!("closed with {other:?}, not PROTOCOL"),
+        }
+        let mut got = Vec::new();
+        while let Ok(m) = link.rx.recv_timeout(Duration::from_secs(2)) {
+            got.push(m);
+            assert!(got.len() < 10);
+        }
+        assert_eq!(got, vec![good], "only the Data reached the engine");
+        drop(link);
+        let e = tr.finish().expect("a transport error");
+        assert!(format!("{e:#}").contains("control message on a data stream"), "{e:#}");
     }
 }
