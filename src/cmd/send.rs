@@ -105,7 +105,7 @@ fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
             }
             let stats = Arc::new(Stats::default());
             let start = Instant::now();
-            match server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats) {
+            match server::handle(&rt.handle().clone(), &conn, auth, &served, &resumes, rep, &stats) {
                 Ok(Ended::Transfer(end)) => {
                     rep.stats(&stats, start.elapsed(), a.out.stats);
                     rt.block_on(ep.shutdown());

@@ -80,7 +80,7 @@ impl Ctx<'_> {
         }
         let stats = Arc::new(Stats::default());
         let start = Instant::now();
-        let r = server::handle(&self.rt, conn, auth, self.served, self.rep, &stats);
+        let r = server::handle(&self.rt, conn, auth, self.served, self.resumes, self.rep, &stats);
         if r.is_ok() {
             // Finished: its resume secret is no longer needed.
             self.resumes.forget(&peer);

@@ -237,10 +237,47 @@ pub struct ResumeTicket {
     key: Key<PairPsk>,
 }
 
-/// A stored resume secret, the reconnects left and its expiry.
-type Stored = (Key<PairPsk>, u32, Instant);
+/// A stored resume secret and what it may resume.
+struct Stored {
+    key: Key<PairPsk>,
+    /// Reconnects left.
+    left: u32,
+    expires: Instant,
+    /// SHA-256 of the session's first request frame: a resumed connection must repeat it.
+    request: Option<[u8; 32]>,
+    /// The connection currently serving this session, if any.
+    live: Option<Live>,
+}
 
-/// Resume tickets the listener accepts, by the dialer's static key.
+/// The connection a session runs on, and a signal that its work ended.
+struct Live {
+    conn: Connection,
+    /// Resolves (with an error) when the session's [`SessionLease`] is dropped.
+    done: tokio::sync::watch::Receiver<()>,
+}
+
+/// Held by whoever serves a session's connection (net::server::handle) until it stops touching
+/// files; a resume of the same session waits for it to be dropped.
+#[derive(Debug)]
+pub struct SessionLease {
+    _alive: tokio::sync::watch::Sender<()>,
+}
+
+/// How long a resume waits for the superseded connection's session to stop.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
+
+/// Resume tickets the listener accepts, by the dialer's static key (security issue #8: one
+/// ticket resumes one session, one connection at a time, with its original request).
+///
+/// A resume ticket must not become a second, concurrent session of the same peer (it could,
+/// say, push a symlink swap into the tree a first session is still pulling). So each ticket
+/// is bound to the hash of its session's first request ([`ResumeTable::bind_request`]; a
+/// resumed connection that asks for anything else is refused and the ticket burnt), and a
+/// resume *supersedes* the connection still attached to the session: that one is closed and
+/// its session's [`SessionLease`] awaited before the new connection may send its request.
+/// Closing rather than refusing, because an honest dialer only reconnects after its side of
+/// the connection died: the listener's side may then look alive until its idle timeout
+/// (30 s), and refusing would turn every such reconnect into a failure.
 #[derive(Default)]
 pub struct ResumeTable {
     tickets: Mutex<HashMap<[u8; KEY_LEN], Stored>>,
@@ -249,22 +286,71 @@ pub struct ResumeTable {
 impl ResumeTable {
     fn insert(&self, t: &ResumeTicket) {
         if let Ok(mut m) = self.tickets.lock() {
-            m.retain(|_, (_, _, exp)| *exp > Instant::now());
-            m.insert(t.peer_static, (t.key.clone(), MAX_RESUMES, Instant::now() + RESUME_TTL));
+            m.retain(|_, st| st.expires > Instant::now());
+            m.insert(
+                t.peer_static,
+                Stored {
+                    key: t.key.clone(),
+                    left: MAX_RESUMES,
+                    expires: Instant::now() + RESUME_TTL,
+                    request: None,
+                    live: None,
+                },
+            );
         }
     }
 
     /// Take one use of the ticket of `peer`.
     fn lookup(&self, peer: &[u8; KEY_LEN]) -> Option<Key<PairPsk>> {
         let mut m = self.tickets.lock().ok()?;
-        let (key, left, exp) = m.get_mut(peer)?;
-        if *left == 0 || *exp < Instant::now() {
+        let st = m.get_mut(peer)?;
+        if st.left == 0 || st.expires < Instant::now() {
             m.remove(peer);
             return None;
         }
-        *left -= 1;
-        *exp = Instant::now() + RESUME_TTL;
-        Some(key.clone())
+        st.left -= 1;
+        st.expires = Instant::now() + RESUME_TTL;
+        Some(st.key.clone())
+    }
+
+    /// Make `conn` the session's connection and return a lease for it, with the connection it
+    /// replaces (a resume while the earlier one is still attached). Atomic, so of two racing
+    /// resumes one supersedes the other.
+    fn attach(&self, peer: &[u8; KEY_LEN], conn: &Connection) -> (SessionLease, Option<Live>) {
+        let (tx, rx) = tokio::sync::watch::channel(());
+        let lease = SessionLease { _alive: tx };
+        let old =
+            self.tickets.lock().ok().and_then(|mut m| {
+                m.get_mut(peer).and_then(|st| st.live.replace(Live { conn: conn.clone(), done: rx }))
+            });
+        (lease, old)
+    }
+
+    /// The session of `peer` sent its request frame `body`: remember it on a first connection
+    /// (or a resume whose first connection never sent one); on a resumed connection, refuse a
+    /// request that differs from the original and burn the ticket.
+    pub fn bind_request(&self, peer: &[u8; KEY_LEN], resumed: bool, body: &[u8]) -> Result<(), &'static str> {
+        use sha2::Digest;
+        let h: [u8; 32] = Sha256::digest(body).into();
+        let Ok(mut m) = self.tickets.lock() else { return Err("resume table unavailable (internal error)") };
+        match m.get_mut(peer) {
+            Some(st) => match st.request {
+                None => {
+                    st.request = Some(h);
+                    Ok(())
+                }
+                Some(orig) if orig == h => Ok(()),
+                Some(_) if !resumed => Ok(()),
+                Some(_) => {
+                    m.remove(peer);
+                    Err("a resumed connection asked for something other than its session's original request; refused, and the session can no longer be resumed")
+                }
+            },
+            // A first connection whose ticket is gone (expired) has nothing to bind; a resumed
+            // one was authenticated by a ticket that no longer exists: refuse.
+            None if !resumed => Ok(()),
+            None => Err("the resumed session is no longer known; start again with a new code"),
+        }
     }
 
     fn burn(&self, peer: &[u8; KEY_LEN]) {
@@ -277,6 +363,17 @@ impl ResumeTable {
     pub fn forget(&self, peer: &[u8; KEY_LEN]) {
         self.burn(peer);
     }
+}
+
+/// A resume supersedes `old`: close it and wait (bounded) until its session stopped.
+async fn supersede(old: Option<Live>) -> Result<()> {
+    let Some(mut old) = old else { return Ok(()) };
+    old.conn.close(VarInt::from_u32(close::ERROR), b"superseded by a resumed connection");
+    // `changed` fails once the lease's sender is dropped (the session ended).
+    let r = tokio::time::timeout(TAKEOVER_WAIT, async { while old.done.changed().await.is_ok() {} }).await;
+    r.map_err(|_| {
+        tagged(Kind::Connect, "the earlier connection of this session is still ending; the resume was refused, retry")
+    })
 }
 
 /// How the dialer authenticates.
@@ -302,6 +399,8 @@ pub struct Authenticated {
     /// First contact with a code: the 4-word verifier both sides derive from the PAKE
     /// (security.md §2.6); equal on both sides unless someone is in the middle.
     pub verifier: Option<String>,
+    /// Listener: held while this connection serves the session (see [`ResumeTable`]).
+    pub lease: Option<SessionLease>,
 }
 
 /// Run the dialer's handshake (R: PAKE side A, Noise initiator).
@@ -314,7 +413,7 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
     let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
     let peer = ticket.peer_static;
-    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier })
+    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier, lease: None })
 }
 
 /// The outcome of a handshake under its deadline. On failure the connection is closed with a
@@ -395,9 +494,10 @@ pub async fn listen(
     if spent {
         guard.finish_at(matches!(r, Ok(Ok(_))), Instant::now());
     }
-    let (resumed, peer, verifier) = settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
+    let (resumed, peer, verifier, lease) =
+        settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier })
+    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier, lease: Some(lease) })
 }
 
 async fn listen_inner(
@@ -407,7 +507,7 @@ async fn listen_inner(
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
     spent: &mut bool,
-) -> Result<(bool, [u8; KEY_LEN], Option<String>)> {
+) -> Result<(bool, [u8; KEY_LEN], Option<String>, SessionLease)> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
@@ -451,7 +551,8 @@ async fn listen_inner(
             let fc = hs.on_n3(&n3)?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
-            Ok((false, *fc.remote_static(), Some(out.verifier().to_owned())))
+            let (lease, _) = resumes.attach(fc.remote_static(), conn);
+            Ok((false, *fc.remote_static(), Some(out.verifier().to_owned()), lease))
         }
         ty::R1 => {
             let mut peer = None;
@@ -472,7 +573,15 @@ async fn listen_inner(
             write_hs(send, ty::R2, &r2).await?;
             let r3 = read_hs(recv, ty::R3).await?;
             match hs.on_confirm(&r3) {
-                Ok(done) => Ok((true, *done.remote_static(), None)),
+                Ok(done) => {
+                    // Authenticated: only now may this connection take the session over.
+                    let (lease, old) = resumes.attach(done.remote_static(), conn);
+                    if let Err(e) = supersede(old).await {
+                        conn.close(VarInt::from_u32(close::ERROR), b"earlier connection still ending; retry");
+                        return Err(e);
+                    }
+                    Ok((true, *done.remote_static(), None, lease))
+                }
                 Err(e) => {
                     if let Some(p) = &peer {
                         resumes.burn(p);
