@@ -20,6 +20,7 @@
 // allow-*-in-tests only covers #[test] fns, not the helpers they call.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attack_net;
 mod cli;
 mod net;
 mod stats;
