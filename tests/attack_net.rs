@@ -272,7 +272,7 @@ fn attack_resume_ticket_different_request() {
         rules: Vec::new(),
         gitignore: false,
     };
-    let e = d.try_request(&mut a2, &push).err().expect("a resumed connection with a different request is refused");
+    let e = d.try_request(&mut a2, &push).expect_err("a resumed connection with a different request is refused");
     assert_eq!(pcp::error::kind_of(&e), pcp::error::Kind::Protocol, "{e:#}");
     assert!(format!("{e:#}").contains("original request"), "{e:#}");
     l.wait_for("original request");
