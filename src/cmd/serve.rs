@@ -1,6 +1,7 @@
 //! `pcp serve DIR`: answer sync/cp/ls for DIR. Prints a one-time code (or uses `PCP_CODE`);
 //! after a code is used or burnt it prints a fresh one, except with `--once`, which exits after
-//! one session (exit 40 when the code was rejected).
+//! one session (exit 40 when the code was rejected). After a wrong code, code attempts pause
+//! for a doubling delay (the guessing budget lives in `net::handshake::CodeGuard`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

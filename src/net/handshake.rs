@@ -3,8 +3,9 @@
 //! session whose connection dropped, one `Noise_IKpsk2` exchange (R1–R3) keyed by the session's
 //! resume secret.
 //!
-//! Owns: handshake framing, the 30 s deadline, the one-attempt-per-code rule ([`CodeGuard`]),
-//! resume tickets, mapping close codes to errors. Does not own: the cryptography (crate::auth).
+//! Owns: handshake framing, the 30 s deadline, the one-attempt-per-code rule and the guessing
+//! budget ([`CodeGuard`]), resume tickets and what they may resume ([`ResumeTable`]), mapping
+//! close codes to errors. Does not own: the cryptography (crate::auth).
 //!
 //! Roles in this issue: the code typer R is always the dialer, the code creator S the listener.
 //! Nothing but stream 0 is read before the handshake completes; the listener never opens a
@@ -159,12 +160,14 @@ impl CodeGuard {
     /// spend the code's one attempt.
     pub fn admit_at(&self, now: Instant) -> Admit {
         let Ok(mut s) = self.state.lock() else { return Admit::Used };
-        if now < s.not_before {
-            return Admit::CoolingDown(s.not_before - now);
-        }
+        // A spent code says so first (`pcp send` never renews it; serve renews it right after
+        // the attempt ends), then the pause; neither changes the code.
         if s.attempts_left == 0 || now > s.deadline {
             s.attempts_left = 0;
             return Admit::Used;
+        }
+        if now < s.not_before {
+            return Admit::CoolingDown(s.not_before - now);
         }
         s.attempts_left -= 1;
         s.in_flight = true;
