@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attack_fs;
+mod attack_net;
 mod cli;
 mod net;
 mod stats;

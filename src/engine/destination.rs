@@ -122,6 +122,8 @@ struct Dest<'a> {
     ready_since: Instant,
     /// Chunks that did not match their hashes so far.
     strikes: u32,
+    /// Temp files staged by earlier runs → the path each was built for (loaded when needed).
+    staged_for: Option<HashMap<String, String>>,
 }
 
 /// A file ready to be renamed into place: verified against the source's file hash, with its
@@ -201,6 +203,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         ready_bytes: 0,
         ready_since: Instant::now(),
         strikes: 0,
+        staged_for: None,
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
@@ -691,6 +694,29 @@ impl Dest<'_> {
         Ok(Some(Basis { file, by_short }))
     }
 
+    /// Whether local data at `rel` may serve this transfer. Any file of the destination tree
+    /// may, for a sync into one's own tree; after an accepted offer (`pcp receive`, a sender
+    /// one does not control) only entries of this very transfer and temp files staged for them
+    /// may, so a sender cannot learn from the Wants it gets whether chunks it guesses exist in
+    /// other files of the destination (security.md T35).
+    fn in_scope(&mut self, rel: &SafeRelPath) -> Result<bool> {
+        if self.cfg.offer.is_none() {
+            return Ok(true);
+        }
+        if self.paths.contains(rel) {
+            return Ok(true);
+        }
+        if self.staged_for.is_none() {
+            let staged = match self.manifest.as_ref() {
+                Some(m) => m.staged()?,
+                None => Vec::new(),
+            };
+            self.staged_for = Some(staged.into_iter().map(|s| (s.temp, s.path)).collect());
+        }
+        let target = self.staged_for.as_ref().and_then(|m| m.get(rel.as_str()));
+        Ok(target.and_then(|p| SafeRelPath::new(p).ok()).is_some_and(|p| self.paths.contains(&p)))
+    }
+
     /// Find chunk `c` in local data, verify it, leave it in `self.buf`; return its full hash.
     /// The flag says the chunk sits in the basis at the very offset it belongs at (no copy is
     /// needed if the whole file turns out unchanged).
@@ -717,6 +743,9 @@ impl Dest<'_> {
         };
         for loc in locs.into_iter().filter(|l| l.len == c.len && l.hash.short() == c.short) {
             let Ok(rel) = SafeRelPath::new(&loc.path) else { continue };
+            if !self.in_scope(&rel)? {
+                continue;
+            }
             if self.seed.as_ref().map(|(p, _)| p.as_str()) != Some(loc.path.as_str()) {
                 match self.root.open_read(&rel) {
                     Ok(f) => self.seed = Some((loc.path.clone(), f)),

@@ -12,7 +12,7 @@ use anyhow::Result;
 use quinn::Connection;
 use tokio::runtime::Handle;
 
-use super::handshake::Authenticated;
+use super::handshake::{Authenticated, ResumeTable};
 use super::session::{
     self, filter_from, lookup, make_dirs, parse_peer_path, refusal, Found, ListEntry, Request, Response, RoleConfig,
     TransferEnd, ENTRIES_PER_FRAME,
@@ -114,20 +114,28 @@ enum Plan {
     Offer,
 }
 
-/// Serve one authenticated connection.
+/// Serve one authenticated connection. `resumes` binds the session's resume ticket to its
+/// first request: a resumed connection may only repeat it.
 pub fn handle(
     rt: &Handle,
     conn: &Connection,
     auth: Authenticated,
     served: &Served,
+    resumes: &ResumeTable,
     rep: &Reporter,
     stats: &Arc<Stats>,
 ) -> Result<Ended> {
-    let Authenticated { mut send, mut recv, .. } = auth;
+    // The lease lives until this function returns: until then a resume of this session waits.
+    let Authenticated { mut send, mut recv, resumed, peer, lease: _lease, .. } = auth;
     let body = rt
         .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, session::read_frame(&mut recv)).await })
         .map_err(|_| tagged(Kind::Timeout, "the peer sent no request within 30 s"))??;
     let req = Request::decode(&body)?;
+    if let Err(text) = resumes.bind_request(&peer, resumed, &body) {
+        finish_with(rt, conn, &mut send, &[refusal(Kind::Protocol, text)]);
+        rep.warn(&format!("refused a request: {text}"));
+        return Ok(Ended::Refused(tagged(Kind::Protocol, format!("refused a request: {text}"))));
+    }
     let plan = match plan(served, req) {
         Ok(p) => p,
         Err(resp) => {

@@ -1,12 +1,14 @@
 //! Terminal-safe display of names chosen by a peer or found on disk (security.md T8): C0/C1
-//! controls, DEL, bidi overrides, zero-width and tag characters are shown escaped.
+//! controls, DEL, line and paragraph separators (U+2028, U+2029), bidi overrides, zero-width
+//! and tag characters are shown escaped. Escaping is idempotent (its output is plain ASCII
+//! where it changed anything), so every message line is sanitised once more when printed.
 
 /// Escape `s` for display.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let bad = c.is_control()
-            || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xE0000..=0xE007F);
+            || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xE0000..=0xE007F);
         if bad {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
@@ -32,5 +34,8 @@ mod tests {
         assert_eq!(sanitize("x\u{9b}y"), "x\\u{9b}y");
         assert_eq!(sanitize("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
         assert_eq!(sanitize("plain é 日本"), "plain é 日本");
+        assert_eq!(sanitize("a\u{2028}b\u{2029}c"), "a\\u{2028}b\\u{2029}c");
+        let once = sanitize("x\x1b[2J\u{202e}y");
+        assert_eq!(sanitize(&once), once, "idempotent");
     }
 }
