@@ -546,3 +546,74 @@ fn withdrawn_file_fails_alone() {
     assert!(!dst.join("a").exists());
     assert_eq!(std::fs::read(dst.join("b")).unwrap(), b);
 }
+
+/// Play a source that sends one whole file `id` (chunk list, summary, and the data of every
+/// chunk the destination asks for); returns how many chunks were asked for.
+fn serve_file(l: &Link, id: u32, bytes: &[u8]) -> usize {
+    let chunks = pcp::chunk::chunk_all(bytes, ChunkParams::DEFAULT).unwrap();
+    let ids = chunks.iter().map(|c| pcp::proto::ChunkId { short: c.hash.short(), len: c.len }).collect();
+    l.tx.send(Message::ChunkList { file: id, first: 0, chunks: ids }).unwrap();
+    let sum = pcp::chunk::file_hash(chunks.iter().map(|c| &c.hash));
+    l.tx.send(Message::FileSum { file: id, count: chunks.len() as u32, size: bytes.len() as u64, hash: sum }).unwrap();
+    let mut asked = 0;
+    loop {
+        match recv(l) {
+            Message::Want { ranges, .. } => {
+                for (s, n) in ranges {
+                    for i in s..s + n {
+                        let c = chunks[i as usize];
+                        let data = bytes[c.offset as usize..(c.offset + u64::from(c.len)) as usize].to_vec();
+                        l.tx.send(Message::Data {
+                            file: id,
+                            index: i,
+                            hash: c.hash,
+                            compressed: false,
+                            data: data.into(),
+                        })
+                        .unwrap();
+                        asked += 1;
+                    }
+                }
+            }
+            Message::Done => {
+                let _ = l.tx.send(Message::Done);
+                return asked;
+            }
+            Message::Error { text } => panic!("{text}"),
+            _ => {}
+        }
+    }
+}
+
+/// T35: a sender probing "do you have chunk H?" through the Wants it gets. A sync into one's
+/// own tree reuses chunks of any indexed file there (rename detection); after an accepted
+/// offer (`pcp receive`) only files of the transfer itself may serve, so the Wants for a
+/// guessed copy of another destination file give nothing away.
+#[test]
+fn t35_offer_reuses_no_chunks_from_files_outside_the_transfer() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    let manifest = t.path().join("manifest.db");
+    let secret: Vec<u8> = (0..400_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let run = |name: &str, offer: bool| -> usize {
+        let mut cfg = dest_cfg(&dst, Flags::PERMS | Flags::TIMES);
+        cfg.manifest = Some(manifest.clone());
+        if offer {
+            cfg.offer = offered(&[
+                (".", pcp::plan::Offered::Dir),
+                (name, pcp::plan::Offered::File { size: secret.len() as u64 }),
+            ]);
+        }
+        let (l, h) = start_dest(cfg);
+        let list = vec![entry(".", Kind::Dir, 0o755), entry(name, Kind::File { size: secret.len() as u64 }, 0o644)];
+        l.tx.send(Message::FileList { first: 0, entries: list }).unwrap();
+        l.tx.send(Message::FileListEnd { count: 2 }).unwrap();
+        let asked = serve_file(&l, 1, &secret);
+        assert_eq!(h.join().unwrap().unwrap().errors, 0);
+        asked
+    };
+    let n = pcp::chunk::chunk_all(&secret[..], ChunkParams::DEFAULT).unwrap().len();
+    assert_eq!(run("private.bin", false), n, "first copy: every chunk is sent");
+    assert_eq!(run("probe.bin", true), n, "after an offer no chunk of private.bin may be reused");
+    assert_eq!(run("renamed.bin", false), 0, "a sync reuses chunks of its own tree");
+}

@@ -100,14 +100,7 @@ pub fn start(
             })?);
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            tasks.push(rt.spawn(read_stream(
-                conn.clone(),
-                recv0,
-                atx,
-                None,
-                error.clone(),
-                Carries::Control,
-            )));
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, atx, None, error.clone(), Carries::Control)));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
@@ -479,8 +472,7 @@ mod tests {
         });
         // Stream 0 of the destination (opened by it; the hostile source never writes there).
         let (send0, recv0) = rt.block_on(dst.open_bi()).unwrap();
-        let (link, tr) =
-            start(rt.handle(), &dst, send0, recv0, Role::Destination, Arc::new(Stats::default())).unwrap();
+        let (link, tr) = start(rt.handle(), &dst, send0, recv0, Role::Destination, Arc::new(Stats::default())).unwrap();
         let data = Bytes::from_static(&[7u8; 64]);
         let good = Message::Data { file: 0, index: 0, hash: ChunkHash::of(&data), compressed: false, data };
         let closed = rt.block_on(async {
