@@ -1072,7 +1072,7 @@ mod tests {
         assert!(!link_is_safe(&p("a/l"), b"../../b"));
         assert!(!link_is_safe(&p("l"), b"/etc/passwd"));
         assert!(!link_is_safe(&p("a/l"), b"x/../../.."));
-        assert!(link_is_safe(&p("l"), b"x/y/../z"));
+        assert!(!link_is_safe(&p("l"), b"x/y/../z")); // rsync 3.4: no ".." after a name
     }
 }
 
