@@ -157,3 +157,137 @@ fn attack_safe_links_deep_chain() {
     assert!(fs::symlink_metadata(dst.join("deep")).is_err(), "deep -> a/a/a/../../../unsafe2 must be dropped");
     assert!(fs::symlink_metadata(dst.join("a/a/a/deep")).is_err(), "a/a/a/deep must be dropped too");
 }
+
+// ---------------------------------------------------------------------------
+// Paths through a symlink someone else planted (rsync ≥ 3.4 refuses them too, exit 3)
+// ---------------------------------------------------------------------------
+
+/// Another user (`nobody`), as seen from the tests (which run as root, like CI).
+const NOBODY: u32 = 65534;
+
+/// The exit code for a path through someone else's symlink (docs/cli.md: errors selecting
+/// input/output files or directories, as rsync).
+const REFUSED: i32 = 3;
+
+/// `link -> target`, owned by [`NOBODY`].
+fn foreign_symlink(target: impl AsRef<Path>, link: &Path) {
+    symlink(target, link).expect("symlink");
+    std::os::unix::fs::lchown(link, Some(NOBODY), Some(NOBODY))
+        .expect("lchown of a symlink to uid 65534: these tests must run as root (CI does)");
+}
+
+/// Everything under `dir`, for "nothing was written there".
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir).expect("read_dir").map(|e| e.expect("entry").path()).collect();
+    v.sort();
+    v
+}
+
+/// Why `out` is not the refusal this module expects (exit 3, one line naming `names`, the
+/// owner and the fix), if it is not.
+fn not_refused(out: &std::process::Output, names: &str) -> Option<String> {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let ok = out.status.code() == Some(REFUSED)
+        && err.contains("refusing to follow symlink")
+        && err.contains(names)
+        && err.contains("owned by uid 65534")
+        && err.contains("remove it or give the real path")
+        && err.trim().lines().count() == 1;
+    (!ok).then(|| format!("exit {:?}, stderr: {}", out.status.code(), err.trim()))
+}
+
+fn assert_refused(out: &std::process::Output, what: &str, names: &str) {
+    if let Some(why) = not_refused(out, names) {
+        panic!("{what}: expected a one-line refusal naming {names} and exit {REFUSED}; got {why}");
+    }
+}
+
+/// DEST, or a directory above it, is a symlink owned by another user (planted in a shared
+/// directory such as /tmp): sync, cp, receive and serve refuse it before writing anything.
+#[test]
+fn attack_dest_through_foreign_symlink() {
+    let td = TestDir::new();
+    td.write("src/f", "payload");
+    let victim = td.mkdir("victim");
+    td.mkdir("plant");
+    foreign_symlink("../victim", &td.join("plant/dst"));
+    foreign_symlink(&victim, &td.join("plant/parent"));
+    let abs = |rel: &str| td.join(rel).into_os_string().into_string().expect("utf-8 path");
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "sync into the link (relative)",
+            vec!["sync".into(), "-a".into(), "src/".into(), "plant/dst/".into()],
+            "plant/dst",
+        ),
+        (
+            "sync into the link (absolute)",
+            vec!["sync".into(), "-a".into(), "src/".into(), abs("plant/dst")],
+            "plant/dst",
+        ),
+        (
+            "sync under the link",
+            vec!["sync".into(), "-a".into(), "src/".into(), "plant/parent/sub/".into()],
+            "plant/parent",
+        ),
+        ("sync a file under the link", vec!["sync".into(), "src/f".into(), abs("plant/parent/g")], "plant/parent"),
+        ("sync via ..", vec!["sync".into(), "-a".into(), "src/".into(), "plant/parent/../x/".into()], "plant/parent"),
+        ("cp into the link", vec!["cp".into(), "-r".into(), "src".into(), "plant/dst".into()], "plant/dst"),
+        ("receive into the link", vec!["receive".into(), "--yes".into(), "plant/dst/new".into()], "plant/dst"),
+        // last: a build that follows the link would serve it until the timeout
+        ("serve the link", vec!["serve".into(), "--once".into(), "plant/dst".into()], "plant/dst"),
+    ];
+    let mut failed = Vec::new();
+    for (what, args, names) in cases {
+        let out = run_timeout(td.pcp().args(&args), std::time::Duration::from_secs(30));
+        if let Some(why) = not_refused(&out, names) {
+            failed.push(format!("{what}: {why}"));
+        }
+        let written = listing(&victim);
+        if !written.is_empty() || td.join("x").exists() {
+            failed.push(format!("{what}: wrote through the link: {written:?}"));
+            for p in written {
+                fs::remove_dir_all(&p).or_else(|_| fs::remove_file(&p)).expect("clean up");
+            }
+        }
+    }
+    assert!(failed.is_empty(), "not refused:\n  {}", failed.join("\n  "));
+}
+
+/// A symlink owned by the user running pcp (or root) is the user's own choice: followed, like
+/// rsync does (`/backup -> /mnt/disk`).
+#[test]
+fn dest_through_own_symlink_is_followed() {
+    let td = TestDir::new();
+    td.write("src/f", "payload");
+    let real = td.mkdir("real");
+    symlink(&real, td.join("mine")).expect("symlink");
+    symlink("real", td.join("mine-rel")).expect("symlink");
+    run_ok(td.pcp().args(["sync", "-a", "src/", "mine/"]));
+    assert_eq!(fs::read(real.join("f")).expect("f arrived"), b"payload");
+    run_ok(td.pcp().args(["cp", "-r", "src", "mine-rel/sub"]));
+    assert_eq!(fs::read(real.join("sub/f")).expect("f arrived"), b"payload");
+    assert!(fs::symlink_metadata(td.join("mine")).expect("lstat").file_type().is_symlink(), "the link stays a link");
+}
+
+/// `--exclude-from FILE` where FILE (or a directory above it) is someone else's symlink: the
+/// rules would be theirs (say, excluding nothing, or everything, with --delete). Refused.
+#[test]
+fn attack_exclude_from_through_foreign_symlink() {
+    let td = TestDir::new();
+    td.write("src/keep", "k");
+    td.write("src/secret", "s");
+    td.write("theirs/rules", "keep\n");
+    td.write("mine/rules", "secret\n");
+    td.mkdir("plant");
+    foreign_symlink("../theirs/rules", &td.join("plant/rules"));
+    foreign_symlink("../theirs", &td.join("plant/dir"));
+    for file in ["plant/rules", "plant/dir/rules"] {
+        let out = run(td.pcp().args(["sync", "-a", "--exclude-from", file, "src/", "dst/"]));
+        assert_refused(&out, file, file.split('/').take(2).collect::<Vec<_>>().join("/").as_str());
+        assert!(!td.join("dst").exists(), "{file}: nothing transferred");
+    }
+    // The user's own link is followed.
+    symlink("../mine/rules", td.join("plant/own")).expect("symlink");
+    run_ok(td.pcp().args(["sync", "-a", "--exclude-from", "plant/own", "src/", "dst/"]));
+    assert!(td.join("dst/keep").exists() && !td.join("dst/secret").exists());
+}

@@ -54,6 +54,8 @@ fn escaping_links(entries: &[ListEntry]) -> usize {
 
 fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let dest = a.dest.clone().unwrap_or_else(default_dest);
+    // Before the code is spent: no writes through someone else's symlink.
+    crate::fsio::trust::check(&dest)?;
     // Refuse before the code is spent, not after showing the list.
     let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !a.yes && !tty {
