@@ -126,6 +126,7 @@ pub mod fuzzing {
             umask: 0o022,
             bwlimit: None,
             offer: None,
+            root_fd: None,
         };
         let (src, dst) = crate::engine::local_pair(64);
         let role = std::thread::spawn(move || {

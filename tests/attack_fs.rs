@@ -212,6 +212,7 @@ fn dest_cfg(root: &Path, flags: u64) -> pcp::engine::destination::DestConfig {
         umask: 0o022,
         bwlimit: None,
         offer: None,
+        root_fd: None,
     }
 }
 

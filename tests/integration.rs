@@ -23,6 +23,7 @@
 mod attack_fs;
 mod attack_net;
 mod cli;
+mod links;
 mod net;
 mod stats;
 mod sync;

@@ -25,6 +25,8 @@ pub fn run(a: &ServeArgs) -> Result<Outcome> {
 }
 
 fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
+    // Peers write here: never through a symlink someone else planted on the way.
+    crate::fsio::trust::check(&a.dir)?;
     let dir = std::fs::canonicalize(&a.dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
         tagged(Kind::Select, format!("{} is not a directory; give the directory to serve", a.dir.display()))
     })?;

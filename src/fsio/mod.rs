@@ -6,6 +6,7 @@
 
 pub mod path;
 pub mod source;
+pub mod trust;
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -200,6 +201,12 @@ impl DestRoot {
         let root = rustix::fs::open(path, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| ioe(&path.display(), e))?;
         Ok(Self { root, root_path: path.to_path_buf(), cache: None })
+    }
+
+    /// A destination root already opened (beneath a served directory, with no symlink
+    /// followed): nothing is resolved by path again.
+    pub fn from_fd(root: OwnedFd, path: &Path) -> Self {
+        Self { root, root_path: path.to_path_buf(), cache: None }
     }
 
     /// The root's path as given.

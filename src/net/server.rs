@@ -220,7 +220,7 @@ fn finish_with(rt: &Handle, conn: &Connection, send: &mut quinn::SendStream, fra
 }
 
 fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
-    let (dir, root, read_only) = match served {
+    let (dir, root_dir, read_only) = match served {
         Served::Dir { dir, root, read_only } => (dir, root, *read_only),
         Served::Offer { .. } => {
             return match req {
@@ -256,11 +256,18 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
             if !rename && found == Found::Other {
                 return Err(refusal(Kind::Select, format!("destination {rel} is not a directory")));
             }
-            let root = if flags & Flags::DRY_RUN != 0 {
+            let (root, root_fd) = if flags & Flags::DRY_RUN != 0 {
                 // -n changes nothing, not even missing directories (lookup checked the path).
-                root_rel.under(dir)
+                (root_rel.under(dir), None)
             } else {
-                make_dirs(dir, &root_rel)?
+                let root = make_dirs(dir, &root_rel)?;
+                // Hold the root, opened beneath the served directory with no symlink followed:
+                // the destination role writes there, not wherever the path leads by then.
+                let fd = root_dir
+                    .open_dir(Path::new(root_rel.as_str()))
+                    .and_then(|d| d.dup_fd())
+                    .map_err(|e| refusal(Kind::Select, format!("{root_rel}: {e}")))?;
+                (root, Some(Arc::new(fd)))
             };
             let mut flags = flags & PEER_FLAGS;
             if root_rel.is_root() {
@@ -277,6 +284,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 umask: crate::config::umask(),
                 bwlimit: None,
                 offer: None,
+                root_fd,
             };
             Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
         }
@@ -302,7 +310,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 path: PathBuf::from(rel.as_str()),
                 contents: is_dir && (slash || rel.is_root() || contents_if_dir),
                 rename,
-                within: Some(root.clone()),
+                within: Some(root_dir.clone()),
             };
             let flags = flags & PEER_FLAGS;
             let cfg = SourceConfig {
