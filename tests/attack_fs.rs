@@ -720,3 +720,32 @@ fn t25_zstd_bomb_is_refused_in_bounded_memory() {
     assert!(r.is_err(), "the bomb ends the transfer");
     assert!(!t.path().join("dst/f").exists());
 }
+
+/// Faults: permission denied on one destination file (immutable, so that it holds for root
+/// too): that file fails with exit 23 and stays as it was, the others are copied, no temp file
+/// is left.
+#[test]
+fn permission_denied_fails_that_file_only() {
+    let td = crate::util::TestDir::new();
+    td.write("src/locked.txt", b"new content");
+    td.write("src/other.txt", b"other");
+    let locked = td.write("dst/locked.txt", b"old");
+    let chattr = |flag: &str| std::process::Command::new("chattr").arg(flag).arg(&locked).status();
+    if !chattr("+i").is_ok_and(|s| s.success()) {
+        eprintln!("SKIP permission_denied_fails_that_file_only: chattr +i is not supported here");
+        return;
+    }
+    let out = crate::util::run(td.pcp().args(["sync", "-a", "src/", "dst/"]));
+    let _ = chattr("-i");
+    assert_eq!(out.status.code(), Some(23), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked.txt"), "the error names the file: {err}");
+    assert_eq!(td.read("dst/locked.txt"), b"old");
+    assert_eq!(td.read("dst/other.txt"), b"other");
+    let temps: Vec<_> = std::fs::read_dir(td.join("dst"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".pcp-tmp."))
+        .collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
