@@ -617,6 +617,14 @@ impl Dest<'_> {
         b.chunks.extend_from_slice(&chunks);
         if !b.failed {
             if let Err(e) = self.resolve(&mut b, start) {
+                if e.downcast_ref::<PErr>().is_some() {
+                    // The link is gone (or the peer broke the protocol): not this file's
+                    // fault. Keep it in the window, so the temp file and its recorded chunks
+                    // stay for the reconnect or rerun (dropping it deleted them, and a
+                    // resume sent the whole file again).
+                    self.builds.insert(file, b);
+                    return Err(e);
+                }
                 self.fail(&b.entry.path.clone(), &e);
                 b.failed = true;
                 b.tmp = None;
@@ -870,14 +878,25 @@ impl Dest<'_> {
         b.filled += 1;
         // Resume: remember verified chunks of the temp file so a rerun can reuse them (only for
         // files big enough for it to matter: small files are cheaper to send again).
+        if let Err(e) = self.record_staged(&mut b, i, hash) {
+            // Keep the file (and what is recorded of it) for the error path.
+            self.builds.insert(file, b);
+            return Err(e);
+        }
+        self.maybe_complete(file, b)
+    }
+
+    /// Resume: record verified chunk `i` of the temp file so a rerun can reuse it (only for
+    /// files big enough for it to matter: small files are cheaper to send again).
+    fn record_staged(&mut self, b: &mut Build, i: usize, hash: ChunkHash) -> Result<()> {
         if let (Some(m), Some(t), true) = (self.manifest.as_mut(), b.tmp.as_ref(), b.end >= STAGE_MIN) {
             let rel = t.rel();
             if b.staged == 0 {
                 m.stage(&rel, b.entry.path.as_str(), b.end, &hash)?;
             }
-            m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: c.len })?;
+            m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: b.chunks[i].len })?;
             b.staged += 1;
-            self.unflushed += u64::from(c.len);
+            self.unflushed += u64::from(b.chunks[i].len);
             // Commit the resume record every 200 ms or 16 MiB, whichever comes first.
             if self.unflushed >= 16 << 20 || self.last_stage_flush.elapsed().as_millis() > 200 {
                 self.unflushed = 0;
@@ -885,7 +904,7 @@ impl Dest<'_> {
                 self.last_stage_flush = Instant::now();
             }
         }
-        self.maybe_complete(file, b)
+        Ok(())
     }
 
     /// This file failed (its temp goes); the transfer goes on.

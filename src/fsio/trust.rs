@@ -91,6 +91,18 @@ pub fn open_file(path: &Path) -> Result<File, Error> {
     }
 }
 
+/// Open directory `path` after the same check, through the directories the check walked: the
+/// fd is the directory the trusted path led to, whatever happens to the path afterwards.
+pub fn open_dir(path: &Path) -> Result<OwnedFd, Error> {
+    let fd = open_file(path)?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::Io { path: path.to_path_buf(), source: e.into() })?;
+    if FileType::from_raw_mode(st.st_mode as _) != FileType::Directory {
+        let source = io::Error::from_raw_os_error(libc::ENOTDIR);
+        return Err(Error::Io { path: path.to_path_buf(), source });
+    }
+    Ok(fd.into())
+}
+
 enum Step {
     Up,
     Name(OsString),
