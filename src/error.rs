@@ -78,8 +78,14 @@ pub fn kind_of(e: &anyhow::Error) -> Kind {
                 _ => Kind::Auth,
             };
         }
-        if c.downcast_ref::<crate::filter::Error>().is_some() {
-            return Kind::Usage;
+        if let Some(f) = c.downcast_ref::<crate::filter::Error>() {
+            return if matches!(f, crate::filter::Error::Untrusted { .. }) { Kind::Select } else { Kind::Usage };
+        }
+        if c.downcast_ref::<crate::fsio::trust::Error>().is_some()
+            || matches!(c.downcast_ref::<crate::fsio::Error>(), Some(crate::fsio::Error::Untrusted(_)))
+        {
+            // A path through someone else's symlink: "errors selecting input/output files, dirs".
+            return Kind::Select;
         }
         if c.downcast_ref::<crate::fsio::Error>().is_some() || c.downcast_ref::<std::io::Error>().is_some() {
             return Kind::FileIo;

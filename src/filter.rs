@@ -34,13 +34,21 @@ pub enum Error {
     /// `--filter` rule form pcp does not support.
     #[error("unsupported --filter rule {0:?}: pcp supports '- PATTERN', '+ PATTERN', 'exclude PATTERN' and 'include PATTERN'")]
     Unsupported(String),
+    /// An exclude file reached through someone else's symlink.
+    #[error("exclude file {path}: {refusal}")]
+    Untrusted {
+        /// File.
+        path: String,
+        /// The refusal (it names the link and the fix).
+        refusal: crate::fsio::trust::Error,
+    },
     /// Could not read an exclude file.
-    #[error("reading exclude file {path}: {source}")]
+    #[error("reading exclude file {path}: {cause}")]
     Read {
         /// File.
         path: String,
-        /// Cause.
-        source: std::io::Error,
+        /// Cause (not a `source`: the message holds it, and chains are printed whole).
+        cause: std::io::Error,
     },
 }
 
@@ -59,10 +67,20 @@ pub fn parse_filter_rule(s: &str) -> Result<Rule, Error> {
 }
 
 /// Read `--exclude-from FILE` (one pattern per line; blank lines and `#`/`;` comments skipped).
+/// The file is opened through [`crate::fsio::trust::open_file`]: a symlink on its path owned by
+/// someone other than root or the user is refused.
 pub fn read_exclude_file(path: &Path) -> Result<Vec<Rule>, Error> {
-    let text =
-        if path == Path::new("-") { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(path) }
-            .map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+    use crate::fsio::trust;
+    let read_err = |cause| Error::Read { path: path.display().to_string(), cause };
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).map_err(read_err)?
+    } else {
+        let file = trust::open_file(path).map_err(|e| match e {
+            trust::Error::Io { source, .. } => read_err(source),
+            refusal => Error::Untrusted { path: path.display().to_string(), refusal },
+        })?;
+        std::io::read_to_string(file).map_err(read_err)?
+    };
     Ok(text
         .lines()
         .map(str::trim_end)

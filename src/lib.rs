@@ -82,6 +82,127 @@ pub mod fuzzing {
         }
     }
 
+    /// Split fuzz input into messages: frames (length-prefixed, as on the wire) that decode.
+    fn messages(mut data: &[u8]) -> Vec<crate::proto::Message> {
+        let mut out = Vec::new();
+        while let Ok(Some(n)) = crate::proto::frame::check(data) {
+            if let Ok(m) = crate::proto::Message::decode(&data[4..n]) {
+                out.push(m);
+            }
+            data = &data[n..];
+            if out.len() >= 256 {
+                break;
+            }
+        }
+        out
+    }
+
+    fn quiet() -> crate::report::Reporter {
+        crate::report::Reporter::new(crate::report::Verbosity { quiet: true, ..Default::default() })
+    }
+
+    fn hello() -> crate::proto::Message {
+        crate::proto::Message::Hello(crate::proto::Hello {
+            version: crate::proto::message::VERSION,
+            params: crate::chunk::ChunkParams::DEFAULT,
+            flags: crate::proto::Flags(crate::proto::Flags::PERMS | crate::proto::Flags::TIMES),
+            max_delete: 0,
+        })
+    }
+
+    /// The destination role driven by an arbitrary message sequence from a source (after a
+    /// valid Hello), on a fresh directory: it must never panic or hang, and never write
+    /// outside its root.
+    pub fn destination(data: &[u8]) {
+        let Ok(parent) = tempfile_dir() else { return };
+        let root = parent.join("root");
+        let cfg = crate::engine::destination::DestConfig {
+            root: root.clone(),
+            flags: crate::proto::Flags(crate::proto::Flags::PERMS | crate::proto::Flags::TIMES),
+            max_delete: 0,
+            filter: crate::filter::Filter::none(),
+            manifest: None,
+            fsync: false,
+            umask: 0o022,
+            bwlimit: None,
+            offer: None,
+            root_fd: None,
+        };
+        let (src, dst) = crate::engine::local_pair(64);
+        let role = std::thread::spawn(move || {
+            let _ = crate::engine::destination::run(&cfg, dst, &quiet(), &crate::report::Stats::default());
+        });
+        let _ = src.tx.send(hello());
+        for m in messages(data) {
+            if src.tx.send(m).is_err() {
+                break;
+            }
+            while src.rx.try_recv().is_ok() {}
+        }
+        drop(src.tx);
+        let _ = role.join();
+        let others = std::fs::read_dir(&parent).map(|d| d.count()).unwrap_or(0);
+        let _ = std::fs::remove_dir_all(&parent);
+        assert!(others <= 1, "something was written outside the destination root");
+    }
+
+    /// The source role over a small fixed tree, driven by an arbitrary message sequence from
+    /// a destination (after a valid Hello): it must never panic or hang.
+    pub fn source(data: &[u8]) {
+        static TREE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+        let Some(tree) = TREE.get_or_init(|| {
+            let d = tempfile_dir().ok()?;
+            std::fs::create_dir_all(d.join("sub")).ok()?;
+            std::fs::write(d.join("a"), b"hello").ok()?;
+            std::fs::write(d.join("sub/big"), vec![7u8; 300_000]).ok()?;
+            std::os::unix::fs::symlink("a", d.join("l")).ok()?;
+            Some(d)
+        }) else {
+            return;
+        };
+        let cfg = crate::engine::source::SourceConfig {
+            specs: vec![crate::scan::SourceSpec::local(tree.clone(), true)],
+            scan: crate::scan::ScanOptions { recursive: true, links: true },
+            filter: crate::filter::Filter::none(),
+            params: crate::chunk::ChunkParams::DEFAULT,
+            compress: false,
+            manifest: None,
+            flags: crate::proto::Flags(0),
+            max_delete: 0,
+            bwlimit: None,
+        };
+        let (src, dst) = crate::engine::local_pair(64);
+        let role = std::thread::spawn(move || {
+            let _ = crate::engine::source::run(cfg, src, &quiet(), &crate::report::Stats::default());
+        });
+        let (tx, rx) = (dst.tx, dst.rx);
+        let drain = std::thread::spawn(move || while rx.recv().is_ok() {});
+        let _ = tx.send(hello());
+        for m in messages(data) {
+            if tx.send(m).is_err() {
+                break;
+            }
+        }
+        let _ = tx.send(crate::proto::Message::Done);
+        drop(tx);
+        let _ = role.join();
+        let _ = drain.join();
+    }
+
+    /// A fresh private directory for one run (under /dev/shm when it exists: fast).
+    fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let base = if std::path::Path::new("/dev/shm").is_dir() {
+            std::path::PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = base.join(format!("pcp-fuzz-{}-{n}", std::process::id()));
+        std::fs::create_dir(&d)?;
+        Ok(d)
+    }
+
     /// Parse a pairing code.
     pub fn code(data: &[u8]) {
         if let Ok(s) = std::str::from_utf8(data) {

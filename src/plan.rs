@@ -170,22 +170,45 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
     }
 }
 
-/// Whether a symlink at `path` pointing to `target` stays inside the tree (rsync's
-/// --safe-links rule: not absolute, never climbing above the root).
+/// Whether a symlink at `path` pointing to `target` stays inside the tree: rsync's
+/// `--safe-links` rule as of 3.4 (`unsafe_symlink` in util1.c, after CVE-2024-12088), byte for
+/// byte, so both tools keep the same links:
+///
+/// - an empty or absolute target is unsafe;
+/// - `..` may only lead the target (`../`, `..//../x`): a `..` anywhere after the leading run
+///   is unsafe, even after a `.` (`./../x`, `x/../y`, `a/a/../../x`), and so is any target of
+///   more than three bytes that ends in `/..` (rsync refuses `../..` but keeps `../../`);
+/// - the leading `..`s are counted against the link's depth in the transfer (the directories
+///   above its name, relative to the transfer root); climbing above the root is unsafe;
+/// - `.` and empty components (`x/./y`, `x//y`) are ignored.
+///
+/// Judging a target lexically is only sound when no `..` can pass through another link of the
+/// tree: `d/l1 -> ..` is kept, but `l3 -> d/l1/../outside` (which would climb through it) is
+/// not, whatever the depths.
 pub fn link_is_safe(path: &SafeRelPath, target: &[u8]) -> bool {
-    if target.first() == Some(&b'/') {
+    if target.is_empty() || target[0] == b'/' {
         return false;
     }
-    let mut depth: i64 = path.components().count() as i64 - 1;
+    // Past the leading run of "../" (each maybe followed by more slashes), no ".." at all.
+    let mut rest = target;
+    while let Some(r) = rest.strip_prefix(b"../") {
+        rest = r;
+        while let Some(r) = rest.strip_prefix(b"/") {
+            rest = r;
+        }
+    }
+    if rest.windows(4).any(|w| w == b"/../") || (target.len() > 3 && target.ends_with(b"/..")) {
+        return false;
+    }
+    // The safety margin: the directories above the link's own name.
+    let mut depth = path.components().count().saturating_sub(1);
     for comp in target.split(|&c| c == b'/') {
         match comp {
             b"" | b"." => {}
-            b".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
+            b".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
             _ => depth += 1,
         }
     }
@@ -265,5 +288,60 @@ mod tests {
             decide(&l, at(None), Opts { safe_links: true, ..A }),
             Action::MakeLink { remove_dir: false, created: true }
         );
+    }
+
+    /// rsync 3.4's --safe-links rule (CVE-2024-12088); the table was checked against
+    /// `rsync -a --safe-links` 3.5.0 (the integration test `links::safe_links_match_rsync`
+    /// keeps checking it).
+    #[test]
+    fn safe_links_rule() {
+        let p = |s| SafeRelPath::new(s).unwrap();
+        let cases: &[(&str, &str, bool)] = &[
+            // absolute and empty
+            ("l", "/etc/passwd", false),
+            ("a/b/l", "/x", false),
+            ("l", "", false),
+            // inside, with "." and empty components ignored
+            ("l", "x", true),
+            ("l", "./x", true),
+            ("l", "x/./y", true),
+            ("l", "x//y", true),
+            ("l", "x/.", true),
+            ("l", ".", true),
+            ("l", "...", true),
+            // leading ".." counted against the depth
+            ("l", "..", false),
+            ("l", "../x", false),
+            ("l", "../", false),
+            ("d/l", "..", true),
+            ("d/l", "../x", true),
+            ("d/l", "../../x", false),
+            ("d/e/l", "../../x", true),
+            ("d/e/l", "../../", true),
+            ("d/e/l", "..//../x", true),
+            ("d/e/l", "../../../x", false),
+            ("d/e/l", ".././x", true),
+            ("l", ".././x", false),
+            // ".." after anything but the leading run: unsafe at any depth
+            ("l", "x/y/../z", false),
+            ("a/b/c/d/l", "x/../y", false),
+            ("a/b/c/d/l", "a/..", false),
+            ("a/b/c/d/l", "./../x", false),
+            ("a/b/c/d/l", "../a/../x", false),
+            ("a/b/c/d/l", "../..", false),
+            ("a/b/c/d/l", "..//..", false),
+            ("a/b/c/d/l", ".././..", false),
+            ("l", "a/a/a/../../../unsafe2", false),
+            ("a/a/a/l", "a/a/a/../../../unsafe2", false),
+            // the chain: `d/l1 -> ..` is fine, climbing through it is not
+            ("d/l1", "..", true),
+            ("l3", "d/l1/../outside", false),
+            ("x/l3", "d/l1/../../outside", false),
+        ];
+        for &(path, target, safe) in cases {
+            assert_eq!(link_is_safe(&p(path), target.as_bytes()), safe, "{path} -> {target}");
+        }
+        assert!(link_is_safe(&SafeRelPath::root(), b"x"));
+        assert!(!link_is_safe(&SafeRelPath::root(), b".."));
     }
 }

@@ -212,6 +212,7 @@ fn dest_cfg(root: &Path, flags: u64) -> pcp::engine::destination::DestConfig {
         umask: 0o022,
         bwlimit: None,
         offer: None,
+        root_fd: None,
     }
 }
 
@@ -545,4 +546,206 @@ fn withdrawn_file_fails_alone() {
     assert_eq!(out.errors, 1);
     assert!(!dst.join("a").exists());
     assert_eq!(std::fs::read(dst.join("b")).unwrap(), b);
+}
+
+/// Play a source that sends one whole file `id` (chunk list, summary, and the data of every
+/// chunk the destination asks for); returns how many chunks were asked for.
+fn serve_file(l: &Link, id: u32, bytes: &[u8]) -> usize {
+    let chunks = pcp::chunk::chunk_all(bytes, ChunkParams::DEFAULT).unwrap();
+    let ids = chunks.iter().map(|c| pcp::proto::ChunkId { short: c.hash.short(), len: c.len }).collect();
+    l.tx.send(Message::ChunkList { file: id, first: 0, chunks: ids }).unwrap();
+    let sum = pcp::chunk::file_hash(chunks.iter().map(|c| &c.hash));
+    l.tx.send(Message::FileSum { file: id, count: chunks.len() as u32, size: bytes.len() as u64, hash: sum }).unwrap();
+    let mut asked = 0;
+    loop {
+        match recv(l) {
+            Message::Want { ranges, .. } => {
+                for (s, n) in ranges {
+                    for i in s..s + n {
+                        let c = chunks[i as usize];
+                        let data = bytes[c.offset as usize..(c.offset + u64::from(c.len)) as usize].to_vec();
+                        l.tx.send(Message::Data {
+                            file: id,
+                            index: i,
+                            hash: c.hash,
+                            compressed: false,
+                            data: data.into(),
+                        })
+                        .unwrap();
+                        asked += 1;
+                    }
+                }
+            }
+            Message::Done => {
+                let _ = l.tx.send(Message::Done);
+                return asked;
+            }
+            Message::Error { text } => panic!("{text}"),
+            _ => {}
+        }
+    }
+}
+
+/// T35: a sender probing "do you have chunk H?" through the Wants it gets. A sync into one's
+/// own tree reuses chunks of any indexed file there (rename detection); after an accepted
+/// offer (`pcp receive`) only files of the transfer itself may serve, so the Wants for a
+/// guessed copy of another destination file give nothing away.
+#[test]
+fn t35_offer_reuses_no_chunks_from_files_outside_the_transfer() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    let manifest = t.path().join("manifest.db");
+    let secret: Vec<u8> = (0..400_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let run = |name: &str, offer: bool| -> usize {
+        let mut cfg = dest_cfg(&dst, Flags::PERMS | Flags::TIMES);
+        cfg.manifest = Some(manifest.clone());
+        if offer {
+            cfg.offer = offered(&[
+                (".", pcp::plan::Offered::Dir),
+                (name, pcp::plan::Offered::File { size: secret.len() as u64 }),
+            ]);
+        }
+        let (l, h) = start_dest(cfg);
+        let list = vec![entry(".", Kind::Dir, 0o755), entry(name, Kind::File { size: secret.len() as u64 }, 0o644)];
+        l.tx.send(Message::FileList { first: 0, entries: list }).unwrap();
+        l.tx.send(Message::FileListEnd { count: 2 }).unwrap();
+        let asked = serve_file(&l, 1, &secret);
+        assert_eq!(h.join().unwrap().unwrap().errors, 0);
+        asked
+    };
+    let n = pcp::chunk::chunk_all(&secret[..], ChunkParams::DEFAULT).unwrap().len();
+    assert_eq!(run("private.bin", false), n, "first copy: every chunk is sent");
+    assert_eq!(run("probe.bin", true), n, "after an offer no chunk of private.bin may be reused");
+    assert_eq!(run("renamed.bin", false), 0, "a sync reuses chunks of its own tree");
+}
+
+// Peak-memory cases: each test below is also run alone by benches/hostile-rss.sh under
+// /usr/bin/time to measure the receiver's peak RSS; here they check the safe behaviour.
+
+/// T22: a file list of 10^6 entries (a dry run, so the disk is not the bottleneck): handled
+/// in bounded batches, every entry accounted for.
+#[test]
+fn t22_million_entry_file_list_is_streamed() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    let (l, h) = start_dest(dest_cfg(&dst, Flags::PERMS | Flags::TIMES | Flags::DRY_RUN));
+    const N: u32 = 1_000_000;
+    let drain = {
+        let rx = l.rx.clone();
+        std::thread::spawn(move || {
+            let mut done = false;
+            while let Ok(m) = rx.recv_timeout(Duration::from_secs(120)) {
+                if matches!(m, Message::Done) {
+                    done = true;
+                    break;
+                }
+            }
+            done
+        })
+    };
+    l.tx.send(Message::FileList { first: 0, entries: vec![entry(".", Kind::Dir, 0o755)] }).unwrap();
+    let mut first = 1;
+    while first <= N {
+        let n = 4096.min(N + 1 - first);
+        let entries = (first..first + n).map(|i| entry(&format!("f{i:07}"), Kind::File { size: 1 }, 0o644)).collect();
+        l.tx.send(Message::FileList { first, entries }).unwrap();
+        first += n;
+    }
+    l.tx.send(Message::FileListEnd { count: N + 1 }).unwrap();
+    assert!(drain.join().unwrap(), "the destination finished");
+    let _ = l.tx.send(Message::Done);
+    assert_eq!(h.join().unwrap().unwrap().errors, 0);
+}
+
+/// T22 at the largest size a destination accepts: a 16 GiB file (less than the free space
+/// here) whose chunk list goes on and on. Refused at the declared size: at most
+/// `16 GiB / 16 KiB + 1` ids are ever held.
+#[test]
+fn t22_endless_chunk_list_for_a_large_declared_file_is_cut_off() {
+    let t = tempfile::tempdir().unwrap();
+    let size = 16u64 << 30;
+    let dst = t.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    let free = {
+        let v = rustix::fs::statvfs(&dst).unwrap();
+        v.f_bavail * v.f_frsize
+    };
+    if free < size {
+        eprintln!("SKIP: needs 16 GiB free where tempfile puts its files, has {free}");
+        return;
+    }
+    let (l, h, needed) = dest_needing(&dst, size);
+    assert!(needed);
+    let mut first = 0u32;
+    loop {
+        if l.tx.send(Message::ChunkList { file: 1, first, chunks: min_chunks(4096) }).is_err() {
+            break;
+        }
+        first += 4096;
+        assert!(first < 4 << 20, "never refused");
+    }
+    let e = format!("{:#}", h.join().unwrap().expect_err("refused"));
+    assert!(e.contains("past its declared size") || e.contains("longer than its size allows"), "{e}");
+}
+
+/// T25 for memory: a zstd bomb (a few KiB that inflate to 1 GiB) as the data of a listed
+/// chunk is refused with the output capped at the chunk's length.
+#[test]
+fn t25_zstd_bomb_is_refused_in_bounded_memory() {
+    use pcp::chunk::ChunkHash;
+    let t = tempfile::tempdir().unwrap();
+    let (l, h, needed) = dest_needing(&t.path().join("dst"), 100_000);
+    assert!(needed);
+    let bomb = {
+        use std::io::Write;
+        let mut z = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..1024 {
+            z.write_all(&zeros).unwrap();
+        }
+        z.finish().unwrap()
+    };
+    assert!(bomb.len() < 1 << 20);
+    let hh = ChunkHash::of(&[0u8; 100_000]);
+    l.tx.send(Message::ChunkList {
+        file: 1,
+        first: 0,
+        chunks: vec![pcp::proto::ChunkId { short: hh.short(), len: 100_000 }],
+    })
+    .unwrap();
+    l.tx.send(Message::FileSum { file: 1, count: 1, size: 100_000, hash: pcp::chunk::file_hash([&hh]) }).unwrap();
+    l.tx.send(Message::Data { file: 1, index: 0, hash: hh, compressed: true, data: bomb.into() }).unwrap();
+    let r = h.join().unwrap();
+    assert!(r.is_err(), "the bomb ends the transfer");
+    assert!(!t.path().join("dst/f").exists());
+}
+
+/// Faults: permission denied on one destination file (immutable, so that it holds for root
+/// too): that file fails with exit 23 and stays as it was, the others are copied, no temp file
+/// is left.
+#[test]
+fn permission_denied_fails_that_file_only() {
+    let td = crate::util::TestDir::new();
+    td.write("src/locked.txt", b"new content");
+    td.write("src/other.txt", b"other");
+    let locked = td.write("dst/locked.txt", b"old");
+    let chattr = |flag: &str| std::process::Command::new("chattr").arg(flag).arg(&locked).status();
+    if !chattr("+i").is_ok_and(|s| s.success()) {
+        eprintln!("SKIP permission_denied_fails_that_file_only: chattr +i is not supported here");
+        return;
+    }
+    let out = crate::util::run(td.pcp().args(["sync", "-a", "src/", "dst/"]));
+    let _ = chattr("-i");
+    assert_eq!(out.status.code(), Some(23), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked.txt"), "the error names the file: {err}");
+    assert_eq!(td.read("dst/locked.txt"), b"old");
+    assert_eq!(td.read("dst/other.txt"), b"other");
+    let temps: Vec<_> = std::fs::read_dir(td.join("dst"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".pcp-tmp."))
+        .collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
 }

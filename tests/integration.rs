@@ -21,8 +21,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attack_fs;
+mod attack_net;
 mod catalogue;
 mod cli;
+mod links;
 mod net;
 mod stats;
 mod sync;

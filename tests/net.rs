@@ -1016,3 +1016,92 @@ fn sigkill_push_while_serve_keeps_running_resumes() {
 fn sigkill_pull_while_serve_keeps_running_resumes() {
     interrupt_while_serve_keeps_running(false, "-KILL");
 }
+
+/// Faults over the network: SIGKILL the dialer or the listener at seeded random moments of a
+/// push and of a pull (5 each, 20 in all). After every kill each destination file is whole,
+/// its old or its new version (never a partial file under its final name), nothing outside
+/// the destination changed, and a final uninterrupted run leaves the destination identical.
+#[test]
+fn sigkill_either_side_at_random_moments_push_and_pull() {
+    use rand::{Rng, SeedableRng};
+    const FILES: u64 = 3;
+    const LEN: u64 = 4 * MIB;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed_f417);
+    let (mut mid, mut total) = (0, 0);
+    for (push, kill_listener) in [(true, false), (true, true), (false, false), (false, true)] {
+        let td = TestDir::new();
+        let (srv, local) = (td.mkdir("srv"), td.mkdir("local"));
+        // The side that sends has version B; the destination starts with version A.
+        let (send_dir, dest_dir) =
+            if push { (local.clone(), srv.join("dst")) } else { (srv.clone(), local.join("got")) };
+        fs::create_dir_all(&dest_dir).unwrap();
+        let mut versions = Vec::new();
+        for i in 0..FILES {
+            let name = format!("f{i}.bin");
+            let a = write_seeded_file(&dest_dir.join(&name), 100 + i, LEN);
+            let b = write_seeded_file(&send_dir.join(&name), 200 + i, LEN);
+            // Same size: the versions must differ in mtime for the quick check, as for rsync.
+            set_mtime(&dest_dir.join(&name), std::time::UNIX_EPOCH + Duration::from_secs(1_500_000_000));
+            set_mtime(&send_dir.join(&name), std::time::UNIX_EPOCH + Duration::from_secs(1_600_000_000));
+            versions.push((name, a, b));
+        }
+        // Outside the destination: the sending tree must stay as it is.
+        let outside = fingerprint(&send_dir, &[]);
+        let args: Vec<String> = if push {
+            vec!["local/".into(), "peer:dst/".into()]
+        } else {
+            // Pull the three files (not the whole served dir: the destination lives there).
+            vec!["peer:".into(), format!("{}/", s(&local.join("got")))]
+        };
+        let run = |bw: bool| {
+            let l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+            let mut cmd = td.pcp();
+            cmd.args(["sync", "-a", "--no-compress"]).args(&args).args(["--addr", &l.addr]).env("PCP_CODE", CODE_A);
+            if bw {
+                cmd.arg("--bwlimit=8M");
+            }
+            (l, cmd)
+        };
+        for _ in 0..5 {
+            let (mut l, mut cmd) = run(true);
+            let mut child = spawn_in_own_group(&mut cmd);
+            thread::sleep(Duration::from_millis(rng.random_range(100..1500)));
+            if kill_listener {
+                l.kill();
+            }
+            let outcome = sigkill_group(&mut child);
+            l.kill();
+            total += 1;
+            let mut states = Vec::new();
+            for (name, a, b) in &versions {
+                let p = dest_dir.join(name);
+                let h = hash_file(&p);
+                assert!(h == *a || h == *b, "{name} is neither its old nor its new version after a kill");
+                states.push(h == *b);
+            }
+            // Caught mid-way: still running, and the destination had moved (a temp file, or
+            // some but not all files new).
+            let some_new = states.iter().any(|x| *x) && !states.iter().all(|x| *x);
+            if matches!(outcome, KillOutcome::Killed) && (some_new || temp_bytes(&dest_dir) > 0) {
+                mid += 1;
+            }
+            if states.iter().all(|x| *x) {
+                // All new already: back to the old version so the next round has work.
+                for (i, (name, _, _)) in versions.iter().enumerate() {
+                    write_seeded_file(&dest_dir.join(name), 100 + i as u64, LEN);
+                    set_mtime(&dest_dir.join(name), std::time::UNIX_EPOCH + Duration::from_secs(1_500_000_000));
+                }
+            }
+            assert_eq!(fingerprint_diff(&outside, &fingerprint(&send_dir, &[])), Vec::<String>::new());
+        }
+        let (_l, mut cmd) = run(false);
+        let out = run_timeout(&mut cmd, NET_TIMEOUT);
+        ok(&out, "the final run");
+        for (name, _, b) in &versions {
+            assert_eq!(hash_file(&dest_dir.join(name)), *b, "{name} after the final run");
+        }
+        assert_eq!(temp_bytes(&dest_dir), 0, "temp files left after the final run");
+    }
+    eprintln!("network kills: {total}, {mid} caught a transfer mid-way");
+    assert!(mid >= 5, "too few kills landed mid-transfer ({mid} of {total})");
+}

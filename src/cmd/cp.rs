@@ -57,6 +57,7 @@ pub fn run(a: &CpArgs) -> Result<Outcome> {
             umask: crate::config::umask(),
             bwlimit: None,
             offer: None,
+            root_fd: None,
         },
     };
     super::sync::run_local(plan, &rep, a.out.stats)

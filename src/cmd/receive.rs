@@ -68,6 +68,8 @@ fn offer_of(entries: &[ListEntry]) -> Offer {
 
 fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
     let dest = a.dest.clone().unwrap_or_else(default_dest);
+    // Before the code is spent: no writes through someone else's symlink.
+    crate::fsio::trust::check(&dest)?;
     // Refuse before the code is spent, not after showing the list.
     let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !a.yes && !tty {
@@ -122,6 +124,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             umask: crate::config::umask(),
             bwlimit: None,
             offer: Some(offer.clone()),
+            root_fd: None,
         };
         let r =
             session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, &stats);

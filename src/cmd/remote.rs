@@ -210,6 +210,10 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
     } else {
         None
     };
+    // Before the code is spent: DEST, or its parent when a file may land under DEST's name,
+    // reached through no symlink someone else planted (the root is checked again below).
+    let parent = dest_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    crate::fsio::trust::check(if rename_if_file.is_some() { parent } else { &dest_path })?;
     let code = read_code(x.conn.code_file.as_deref())?;
     let mut d = Dialer::new(peer, x.conn, code, Bulk::Receive)?;
     let rt = d.handle();
@@ -244,6 +248,7 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
         } else {
             dest_path.clone()
         };
+        crate::fsio::trust::check(&root)?;
         if !x.flags.has(Flags::DRY_RUN) {
             // Before naming the manifest: it is keyed by the canonical root, so a rerun finds it.
             std::fs::create_dir_all(&root)
@@ -259,6 +264,7 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
             umask: crate::config::umask(),
             bwlimit: x.bwlimit,
             offer: None,
+            root_fd: None,
         };
         session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, stats)
     })

@@ -1,5 +1,7 @@
 //! `pcp send PATH...`: one-shot. Prints a code, waits, offers PATH... to whoever enters it
-//! (`pcp receive` shows the full list and confirms), sends, exits.
+//! (`pcp receive` shows the full list and confirms), sends, exits. It never renews its code:
+//! a failed code attempt ends it (exit 40), so it needs no guessing budget beyond CodeGuard's
+//! one attempt per code.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +107,7 @@ fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
             }
             let stats = Arc::new(Stats::default());
             let start = Instant::now();
-            match server::handle(&rt.handle().clone(), &conn, auth, &served, rep, &stats) {
+            match server::handle(&rt.handle().clone(), &conn, auth, &served, &resumes, rep, &stats) {
                 Ok(Ended::Transfer(end)) => {
                     rep.stats(&stats, start.elapsed(), a.out.stats);
                     rt.block_on(ep.shutdown());

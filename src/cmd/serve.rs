@@ -1,6 +1,7 @@
 //! `pcp serve DIR`: answer sync/cp/ls for DIR. Prints a one-time code (or uses `PCP_CODE`);
 //! after a code is used or burnt it prints a fresh one, except with `--once`, which exits after
-//! one session (exit 40 when the code was rejected).
+//! one session (exit 40 when the code was rejected). After a wrong code, code attempts pause
+//! for a doubling delay (the guessing budget lives in `net::handshake::CodeGuard`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub fn run(a: &ServeArgs) -> Result<Outcome> {
 }
 
 fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
+    // Peers write here: never through a symlink someone else planted on the way.
+    crate::fsio::trust::check(&a.dir)?;
     let dir = std::fs::canonicalize(&a.dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
         tagged(Kind::Select, format!("{} is not a directory; give the directory to serve", a.dir.display()))
     })?;
@@ -62,10 +65,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// After a handshake spent the code, print a fresh one for the next peer.
+    /// After a handshake spent the code (or it expired), print a fresh one for the next peer;
+    /// after a failed one, also when the next code attempt will be accepted (CodeGuard's pause).
     fn renew(&self) {
-        if let Some(c) = self.guard.renew_if_spent(|| random_code().ok(), CODE_TTL) {
-            self.rep.code(&c.to_string());
+        if let Some(r) = self.guard.renew_if_spent(|| random_code().ok(), CODE_TTL) {
+            if let Some((failures, wait)) = r.cooldown {
+                self.rep.warn(&handshake::cooldown_notice(failures, wait));
+            }
+            self.rep.code(&r.code.to_string());
         }
     }
 
@@ -78,7 +85,7 @@ impl Ctx<'_> {
         }
         let stats = Arc::new(Stats::default());
         let start = Instant::now();
-        let r = server::handle(&self.rt, conn, auth, self.served, self.rep, &stats);
+        let r = server::handle(&self.rt, conn, auth, self.served, self.resumes, self.rep, &stats);
         if r.is_ok() {
             // Finished: its resume secret is no longer needed.
             self.resumes.forget(&peer);

@@ -13,6 +13,7 @@ use crate::engine::destination::{self, DestConfig};
 use crate::engine::source::{self, SourceConfig};
 use crate::error::{tagged, Kind};
 use crate::filter::{parse_filter_rule, read_exclude_file, Filter, Rule};
+use crate::fsio::trust;
 use crate::location::Location;
 use crate::proto::Flags;
 use crate::report::{Reporter, Stats};
@@ -46,7 +47,9 @@ pub fn filter_of(a: &SyncArgs) -> Result<Filter> {
     Ok(Filter::new(rules, a.gitignore)?)
 }
 
-/// Turn SRC... DEST into source specs and the destination root (rsync's naming rules).
+/// Turn SRC... DEST into source specs and the destination root (rsync's naming rules). A
+/// destination root reached through a symlink owned by neither root nor the user is refused
+/// ([`trust::check`]).
 pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> Result<(Vec<SourceSpec>, PathBuf)> {
     let mut specs = Vec::new();
     for s in srcs {
@@ -87,6 +90,7 @@ pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> 
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
             spec.rename = name;
+            trust::check(&parent)?;
             return Ok((specs, parent));
         }
         if is_dir && dir_contents_if_new && !dest_is_dir {
@@ -99,6 +103,7 @@ pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> 
             format!("destination {dest} is not a directory; with several sources DEST must be a directory"),
         ));
     }
+    trust::check(&dest_path)?;
     Ok((specs, dest_path))
 }
 
@@ -150,6 +155,7 @@ pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
         umask: crate::config::umask(),
         bwlimit: None,
         offer: None,
+        root_fd: None,
     };
     Ok(LocalPlan { source, dest })
 }

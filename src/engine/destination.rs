@@ -51,6 +51,9 @@ pub struct DestConfig {
     /// Only these entries may arrive (`pcp receive`: what the user accepted); anything else
     /// ends the transfer as a protocol violation before it touches the disk.
     pub offer: Option<std::sync::Arc<plan::Offer>>,
+    /// The root, already opened beneath a served directory (`pcp serve`): used instead of
+    /// opening `root` by path, which a concurrent session could have made a symlink.
+    pub root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// What the destination reports back.
@@ -122,6 +125,8 @@ struct Dest<'a> {
     ready_since: Instant,
     /// Chunks that did not match their hashes so far.
     strikes: u32,
+    /// Temp files staged by earlier runs → the path each was built for (loaded when needed).
+    staged_for: Option<HashMap<String, String>>,
 }
 
 /// A file ready to be renamed into place: verified against the source's file hash, with its
@@ -169,7 +174,11 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         scratch = Some(s);
         r
     } else {
-        DestRoot::open(&cfg.root, true).with_context(|| format!("opening destination {}", cfg.root.display()))?
+        match &cfg.root_fd {
+            Some(fd) => DestRoot::from_fd(fd.try_clone().context("duplicating the destination's fd")?, &cfg.root),
+            None => DestRoot::open(&cfg.root, true)
+                .with_context(|| format!("opening destination {}", cfg.root.display()))?,
+        }
     };
     let mut d = Dest {
         cfg,
@@ -201,6 +210,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         ready_bytes: 0,
         ready_since: Instant::now(),
         strikes: 0,
+        staged_for: None,
     };
     d.dirs.insert(SafeRelPath::root());
     let r = d.main_loop();
@@ -627,6 +637,14 @@ impl Dest<'_> {
         b.chunks.extend_from_slice(&chunks);
         if !b.failed {
             if let Err(e) = self.resolve(&mut b, start) {
+                if e.downcast_ref::<PErr>().is_some() {
+                    // The link is gone (or the peer broke the protocol): not this file's
+                    // fault. Keep it in the window, so the temp file and its recorded chunks
+                    // stay for the reconnect or rerun (dropping it deleted them, and a
+                    // resume sent the whole file again).
+                    self.builds.insert(file, b);
+                    return Err(e);
+                }
                 self.fail(&b.entry.path.clone(), &e);
                 b.failed = true;
                 b.tmp = None;
@@ -711,6 +729,29 @@ impl Dest<'_> {
         Ok(Some(Basis { file, by_short }))
     }
 
+    /// Whether local data at `rel` may serve this transfer. Any file of the destination tree
+    /// may, for a sync into one's own tree; after an accepted offer (`pcp receive`, a sender
+    /// one does not control) only entries of this very transfer and temp files staged for them
+    /// may, so a sender cannot learn from the Wants it gets whether chunks it guesses exist in
+    /// other files of the destination (security.md T35).
+    fn in_scope(&mut self, rel: &SafeRelPath) -> Result<bool> {
+        if self.cfg.offer.is_none() {
+            return Ok(true);
+        }
+        if self.paths.contains(rel) {
+            return Ok(true);
+        }
+        if self.staged_for.is_none() {
+            let staged = match self.manifest.as_ref() {
+                Some(m) => m.staged()?,
+                None => Vec::new(),
+            };
+            self.staged_for = Some(staged.into_iter().map(|s| (s.temp, s.path)).collect());
+        }
+        let target = self.staged_for.as_ref().and_then(|m| m.get(rel.as_str()));
+        Ok(target.and_then(|p| SafeRelPath::new(p).ok()).is_some_and(|p| self.paths.contains(&p)))
+    }
+
     /// Find chunk `c` in local data, verify it, leave it in `self.buf`; return its full hash.
     /// The flag says the chunk sits in the basis at the very offset it belongs at (no copy is
     /// needed if the whole file turns out unchanged).
@@ -737,6 +778,9 @@ impl Dest<'_> {
         };
         for loc in locs.into_iter().filter(|l| l.len == c.len && l.hash.short() == c.short) {
             let Ok(rel) = SafeRelPath::new(&loc.path) else { continue };
+            if !self.in_scope(&rel)? {
+                continue;
+            }
             if self.seed.as_ref().map(|(p, _)| p.as_str()) != Some(loc.path.as_str()) {
                 match self.root.open_read(&rel) {
                     Ok(f) => self.seed = Some((loc.path.clone(), f)),
@@ -854,14 +898,25 @@ impl Dest<'_> {
         b.filled += 1;
         // Resume: remember verified chunks of the temp file so a rerun can reuse them (only for
         // files big enough for it to matter: small files are cheaper to send again).
+        if let Err(e) = self.record_staged(&mut b, i, hash) {
+            // Keep the file (and what is recorded of it) for the error path.
+            self.builds.insert(file, b);
+            return Err(e);
+        }
+        self.maybe_complete(file, b)
+    }
+
+    /// Resume: record verified chunk `i` of the temp file so a rerun can reuse it (only for
+    /// files big enough for it to matter: small files are cheaper to send again).
+    fn record_staged(&mut self, b: &mut Build, i: usize, hash: ChunkHash) -> Result<()> {
         if let (Some(m), Some(t), true) = (self.manifest.as_mut(), b.tmp.as_ref(), b.end >= STAGE_MIN) {
             let rel = t.rel();
             if b.staged == 0 {
                 m.stage(&rel, b.entry.path.as_str(), b.end, &hash)?;
             }
-            m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: c.len })?;
+            m.add_chunk(&rel, &ChunkRef { hash, offset: b.offsets[i], len: b.chunks[i].len })?;
             b.staged += 1;
-            self.unflushed += u64::from(c.len);
+            self.unflushed += u64::from(b.chunks[i].len);
             // Commit the resume record every 200 ms or 16 MiB, whichever comes first.
             if self.unflushed >= 16 << 20 || self.last_stage_flush.elapsed().as_millis() > 200 {
                 self.unflushed = 0;
@@ -869,7 +924,7 @@ impl Dest<'_> {
                 self.last_stage_flush = Instant::now();
             }
         }
-        self.maybe_complete(file, b)
+        Ok(())
     }
 
     /// This file failed (its temp goes); the transfer goes on.
@@ -1199,7 +1254,7 @@ mod tests {
         assert!(!link_is_safe(&p("a/l"), b"../../b"));
         assert!(!link_is_safe(&p("l"), b"/etc/passwd"));
         assert!(!link_is_safe(&p("a/l"), b"x/../../.."));
-        assert!(link_is_safe(&p("l"), b"x/y/../z"));
+        assert!(!link_is_safe(&p("l"), b"x/y/../z")); // rsync 3.4: no ".." after a name
     }
 }
 
@@ -1221,6 +1276,7 @@ mod hostile {
             umask: 0o022,
             bwlimit: None,
             offer: None,
+            root_fd: None,
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod path;
 pub mod source;
+pub mod trust;
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -35,6 +36,9 @@ pub enum Error {
     /// A symlink or non-directory sits where a directory must be.
     #[error("{0}: a symlink or non-directory is in the path; refusing to follow it")]
     NotADir(String),
+    /// The root's path goes through a symlink owned by another user (its message says all).
+    #[error("{0}")]
+    Untrusted(trust::Error),
 }
 
 fn ioe(path: &impl std::fmt::Display, source: impl Into<io::Error>) -> Error {
@@ -197,9 +201,19 @@ impl DestRoot {
         if create {
             std::fs::create_dir_all(path).map_err(|e| ioe(&path.display(), e))?;
         }
-        let root = rustix::fs::open(path, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| ioe(&path.display(), e))?;
+        // One walk checks every symlink on the way (owned by root or the user, trust.rs) and
+        // opens the directory it leads to: nothing resolves the path again.
+        let root = trust::open_dir(path).map_err(|e| match e {
+            trust::Error::Io { source, .. } => ioe(&path.display(), source),
+            other => Error::Untrusted(other),
+        })?;
         Ok(Self { root, root_path: path.to_path_buf(), cache: None })
+    }
+
+    /// A destination root already opened (beneath a served directory, with no symlink
+    /// followed): nothing is resolved by path again.
+    pub fn from_fd(root: OwnedFd, path: &Path) -> Self {
+        Self { root, root_path: path.to_path_buf(), cache: None }
     }
 
     /// The root's path as given.

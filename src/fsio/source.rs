@@ -81,6 +81,11 @@ impl SourceRoot {
         Ok(Self { fd, path: self.path.join(rel) })
     }
 
+    /// A duplicate of the held directory fd (to write beneath a directory resolved this way).
+    pub fn dup_fd(&self) -> io::Result<OwnedFd> {
+        self.fd.try_clone()
+    }
+
     /// The root's path (for messages and manifest keys; never opened again).
     pub fn path(&self) -> &Path {
         &self.path

@@ -63,8 +63,16 @@ pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
     let text = if let Some(s) = std::env::var("PCP_CODE").ok().filter(|s| !s.trim().is_empty()) {
         s
     } else if let Some(f) = code_file {
-        let s = std::fs::read_to_string(f)
-            .map_err(|e| tagged(Kind::Usage, format!("cannot read the code file {}: {e}", f.display())))?;
+        // A code file planted behind another user's symlink would connect to their peer.
+        let mut s = String::new();
+        crate::fsio::trust::open_file(f)
+            .map_err(|e| tagged(Kind::Usage, format!("cannot read the code file: {e}")))
+            .and_then(|file| {
+                use std::io::Read;
+                file.take(4096)
+                    .read_to_string(&mut s)
+                    .map_err(|e| tagged(Kind::Usage, format!("cannot read the code file {}: {e}", f.display())))
+            })?;
         s.lines().next().unwrap_or("").to_owned()
     } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         // Typed without echo, like a password: the code stays off the screen and scrollback.

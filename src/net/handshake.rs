@@ -3,8 +3,9 @@
 //! session whose connection dropped, one `Noise_IKpsk2` exchange (R1–R3) keyed by the session's
 //! resume secret.
 //!
-//! Owns: handshake framing, the 30 s deadline, the one-attempt-per-code rule ([`CodeGuard`]),
-//! resume tickets, mapping close codes to errors. Does not own: the cryptography (crate::auth).
+//! Owns: handshake framing, the 30 s deadline, the one-attempt-per-code rule and the guessing
+//! budget ([`CodeGuard`]), resume tickets and what they may resume ([`ResumeTable`]), mapping
+//! close codes to errors. Does not own: the cryptography (crate::auth).
 //!
 //! Roles in this issue: the code typer R is always the dialer, the code creator S the listener.
 //! Nothing but stream 0 is read before the handshake completes; the listener never opens a
@@ -56,6 +57,9 @@ pub mod close {
     pub const ERROR: u32 = 5;
     /// The transfer finished, but some entries failed at the destination (exit 23).
     pub const PARTIAL: u32 = 6;
+    /// A code attempt during the pause after wrong codes ([`super::CodeGuard`]); nothing was
+    /// spent. The reason is `retry in N s`.
+    pub const COOLING_DOWN: u32 = 7;
 }
 
 /// Frame types on stream 0 during the handshake.
@@ -72,7 +76,21 @@ mod ty {
     pub(super) const R3: u8 = 18;
 }
 
-/// The sender's one PAKE attempt per code, and the code's expiry (security.md §2.6).
+/// First pause after a failed code attempt; it doubles per consecutive failure.
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// Longest pause between code attempts after failures.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
+
+/// The listener's code policy (security.md §2.6), the one place it lives: one PAKE attempt per
+/// code, the code's expiry, at most one code attempt in flight, and an online-guessing budget.
+///
+/// Every failed attempt (wrong code, interception, a peer that stops mid-PAKE) burns the code
+/// and starts a pause of `BACKOFF_FIRST · 2^(failures-1)` (capped at `BACKOFF_MAX`, reset by a
+/// successful handshake) during which an M1 is refused with `close::COOLING_DOWN` *without*
+/// spending or replacing the current code. So a long-running `pcp serve` gives an attacker
+/// about one guess per 10 minutes after a dozen failures (2^-33 each with 3 secret words),
+/// instead of hundreds per second, and a legitimate user who waits can still use the code
+/// printed after the last failure. Time is passed in (`*_at`) so the policy is unit-tested.
 pub struct CodeGuard {
     state: Mutex<GuardState>,
 }
@@ -81,23 +99,94 @@ struct GuardState {
     code: Code,
     attempts_left: u32,
     deadline: Instant,
+    /// A PAKE with the current code is running: the code is spent but not yet replaced.
+    in_flight: bool,
+    /// Failed code attempts since the last success.
+    failures: u32,
+    /// No code attempt is accepted before this.
+    not_before: Instant,
+}
+
+/// The answer to a code attempt (M1).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Go on with the PAKE; the attempt is spent.
+    Go(Code),
+    /// Refused without spending anything: the listener pauses after wrong codes for this long.
+    CoolingDown(Duration),
+    /// The code is spent (or in use) or expired.
+    Used,
+}
+
+/// A fresh code printed by [`CodeGuard::renew_if_spent`].
+#[derive(Debug)]
+pub struct Renewed {
+    /// The new code.
+    pub code: Code,
+    /// After a failure: consecutive failures and how long until the next code attempt.
+    pub cooldown: Option<(u32, Duration)>,
+}
+
+/// The pause after `failures` consecutive failed code attempts.
+pub fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let shift = (failures - 1).min(20);
+    BACKOFF_FIRST.saturating_mul(1u32 << shift).min(BACKOFF_MAX)
 }
 
 impl CodeGuard {
     /// A fresh code with one attempt, valid for `ttl`.
     pub fn new(code: Code, ttl: Duration) -> Self {
-        Self { state: Mutex::new(GuardState { code, attempts_left: 1, deadline: Instant::now() + ttl }) }
+        Self::new_at(code, ttl, Instant::now())
     }
 
-    /// Spend the attempt; `None` if it was spent already or the code expired.
-    fn spend(&self) -> Option<Code> {
-        let mut s = self.state.lock().ok()?;
-        if s.attempts_left == 0 || Instant::now() > s.deadline {
+    /// [`CodeGuard::new`] at time `now`.
+    pub fn new_at(code: Code, ttl: Duration, now: Instant) -> Self {
+        Self {
+            state: Mutex::new(GuardState {
+                code,
+                attempts_left: 1,
+                deadline: now + ttl,
+                in_flight: false,
+                failures: 0,
+                not_before: now,
+            }),
+        }
+    }
+
+    /// A code attempt (M1) arrives at `now`: refuse it during a pause (spending nothing), or
+    /// spend the code's one attempt.
+    pub fn admit_at(&self, now: Instant) -> Admit {
+        let Ok(mut s) = self.state.lock() else { return Admit::Used };
+        // A spent code says so first (`pcp send` never renews it; serve renews it right after
+        // the attempt ends), then the pause; neither changes the code.
+        if s.attempts_left == 0 || now > s.deadline {
             s.attempts_left = 0;
-            return None;
+            return Admit::Used;
+        }
+        if now < s.not_before {
+            return Admit::CoolingDown(s.not_before - now);
         }
         s.attempts_left -= 1;
-        Some(s.code.clone())
+        s.in_flight = true;
+        Admit::Go(s.code.clone())
+    }
+
+    /// The attempt admitted by [`CodeGuard::admit_at`] ended at `now`: `ok` when the whole
+    /// handshake succeeded. A failure starts (or doubles) the pause.
+    pub fn finish_at(&self, ok: bool, now: Instant) {
+        if let Ok(mut s) = self.state.lock() {
+            s.in_flight = false;
+            if ok {
+                s.failures = 0;
+                s.not_before = now;
+            } else {
+                s.failures = s.failures.saturating_add(1);
+                s.not_before = now + backoff(s.failures);
+            }
+        }
     }
 
     /// Whether the code can no longer be used.
@@ -105,17 +194,42 @@ impl CodeGuard {
         self.state.lock().map(|s| s.attempts_left == 0 || Instant::now() > s.deadline).unwrap_or(true)
     }
 
-    /// If the code is spent or expired, replace it with `make()` (valid for `ttl`) and return
-    /// the new code, atomically (serve prints it for the next peer).
-    pub fn renew_if_spent(&self, make: impl FnOnce() -> Option<Code>, ttl: Duration) -> Option<Code> {
+    /// If the code is spent (and its attempt finished) or expired, replace it with `make()`
+    /// (valid for `ttl`) and return it, atomically: serve prints it for the next peer. A code
+    /// whose PAKE is still running is not replaced, so at most one code attempt runs at a time.
+    pub fn renew_if_spent(&self, make: impl FnOnce() -> Option<Code>, ttl: Duration) -> Option<Renewed> {
+        self.renew_if_spent_at(make, ttl, Instant::now())
+    }
+
+    /// [`CodeGuard::renew_if_spent`] at time `now`.
+    pub fn renew_if_spent_at(
+        &self,
+        make: impl FnOnce() -> Option<Code>,
+        ttl: Duration,
+        now: Instant,
+    ) -> Option<Renewed> {
         let mut s = self.state.lock().ok()?;
-        if s.attempts_left > 0 && Instant::now() <= s.deadline {
+        if s.in_flight || (s.attempts_left > 0 && now <= s.deadline) {
             return None;
         }
         let code = make()?;
-        *s = GuardState { code: code.clone(), attempts_left: 1, deadline: Instant::now() + ttl };
-        Some(code)
+        s.code = code.clone();
+        s.attempts_left = 1;
+        s.deadline = now + ttl;
+        let cooldown = (s.failures > 0 && now < s.not_before).then(|| (s.failures, s.not_before - now));
+        Some(Renewed { code, cooldown })
     }
+}
+
+/// The one-line notice after a failed code attempt.
+pub fn cooldown_notice(failures: u32, wait: Duration) -> String {
+    let what = if failures == 1 { "1 wrong code".to_owned() } else { format!("{failures} wrong codes in a row") };
+    format!("{what}; the next code attempt is accepted in {} s", secs_up(wait))
+}
+
+/// Whole seconds, rounded up (a wait of 0.2 s is "1 s", never "0 s").
+fn secs_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// What the dialer keeps to reconnect a session: the listener's static key and the resume
@@ -126,10 +240,47 @@ pub struct ResumeTicket {
     key: Key<PairPsk>,
 }
 
-/// A stored resume secret, the reconnects left and its expiry.
-type Stored = (Key<PairPsk>, u32, Instant);
+/// A stored resume secret and what it may resume.
+struct Stored {
+    key: Key<PairPsk>,
+    /// Reconnects left.
+    left: u32,
+    expires: Instant,
+    /// SHA-256 of the session's first request frame: a resumed connection must repeat it.
+    request: Option<[u8; 32]>,
+    /// The connection currently serving this session, if any.
+    live: Option<Live>,
+}
 
-/// Resume tickets the listener accepts, by the dialer's static key.
+/// The connection a session runs on, and a signal that its work ended.
+struct Live {
+    conn: Connection,
+    /// Resolves (with an error) when the session's [`SessionLease`] is dropped.
+    done: tokio::sync::watch::Receiver<()>,
+}
+
+/// Held by whoever serves a session's connection (net::server::handle) until it stops touching
+/// files; a resume of the same session waits for it to be dropped.
+#[derive(Debug)]
+pub struct SessionLease {
+    _alive: tokio::sync::watch::Sender<()>,
+}
+
+/// How long a resume waits for the superseded connection's session to stop.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
+
+/// Resume tickets the listener accepts, by the dialer's static key (security issue #8: one
+/// ticket resumes one session, one connection at a time, with its original request).
+///
+/// A resume ticket must not become a second, concurrent session of the same peer (it could,
+/// say, push a symlink swap into the tree a first session is still pulling). So each ticket
+/// is bound to the hash of its session's first request ([`ResumeTable::bind_request`]; a
+/// resumed connection that asks for anything else is refused and the ticket burnt), and a
+/// resume *supersedes* the connection still attached to the session: that one is closed and
+/// its session's [`SessionLease`] awaited before the new connection may send its request.
+/// Closing rather than refusing, because an honest dialer only reconnects after its side of
+/// the connection died: the listener's side may then look alive until its idle timeout
+/// (30 s), and refusing would turn every such reconnect into a failure.
 #[derive(Default)]
 pub struct ResumeTable {
     tickets: Mutex<HashMap<[u8; KEY_LEN], Stored>>,
@@ -138,22 +289,71 @@ pub struct ResumeTable {
 impl ResumeTable {
     fn insert(&self, t: &ResumeTicket) {
         if let Ok(mut m) = self.tickets.lock() {
-            m.retain(|_, (_, _, exp)| *exp > Instant::now());
-            m.insert(t.peer_static, (t.key.clone(), MAX_RESUMES, Instant::now() + RESUME_TTL));
+            m.retain(|_, st| st.expires > Instant::now());
+            m.insert(
+                t.peer_static,
+                Stored {
+                    key: t.key.clone(),
+                    left: MAX_RESUMES,
+                    expires: Instant::now() + RESUME_TTL,
+                    request: None,
+                    live: None,
+                },
+            );
         }
     }
 
     /// Take one use of the ticket of `peer`.
     fn lookup(&self, peer: &[u8; KEY_LEN]) -> Option<Key<PairPsk>> {
         let mut m = self.tickets.lock().ok()?;
-        let (key, left, exp) = m.get_mut(peer)?;
-        if *left == 0 || *exp < Instant::now() {
+        let st = m.get_mut(peer)?;
+        if st.left == 0 || st.expires < Instant::now() {
             m.remove(peer);
             return None;
         }
-        *left -= 1;
-        *exp = Instant::now() + RESUME_TTL;
-        Some(key.clone())
+        st.left -= 1;
+        st.expires = Instant::now() + RESUME_TTL;
+        Some(st.key.clone())
+    }
+
+    /// Make `conn` the session's connection and return a lease for it, with the connection it
+    /// replaces (a resume while the earlier one is still attached). Atomic, so of two racing
+    /// resumes one supersedes the other.
+    fn attach(&self, peer: &[u8; KEY_LEN], conn: &Connection) -> (SessionLease, Option<Live>) {
+        let (tx, rx) = tokio::sync::watch::channel(());
+        let lease = SessionLease { _alive: tx };
+        let old =
+            self.tickets.lock().ok().and_then(|mut m| {
+                m.get_mut(peer).and_then(|st| st.live.replace(Live { conn: conn.clone(), done: rx }))
+            });
+        (lease, old)
+    }
+
+    /// The session of `peer` sent its request frame `body`: remember it on a first connection
+    /// (or a resume whose first connection never sent one); on a resumed connection, refuse a
+    /// request that differs from the original and burn the ticket.
+    pub fn bind_request(&self, peer: &[u8; KEY_LEN], resumed: bool, body: &[u8]) -> Result<(), &'static str> {
+        use sha2::Digest;
+        let h: [u8; 32] = Sha256::digest(body).into();
+        let Ok(mut m) = self.tickets.lock() else { return Err("resume table unavailable (internal error)") };
+        match m.get_mut(peer) {
+            Some(st) => match st.request {
+                None => {
+                    st.request = Some(h);
+                    Ok(())
+                }
+                Some(orig) if orig == h => Ok(()),
+                Some(_) if !resumed => Ok(()),
+                Some(_) => {
+                    m.remove(peer);
+                    Err("a resumed connection asked for something other than its session's original request; refused, and the session can no longer be resumed")
+                }
+            },
+            // A first connection whose ticket is gone (expired) has nothing to bind; a resumed
+            // one was authenticated by a ticket that no longer exists: refuse.
+            None if !resumed => Ok(()),
+            None => Err("the resumed session is no longer known; start again with a new code"),
+        }
     }
 
     fn burn(&self, peer: &[u8; KEY_LEN]) {
@@ -166,6 +366,17 @@ impl ResumeTable {
     pub fn forget(&self, peer: &[u8; KEY_LEN]) {
         self.burn(peer);
     }
+}
+
+/// A resume supersedes `old`: close it and wait (bounded) until its session stopped.
+async fn supersede(old: Option<Live>) -> Result<()> {
+    let Some(mut old) = old else { return Ok(()) };
+    old.conn.close(VarInt::from_u32(close::ERROR), b"superseded by a resumed connection");
+    // `changed` fails once the lease's sender is dropped (the session ended).
+    let r = tokio::time::timeout(TAKEOVER_WAIT, async { while old.done.changed().await.is_ok() {} }).await;
+    r.map_err(|_| {
+        tagged(Kind::Connect, "the earlier connection of this session is still ending; the resume was refused, retry")
+    })
 }
 
 /// How the dialer authenticates.
@@ -191,6 +402,8 @@ pub struct Authenticated {
     /// First contact with a code: the 4-word verifier both sides derive from the PAKE
     /// (security.md §2.6); equal on both sides unless someone is in the middle.
     pub verifier: Option<String>,
+    /// Listener: held while this connection serves the session (see [`ResumeTable`]).
+    pub lease: Option<SessionLease>,
 }
 
 /// Run the dialer's handshake (R: PAKE side A, Noise initiator).
@@ -203,7 +416,7 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
     let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
     let peer = ticket.peer_static;
-    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier })
+    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier, lease: None })
 }
 
 /// The outcome of a handshake under its deadline. On failure the connection is closed with a
@@ -275,10 +488,19 @@ pub async fn listen(
     identity: &Identity,
 ) -> Result<Authenticated> {
     let mut streams = None;
-    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams)).await;
-    let (resumed, peer, verifier) = settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
+    // Set once M1 spent the code: the attempt's outcome feeds the guard's backoff, whatever
+    // ends it (wrong code, a Noise failure, the deadline, a lost connection).
+    let mut spent = false;
+    let r =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams, &mut spent))
+            .await;
+    if spent {
+        guard.finish_at(matches!(r, Ok(Ok(_))), Instant::now());
+    }
+    let (resumed, peer, verifier, lease) =
+        settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
     let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier })
+    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier, lease: Some(lease) })
 }
 
 async fn listen_inner(
@@ -287,16 +509,34 @@ async fn listen_inner(
     resumes: &ResumeTable,
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
-) -> Result<(bool, [u8; KEY_LEN], Option<String>)> {
+    spent: &mut bool,
+) -> Result<(bool, [u8; KEY_LEN], Option<String>, SessionLease)> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
     match t {
         ty::M1 => {
-            let Some(code) = guard.spend() else {
-                conn.close(VarInt::from_u32(close::CODE_USED), b"code used or expired");
-                return Err(tagged(Kind::Auth, "a peer tried a code that is already used or expired; it was refused"));
+            let code = match guard.admit_at(Instant::now()) {
+                Admit::Go(code) => code,
+                Admit::CoolingDown(wait) => {
+                    let n = secs_up(wait);
+                    conn.close(VarInt::from_u32(close::COOLING_DOWN), format!("retry in {n} s").as_bytes());
+                    return Err(tagged(
+                        Kind::Auth,
+                        format!(
+                            "refused a code attempt without trying it: cooling down after wrong codes for {n} s more"
+                        ),
+                    ));
+                }
+                Admit::Used => {
+                    conn.close(VarInt::from_u32(close::CODE_USED), b"code used or expired");
+                    return Err(tagged(
+                        Kind::Auth,
+                        "a peer tried a code that is already used or expired; it was refused",
+                    ));
+                }
             };
+            *spent = true;
             let pake = SenderPake::new(&code, &ekm, b"")?;
             let (pake, m2) = pake.on_m1(&first, &mut OsRng)?;
             write_hs(send, ty::M2, &m2).await?;
@@ -314,7 +554,8 @@ async fn listen_inner(
             let fc = hs.on_n3(&n3)?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
-            Ok((false, *fc.remote_static(), Some(out.verifier().to_owned())))
+            let (lease, _) = resumes.attach(fc.remote_static(), conn);
+            Ok((false, *fc.remote_static(), Some(out.verifier().to_owned()), lease))
         }
         ty::R1 => {
             let mut peer = None;
@@ -335,7 +576,15 @@ async fn listen_inner(
             write_hs(send, ty::R2, &r2).await?;
             let r3 = read_hs(recv, ty::R3).await?;
             match hs.on_confirm(&r3) {
-                Ok(done) => Ok((true, *done.remote_static(), None)),
+                Ok(done) => {
+                    // Authenticated: only now may this connection take the session over.
+                    let (lease, old) = resumes.attach(done.remote_static(), conn);
+                    if let Err(e) = supersede(old).await {
+                        conn.close(VarInt::from_u32(close::ERROR), b"earlier connection still ending; retry");
+                        return Err(e);
+                    }
+                    Ok((true, *done.remote_static(), None, lease))
+                }
                 Err(e) => {
                     if let Some(p) = &peer {
                         resumes.burn(p);
@@ -438,6 +687,18 @@ pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
                 "code rejected: the peer says it was already used or expired; ask for a new code",
             );
         }
+        if code == u64::from(close::COOLING_DOWN) {
+            let secs = std::str::from_utf8(&ac.reason)
+                .ok()
+                .and_then(|r| r.strip_prefix("retry in "))
+                .and_then(|r| r.strip_suffix(" s"))
+                .and_then(|n| n.parse::<u64>().ok());
+            let when = secs.map_or_else(|| "later".to_owned(), |n| format!("in {n} s"));
+            return tagged(
+                Kind::Auth,
+                format!("the server is cooling down after wrong codes; retry {when} (the code was not used)"),
+            );
+        }
         if code == u64::from(close::RESUME_REJECTED) {
             return tagged(Kind::Auth, "the peer no longer knows this session; start again with a new code");
         }
@@ -472,6 +733,85 @@ mod tests {
         let (d, l) = tokio::join!(b.dial(addr), a.accept());
         let l = l.unwrap().authenticated();
         (a, b, d.unwrap(), l)
+    }
+
+    fn code(s: &str) -> Code {
+        Code::parse(s).unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_per_failure_and_is_capped() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(10), Duration::from_secs(512));
+        assert_eq!(backoff(11), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+
+    /// The guessing budget: one PAKE per code, a pause after each failure that doubles, code
+    /// attempts during the pause refused without spending or replacing the code, reset on
+    /// success.
+    #[test]
+    fn guard_pauses_after_failures_without_spending_the_code() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let g = CodeGuard::new_at(code("abandon-ability-able-about"), CODE_TTL, t0);
+        let fresh = || Some(code("zoo-zone-youth-wrist"));
+        assert_eq!(g.admit_at(t0), Admit::Go(code("abandon-ability-able-about")));
+        // While the PAKE runs, the code is spent but not replaced: one attempt at a time.
+        assert_eq!(g.admit_at(t0), Admit::Used);
+        assert!(g.renew_if_spent_at(fresh, CODE_TTL, t0).is_none());
+        g.finish_at(false, t0);
+        let r = g.renew_if_spent_at(fresh, CODE_TTL, t0).unwrap();
+        assert_eq!(r.code, code("zoo-zone-youth-wrist"));
+        assert_eq!(r.cooldown, Some((1, s(1))));
+        // During the pause: refused, nothing spent, nothing renewed.
+        for ms in [0, 10, 999] {
+            let now = t0 + Duration::from_millis(ms);
+            assert_eq!(g.admit_at(now), Admit::CoolingDown(s(1) - Duration::from_millis(ms)));
+            assert!(g.renew_if_spent_at(|| Some(code("cable-cactus-cage-cake")), CODE_TTL, now).is_none());
+        }
+        // After it: the printed code gets its one attempt; a second failure doubles the pause.
+        let t1 = t0 + s(1);
+        assert_eq!(g.admit_at(t1), Admit::Go(code("zoo-zone-youth-wrist")));
+        g.finish_at(false, t1);
+        assert_eq!(
+            g.renew_if_spent_at(|| Some(code("cable-cactus-cage-cake")), CODE_TTL, t1).unwrap().cooldown,
+            Some((2, s(2)))
+        );
+        assert_eq!(g.admit_at(t1 + s(1)), Admit::CoolingDown(s(1)));
+        let t2 = t1 + s(2);
+        assert_eq!(g.admit_at(t2), Admit::Go(code("cable-cactus-cage-cake")));
+        g.finish_at(false, t2);
+        assert_eq!(cooldown_notice(3, backoff(3)), "3 wrong codes in a row; the next code attempt is accepted in 4 s");
+        assert_eq!(
+            cooldown_notice(1, Duration::from_millis(200)),
+            "1 wrong code; the next code attempt is accepted in 1 s"
+        );
+        let r = g.renew_if_spent_at(fresh, CODE_TTL, t2).unwrap();
+        assert_eq!(r.cooldown, Some((3, s(4))));
+        // A success resets the budget: the next code is usable at once.
+        let t3 = t2 + s(4);
+        assert_eq!(g.admit_at(t3), Admit::Go(code("zoo-zone-youth-wrist")));
+        g.finish_at(true, t3);
+        let r = g.renew_if_spent_at(|| Some(code("cable-cactus-cage-cake")), CODE_TTL, t3).unwrap();
+        assert_eq!(r.cooldown, None);
+        assert_eq!(g.admit_at(t3), Admit::Go(code("cable-cactus-cage-cake")));
+        g.finish_at(false, t3);
+        // The count started again from zero.
+        assert_eq!(g.renew_if_spent_at(fresh, CODE_TTL, t3).unwrap().cooldown, Some((1, s(1))));
+    }
+
+    #[test]
+    fn guard_code_expires() {
+        let t0 = Instant::now();
+        let g = CodeGuard::new_at(code("abandon-ability-able-about"), Duration::from_secs(10), t0);
+        assert!(g.renew_if_spent_at(|| Some(code("zoo-zone-youth-wrist")), CODE_TTL, t0).is_none());
+        assert_eq!(g.admit_at(t0 + Duration::from_secs(11)), Admit::Used);
+        let r = g.renew_if_spent_at(|| Some(code("zoo-zone-youth-wrist")), CODE_TTL, t0 + Duration::from_secs(11));
+        assert!(r.unwrap().cooldown.is_none(), "an expiry is no failure");
     }
 
     #[tokio::test]

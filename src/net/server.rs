@@ -12,7 +12,7 @@ use anyhow::Result;
 use quinn::Connection;
 use tokio::runtime::Handle;
 
-use super::handshake::Authenticated;
+use super::handshake::{Authenticated, ResumeTable};
 use super::session::{
     self, filter_from, lookup, make_dirs, parse_peer_path, refusal, Found, ListEntry, Request, Response, RoleConfig,
     TransferEnd, ENTRIES_PER_FRAME,
@@ -114,20 +114,28 @@ enum Plan {
     Offer,
 }
 
-/// Serve one authenticated connection.
+/// Serve one authenticated connection. `resumes` binds the session's resume ticket to its
+/// first request: a resumed connection may only repeat it.
 pub fn handle(
     rt: &Handle,
     conn: &Connection,
     auth: Authenticated,
     served: &Served,
+    resumes: &ResumeTable,
     rep: &Reporter,
     stats: &Arc<Stats>,
 ) -> Result<Ended> {
-    let Authenticated { mut send, mut recv, .. } = auth;
+    // The lease lives until this function returns: until then a resume of this session waits.
+    let Authenticated { mut send, mut recv, resumed, peer, lease: _lease, .. } = auth;
     let body = rt
         .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, session::read_frame(&mut recv)).await })
         .map_err(|_| tagged(Kind::Timeout, "the peer sent no request within 30 s"))??;
     let req = Request::decode(&body)?;
+    if let Err(text) = resumes.bind_request(&peer, resumed, &body) {
+        finish_with(rt, conn, &mut send, &[refusal(Kind::Protocol, text)]);
+        rep.warn(&format!("refused a request: {text}"));
+        return Ok(Ended::Refused(tagged(Kind::Protocol, format!("refused a request: {text}"))));
+    }
     let plan = match plan(served, req) {
         Ok(p) => p,
         Err(resp) => {
@@ -212,7 +220,7 @@ fn finish_with(rt: &Handle, conn: &Connection, send: &mut quinn::SendStream, fra
 }
 
 fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
-    let (dir, root, read_only) = match served {
+    let (dir, root_dir, read_only) = match served {
         Served::Dir { dir, root, read_only } => (dir, root, *read_only),
         Served::Offer { .. } => {
             return match req {
@@ -248,11 +256,18 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
             if !rename && found == Found::Other {
                 return Err(refusal(Kind::Select, format!("destination {rel} is not a directory")));
             }
-            let root = if flags & Flags::DRY_RUN != 0 {
+            let (root, root_fd) = if flags & Flags::DRY_RUN != 0 {
                 // -n changes nothing, not even missing directories (lookup checked the path).
-                root_rel.under(dir)
+                (root_rel.under(dir), None)
             } else {
-                make_dirs(dir, &root_rel)?
+                let root = make_dirs(dir, &root_rel)?;
+                // Hold the root, opened beneath the served directory with no symlink followed:
+                // the destination role writes there, not wherever the path leads by then.
+                let fd = root_dir
+                    .open_dir(Path::new(root_rel.as_str()))
+                    .and_then(|d| d.dup_fd())
+                    .map_err(|e| refusal(Kind::Select, format!("{root_rel}: {e}")))?;
+                (root, Some(Arc::new(fd)))
             };
             let mut flags = flags & PEER_FLAGS;
             if root_rel.is_root() {
@@ -269,6 +284,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 umask: crate::config::umask(),
                 bwlimit: None,
                 offer: None,
+                root_fd,
             };
             Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
         }
@@ -294,7 +310,7 @@ fn plan(served: &Served, req: Request) -> Result<Plan, Response> {
                 path: PathBuf::from(rel.as_str()),
                 contents: is_dir && (slash || rel.is_root() || contents_if_dir),
                 rename,
-                within: Some(root.clone()),
+                within: Some(root_dir.clone()),
             };
             let flags = flags & PEER_FLAGS;
             let cfg = SourceConfig {

@@ -11,9 +11,11 @@
 //!
 //! Blocking engine threads meet tokio through plain std threads that call `Handle::block_on`
 //! for one stream operation at a time (never from a runtime thread). Memory stays bounded:
-//! source → destination is a bounded channel on both ends (backpressure reaches QUIC flow
-//! control), destination → source is unbounded like `engine::local_pair` (small requests; the
-//! destination never blocks on sending, so the two cannot deadlock).
+//! both directions are bounded queues (backpressure reaches QUIC flow control). They cannot
+//! deadlock: the destination's engine never blocks on sending (its outgoing queue to the
+//! network is unbounded, like `engine::local_pair`, and holds only its own small requests),
+//! so it always goes on reading data; a hostile destination's flood of requests stops at the
+//! source's bounded queue and then at QUIC flow control.
 //!
 //! Owns: framing on streams, stream fan-out, threads. Does not own: what the messages mean.
 
@@ -36,6 +38,8 @@ use crate::report::{add, Stats};
 pub const DATA_STREAMS: usize = 4;
 /// Messages buffered from the source to the destination engine (backpressure).
 const INCOMING_BOUND: usize = 64;
+/// Requests (Need, Want) buffered from the destination to the source engine, per hop.
+const REQUEST_BOUND: usize = 64;
 /// Messages buffered from the source engine to the network.
 const OUTGOING_BOUND: usize = 32;
 /// Messages queued per data stream.
@@ -61,23 +65,9 @@ pub struct Transport {
     rt: Handle,
 }
 
-/// Where a reader task puts decoded messages.
-#[derive(Clone)]
-enum Sink {
-    /// Destination → source (small control messages): unbounded, never blocks.
-    Unbounded(Sender<Message>),
-    /// Source → destination: bounded; a forwarder thread hands them to the engine.
-    Bounded(tokio::sync::mpsc::Sender<Message>),
-}
-
-impl Sink {
-    async fn send(&self, m: Message) -> bool {
-        match self {
-            Self::Unbounded(s) => s.send(m).is_ok(),
-            Self::Bounded(s) => s.send(m).await.is_ok(),
-        }
-    }
-}
+/// Where a reader task puts decoded messages: a bounded queue that a forwarder thread hands
+/// to the engine (both directions are bounded; see [`start`]).
+type Sink = tokio::sync::mpsc::Sender<Message>;
 
 /// Start carrying messages for `role` over `conn` (stream 0 = `send0`/`recv0`). Returns the
 /// link the engine role uses and the driver.
@@ -95,10 +85,22 @@ pub fn start(
     let link = match role {
         Role::Source => {
             let (out_tx, out_rx) = crossbeam_channel::bounded::<Message>(OUTGOING_BOUND);
-            let (in_tx, in_rx) = crossbeam_channel::unbounded::<Message>();
+            // Requests from the destination are bounded too (a hostile destination cannot
+            // queue Needs and Wants without end): when the source is busy sending, its
+            // reader stops and QUIC flow control holds the destination's writer. No cycle:
+            // the destination's engine never blocks on sending, and keeps reading data.
+            let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(REQUEST_BOUND);
+            let (atx, mut arx) = tokio::sync::mpsc::channel::<Message>(REQUEST_BOUND);
+            threads.push(spawn("pcp-forward", move || {
+                while let Some(m) = arx.blocking_recv() {
+                    if in_tx.send(m).is_err() {
+                        break;
+                    }
+                }
+            })?);
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, Sink::Unbounded(in_tx), None, error.clone())));
+            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, atx, None, error.clone(), Carries::Control)));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
@@ -117,8 +119,15 @@ pub fn start(
                     }
                 }
             })?);
-            let sink = Sink::Bounded(atx);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, sink.clone(), Some(stats.clone()), error.clone())));
+            let sink = atx;
+            tasks.push(rt.spawn(read_stream(
+                conn.clone(),
+                recv0,
+                sink.clone(),
+                Some(stats.clone()),
+                error.clone(),
+                Carries::Control,
+            )));
             tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
@@ -308,7 +317,14 @@ async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<M
             // Connection closed (normally, after a transfer that needed no data).
             Err(_) => break,
         };
-        readers.push(tokio::spawn(read_stream(conn.clone(), recv, sink.clone(), Some(stats.clone()), err.clone())));
+        readers.push(tokio::spawn(read_stream(
+            conn.clone(),
+            recv,
+            sink.clone(),
+            Some(stats.clone()),
+            err.clone(),
+            Carries::DataOnly,
+        )));
     }
     drop(sink);
     for r in readers {
@@ -316,22 +332,49 @@ async fn accept_data(conn: Connection, sink: Sink, stats: Arc<Stats>, err: Arc<M
     }
 }
 
+/// What a stream may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carries {
+    /// Stream 0: any message (the engine's state machine checks the order).
+    Control,
+    /// A data stream: only `Data`.
+    DataOnly,
+}
+
 /// Read frames from one stream and hand the decoded messages on. With `stats` (destination
 /// side) received chunk data is counted.
+///
+/// A data stream carries only `Data` (security issue #8, item 3). Anything else there is a
+/// protocol error that closes the connection with `PROTOCOL`: the engine checks the order of
+/// control messages as they arrive on its one inbound channel, and the data streams feed that
+/// channel concurrently with stream 0, so a `FileList`, `FileSum` or `Done` slipped onto a
+/// data stream would race stream 0 and reach the engine out of the order the source's stream 0
+/// gives it (the accepted offer is checked by the destination role itself, for every entry).
 async fn read_stream(
     conn: Connection,
     mut recv: RecvStream,
     sink: Sink,
     stats: Option<Arc<Stats>>,
     err: Arc<Mutex<Option<anyhow::Error>>>,
+    carries: Carries,
 ) {
     let res = async {
-        let mut asm = frame::Assembler::default();
+        // A data stream holds one chunk per frame: its frames are capped at the largest
+        // accepted chunk before any buffer is allocated (stream 0 carries file lists too).
+        let mut asm = match carries {
+            Carries::Control => frame::Assembler::default(),
+            Carries::DataOnly => frame::Assembler::with_max(crate::proto::message::MAX_DATA_FRAME),
+        };
         let mut bodies: Vec<Bytes> = Vec::new();
         let mut chunks: Vec<Bytes> = vec![Bytes::new(); 64];
         loop {
             for body in bodies.drain(..) {
                 let msg = Message::decode_shared(&body)?;
+                if carries == Carries::DataOnly && !matches!(msg, Message::Data { .. }) {
+                    return Err(
+                        crate::proto::Error::State("the sender put a control message on a data stream".into()).into()
+                    );
+                }
                 if let (Some(s), Message::Data { compressed, data, .. }) = (stats.as_deref(), &msg) {
                     add(&s.chunks_sent, 1);
                     add(&s.bytes_wire, data.len() as u64);
@@ -345,7 +388,7 @@ async fn read_stream(
                 if let Some(s) = stats.as_deref() {
                     fault_drop(&conn, s);
                 }
-                if !sink.send(msg).await {
+                if sink.send(msg).await.is_err() {
                     // The engine is gone (finished or failed): stop reading.
                     let _ = recv.stop(VarInt::from_u32(0));
                     return Ok(());
@@ -400,5 +443,62 @@ fn fault_drop(conn: &Connection, stats: &Stats) {
         if stats.bytes_wire.load(Ordering::Relaxed) >= at && !FIRED.swap(true, Ordering::Relaxed) {
             conn.close(VarInt::from_u32(close::ERROR), b"test: connection dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::ChunkHash;
+    use crate::net::endpoint::{Bulk, Endpoint, IDLE_TIMEOUT};
+    use std::time::Duration;
+
+    /// A hostile source puts a control message (`Done`) on a data stream: the destination
+    /// passes the `Data` of another data stream on, but not the `Done`, and closes the
+    /// connection with `PROTOCOL`.
+    #[test]
+    fn data_streams_carry_only_data() {
+        let rt = crate::net::client::runtime().unwrap();
+        let (a, b) = {
+            let _g = rt.enter();
+            let a = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
+            let b = Endpoint::bind("127.0.0.1:0".parse().unwrap(), Bulk::Either, IDLE_TIMEOUT).unwrap();
+            (a, b)
+        };
+        let addr = a.local_addr().unwrap();
+        let (src, dst) = rt.block_on(async {
+            let (d, l) = tokio::join!(b.dial(addr), a.accept());
+            (d.unwrap(), l.unwrap().authenticated())
+        });
+        // Stream 0 of the destination (opened by it; the hostile source never writes there).
+        let (send0, recv0) = rt.block_on(dst.open_bi()).unwrap();
+        let (link, tr) = start(rt.handle(), &dst, send0, recv0, Role::Destination, Arc::new(Stats::default())).unwrap();
+        let data = Bytes::from_static(&[7u8; 64]);
+        let good = Message::Data { file: 0, index: 0, hash: ChunkHash::of(&data), compressed: false, data };
+        let closed = rt.block_on(async {
+            let mut u = src.open_uni().await.unwrap();
+            u.write_all(&good.encode()).await.unwrap();
+            u.finish().unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut u = src.open_uni().await.unwrap();
+            u.write_all(&Message::Done.encode()).await.unwrap();
+            u.finish().unwrap();
+            tokio::time::timeout(Duration::from_secs(10), src.closed()).await.unwrap()
+        });
+        match closed {
+            quinn::ConnectionError::ApplicationClosed(c) => {
+                assert_eq!(c.error_code.into_inner(), u64::from(close::PROTOCOL));
+            }
+            other => panic!("closed with {other:?}, not PROTOCOL"),
+        }
+        let mut got = Vec::new();
+        while let Ok(m) = link.rx.recv_timeout(Duration::from_secs(2)) {
+            got.push(m);
+            assert!(got.len() < 10);
+        }
+        assert_eq!(got, vec![good], "only the Data reached the engine");
+        drop(link);
+        let e = tr.finish().expect("a transport error");
+        assert!(format!("{e:#}").contains("control message on a data stream"), "{e:#}");
     }
 }

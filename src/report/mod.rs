@@ -138,6 +138,8 @@ impl Reporter {
 
     /// A warning (always shown unless -q): stderr.
     pub fn warn(&self, msg: &str) {
+        // Messages carry names and error texts from disk and from the peer (T8).
+        let msg = &sanitize::sanitize(msg);
         if self.v.json {
             self.json(serde_json::json!({"event": "warning", "message": msg}));
         } else if !self.v.quiet {
@@ -153,7 +155,7 @@ impl Reporter {
     /// A plain informational line on stderr (shown unless -q).
     pub fn info(&self, msg: &str) {
         if !self.v.quiet && !self.v.json {
-            eprintln!("{msg}");
+            eprintln!("{}", sanitize::sanitize(msg));
         }
     }
 

@@ -1,6 +1,7 @@
 //! Terminal-safe display of names chosen by a peer or found on disk (security.md T8): C0/C1
-//! controls, DEL, line/paragraph separators, bidi overrides, zero-width and tag characters are
-//! shown escaped.
+//! controls, DEL, line and paragraph separators (U+2028, U+2029), bidi overrides, zero-width
+//! and tag characters are shown escaped. Escaping is idempotent (its output is plain ASCII
+//! where it changed anything), so every message line is sanitised once more when printed.
 
 /// Escape `s` for display.
 pub fn sanitize(s: &str) -> String {
@@ -32,7 +33,9 @@ mod tests {
         assert_eq!(sanitize("a\x1b[1A\rb"), "a\\u{1b}[1A\\u{d}b");
         assert_eq!(sanitize("x\u{9b}y"), "x\\u{9b}y");
         assert_eq!(sanitize("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
-        assert_eq!(sanitize("line\u{2028}sep\u{2029}"), "line\\u{2028}sep\\u{2029}");
         assert_eq!(sanitize("plain é 日本"), "plain é 日本");
+        assert_eq!(sanitize("a\u{2028}b\u{2029}c"), "a\\u{2028}b\\u{2029}c");
+        let once = sanitize("x\x1b[2J\u{202e}y");
+        assert_eq!(sanitize(&once), once, "idempotent");
     }
 }
