@@ -86,6 +86,7 @@ fn dest_cfg(root: &Path, flags: u64) -> DestConfig {
         umask: 0o022,
         bwlimit: None,
         offer: None,
+        root_fd: None,
     }
 }
 
