@@ -1,64 +1,19 @@
 //! Attacks on the file layer, each named after what it tries (security issue: proven escapes).
 //! The engine roles run for real over an in-memory link, on real files; the hostile side is a
-//! script that speaks the protocol and changes the file system between two messages, so each
-//! race is hit every time, not by luck.
+//! script (tests/util/peer.rs) that speaks the protocol and changes the file system between two
+//! messages, so each race is hit every time, not by luck.
 
 use std::path::Path;
 use std::time::Duration;
 
 use pcp::chunk::ChunkParams;
-use pcp::engine::source::{self, SourceConfig};
+use pcp::engine::source;
 use pcp::engine::Link;
-use pcp::filter::Filter;
-use pcp::proto::{Flags, Hello, Kind, Message};
-use pcp::report::{Reporter, Stats, Verbosity};
-use pcp::scan::{ScanOptions, SourceSpec};
+use pcp::proto::{Flags, Kind, Message};
+
+use crate::util::peer::*;
 
 const SECRET: &[u8] = b"SECRET-OUTSIDE-THE-TREE-";
-
-fn quiet() -> Reporter {
-    Reporter::new(Verbosity { quiet: true, ..Verbosity::default() })
-}
-
-fn recv(l: &Link) -> Message {
-    l.rx.recv_timeout(Duration::from_secs(20)).expect("the source role went silent")
-}
-
-/// Start the real source role on `root/` and play the destination's opening: Hello, then the
-/// whole file list. Returns the link, the entries and the role's thread.
-fn start_source(root: &Path) -> (Link, Vec<pcp::proto::Entry>, std::thread::JoinHandle<anyhow::Result<u64>>) {
-    let cfg = SourceConfig {
-        specs: vec![SourceSpec::local(root.to_path_buf(), true)],
-        scan: ScanOptions { recursive: true, links: true },
-        filter: Filter::none(),
-        params: ChunkParams::DEFAULT,
-        compress: false,
-        manifest: None,
-        flags: Flags(Flags::LINKS),
-        max_delete: 0,
-        bwlimit: None,
-    };
-    let (src_end, dst_end) = pcp::engine::local_pair(64);
-    let h = std::thread::spawn(move || source::run(cfg, src_end, &quiet(), &Stats::default()));
-    let Message::Hello(h0) = recv(&dst_end) else { panic!("no Hello") };
-    dst_end
-        .tx
-        .send(Message::Hello(Hello { version: h0.version, params: h0.params, flags: h0.flags, max_delete: 0 }))
-        .unwrap();
-    let mut entries = Vec::new();
-    loop {
-        match recv(&dst_end) {
-            Message::FileList { entries: e, .. } => entries.extend(e),
-            Message::FileListEnd { .. } => break,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    (dst_end, entries, h)
-}
-
-fn id_of(entries: &[pcp::proto::Entry], name: &str) -> u32 {
-    entries.iter().position(|e| e.path.as_str() == name).expect("entry listed") as u32
-}
 
 /// Everything the source sends after a Need, until it has summed the file (and sent any
 /// data asked for). Returns whether any byte of `SECRET` content came out.
@@ -199,49 +154,6 @@ fn source_script_sends_the_real_file() {
     assert_eq!(data.as_deref(), Some(&b"inside"[..]));
     l.tx.send(Message::Done).unwrap();
     let _ = h.join().unwrap();
-}
-
-fn dest_cfg(root: &Path, flags: u64) -> pcp::engine::destination::DestConfig {
-    pcp::engine::destination::DestConfig {
-        root: root.to_path_buf(),
-        flags: Flags(flags),
-        max_delete: 0,
-        filter: Filter::none(),
-        manifest: None,
-        fsync: false,
-        umask: 0o022,
-        bwlimit: None,
-        offer: None,
-        root_fd: None,
-    }
-}
-
-/// Start the real destination role on `root`; returns the hostile source's end of the link.
-fn start_dest(
-    cfg: pcp::engine::destination::DestConfig,
-) -> (Link, std::thread::JoinHandle<anyhow::Result<pcp::engine::destination::Outcome>>) {
-    let (src_end, dst_end) = pcp::engine::local_pair(64);
-    let h = std::thread::spawn(move || pcp::engine::destination::run(&cfg, dst_end, &quiet(), &Stats::default()));
-    src_end
-        .tx
-        .send(Message::Hello(Hello {
-            version: pcp::proto::message::VERSION,
-            params: ChunkParams::DEFAULT,
-            flags: Flags(0),
-            max_delete: 0,
-        }))
-        .unwrap();
-    assert!(matches!(recv(&src_end), Message::Hello(_)));
-    (src_end, h)
-}
-
-fn entry(path: &str, kind: Kind, mode: u32) -> pcp::proto::Entry {
-    let path = if path == "." {
-        pcp::fsio::path::SafeRelPath::root()
-    } else {
-        pcp::fsio::path::SafeRelPath::new(path).unwrap()
-    };
-    pcp::proto::Entry { path, kind, mode, mtime: 1_600_000_000, mtime_ns: 0 }
 }
 
 fn wait_for(p: &Path) {

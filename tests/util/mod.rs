@@ -34,6 +34,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub mod netns;
+pub mod peer;
 
 pub const KIB: u64 = 1024;
 pub const MIB: u64 = 1024 * 1024;
