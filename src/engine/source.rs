@@ -290,10 +290,14 @@ fn respond(
                 }
             }
             Message::Need { files: ids, inline } => {
-                let n = files.lock().map_err(|_| anyhow!("lock"))?.len() as u32;
+                let listed = files.lock().map_err(|_| anyhow!("lock"))?;
                 for id in ids {
-                    if id >= n {
-                        return Err(PErr::State(format!("need for unknown entry {id}")).into());
+                    match listed.get(id as usize) {
+                        None => return Err(PErr::State(format!("need for unknown entry {id}")).into()),
+                        Some(None) => {
+                            return Err(PErr::State(format!("need for entry {id}, which is not a regular file")).into())
+                        }
+                        Some(Some(_)) => {}
                     }
                     if !needed.insert(id) {
                         return Err(PErr::State(format!("entry {id} was needed twice")).into());
