@@ -15,7 +15,7 @@ use rustix::fs::FileType;
 
 use crate::filter::{Filter, IGNORE_FILE};
 use crate::fsio::path::SafeRelPath;
-use crate::fsio::source::{FileId, SourceRoot, SourceStat};
+use crate::fsio::source::{DirCache, FileId, SourceRoot, SourceStat};
 use crate::proto::{Entry, Kind};
 
 /// One source argument.
@@ -258,6 +258,7 @@ fn walk(
         let is_dir = de.file_type().is_some_and(|t| t.is_dir());
         !f2.excluded(&full, is_dir)
     });
+    let mut dirs = DirCache::default();
     for res in wb.build() {
         let de = match res {
             Ok(d) => d,
@@ -282,7 +283,7 @@ fn walk(
                 continue;
             }
         };
-        let st = match root.lstat(relp) {
+        let st = match root.lstat_in(&mut dirs, relp) {
             Ok(m) => m,
             Err(e) => {
                 skip(Skip::Io(full, e.to_string()));

@@ -52,6 +52,10 @@ impl SourceStat {
     }
 }
 
+/// The last directory a walk looked into, held open beneath its root ([`SourceRoot::lstat_in`]).
+#[derive(Debug, Default)]
+pub struct DirCache(Option<(PathBuf, OwnedFd)>);
+
 /// A source tree's top directory, held open.
 #[derive(Debug)]
 pub struct SourceRoot {
@@ -169,6 +173,28 @@ impl SourceRoot {
         Ok(SourceStat { stat, target })
     }
 
+    /// Like [`SourceRoot::lstat`], for a walk: the parent directory is opened beneath the root
+    /// once (kept in `cache` for its siblings) and each entry costs one `fstatat` with
+    /// `AT_SYMLINK_NOFOLLOW` on it, instead of an open, a stat and a close.
+    pub fn lstat_in(&self, cache: &mut DirCache, rel: &Path) -> io::Result<SourceStat> {
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return self.lstat(rel);
+        };
+        if cache.0.as_ref().map(|(p, _)| p.as_path()) != Some(parent) {
+            cache.0 = None;
+            let fd = self.beneath(parent, OFlags::PATH | OFlags::DIRECTORY)?;
+            cache.0 = Some((parent.to_path_buf(), fd));
+        }
+        let Some((_, dir)) = &cache.0 else { return self.lstat(rel) };
+        let stat = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+        let target = if FileType::from_raw_mode(stat.st_mode as _) == FileType::Symlink {
+            Some(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
+        } else {
+            None
+        };
+        Ok(SourceStat { stat, target })
+    }
+
     /// Open regular file `rel` for reading. With `expect`, it must be that inode (the one the
     /// scan listed). FIFOs, devices and sockets are refused without blocking.
     pub fn open_file(&self, rel: &Path, expect: Option<FileId>) -> io::Result<File> {
@@ -205,6 +231,10 @@ mod tests {
         assert_eq!(r.lstat(Path::new("d/lf")).unwrap().target.as_deref(), Some(&b"f"[..]));
         assert!(r.open_file(Path::new("d/lf"), None).is_err(), "a final symlink is not followed");
         assert!(r.open_dir(Path::new("l")).is_err());
+        let mut c = DirCache::default();
+        assert_eq!(r.lstat_in(&mut c, Path::new("d/f")).unwrap().id(), st.id());
+        assert_eq!(r.lstat_in(&mut c, Path::new("d/lf")).unwrap().target.as_deref(), Some(&b"f"[..]));
+        assert!(r.lstat_in(&mut c, Path::new("l/secret")).is_err(), "a symlinked parent is refused");
         assert!(r.beneath_by_components(Path::new("l/secret"), OFlags::RDONLY).is_err());
         assert!(r.beneath_by_components(Path::new("d/f"), OFlags::RDONLY).is_ok());
         // Replaced after the scan: another inode.
