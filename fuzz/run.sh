@@ -23,6 +23,8 @@ for t in $targets; do
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     echo "fuzz $t: ${runs:-?} executions in ${secs}s, no crash"
     rm -f "$log"
+    # The role_source target's fixed tree (one per fuzzer process).
+    rm -rf /dev/shm/pcp-fuzz-* "${TMPDIR:-/tmp}"/pcp-fuzz-*
   else
     echo "fuzz $t: CRASH (see fuzz/artifacts/$t/)"
     tail -40 "$log"
