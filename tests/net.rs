@@ -1105,3 +1105,24 @@ fn sigkill_either_side_at_random_moments_push_and_pull() {
     eprintln!("network kills: {total}, {mid} caught a transfer mid-way");
     assert!(mid >= 5, "too few kills landed mid-transfer ({mid} of {total})");
 }
+
+/// `--stats` and the `--json` summary say what the network path looked like: RTT, packets
+/// sent and lost, congestion events, MTU and the congestion controller.
+#[test]
+fn stats_and_json_report_the_network_path() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    write_seeded_file(&td.join("src/f.bin"), 3, 4 * MIB);
+    let l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", "--json", "src/", "peer:dst/"]);
+    ok(&out, "push");
+    let link = &summary(&out.stdout)["link"];
+    assert!(link["rtt_ms"].as_f64().is_some_and(|r| r > 0.0), "{link}");
+    assert!(link["sent_packets"].as_u64().is_some_and(|n| n > 100), "{link}");
+    assert!(link["lost_packets"].as_u64().is_some(), "{link}");
+    assert_eq!(link["congestion_controller"], "cubic");
+    let out = dial(&td, &l.code(2), &l.addr, &["sync", "-a", "--stats", "src/", "peer:dst2/"]);
+    ok(&out, "push with --stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Network: RTT") && text.contains("cubic congestion control"), "{text}");
+}

@@ -306,6 +306,9 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(sock.into())
 }
 
+/// The congestion controller every connection uses (quinn's default).
+pub const CONGESTION_CONTROLLER: &str = "cubic";
+
 fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
     let mut t = TransportConfig::default();
     t.stream_receive_window(VarInt::from_u32(STREAM_WINDOW));

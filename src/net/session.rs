@@ -573,6 +573,7 @@ pub fn run_role(
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         r
     });
+    record_link(conn, stats);
     let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     match trole {
         Role::Source => rep.progress_done(get(&stats.bytes_sent), started, "sent"),
@@ -618,6 +619,23 @@ pub fn run_role(
                 _ => Err(e),
             }
         }
+    }
+}
+
+/// Keep what QUIC measured of the path, for `--stats` and the `--json` summary.
+fn record_link(conn: &Connection, stats: &Stats) {
+    let st = conn.stats();
+    let l = crate::report::LinkStats {
+        rtt_ms: st.path.rtt.as_secs_f64() * 1000.0,
+        sent_packets: st.path.sent_packets,
+        lost_packets: st.path.lost_packets,
+        lost_bytes: st.path.lost_bytes,
+        congestion_events: st.path.congestion_events,
+        mtu: st.path.current_mtu,
+        controller: super::endpoint::CONGESTION_CONTROLLER,
+    };
+    if let Ok(mut slot) = stats.link.lock() {
+        *slot = Some(l);
     }
 }
 

@@ -68,6 +68,27 @@ pub struct Stats {
     pub bytes_written: AtomicU64,
     /// Per-file errors.
     pub errors: AtomicU64,
+    /// The network path of the last connection (network transfers only).
+    pub link: std::sync::Mutex<Option<LinkStats>>,
+}
+
+/// What the network path looked like (from QUIC's own counters): why a link is slow.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LinkStats {
+    /// Smoothed round-trip time, in milliseconds.
+    pub rtt_ms: f64,
+    /// UDP datagrams sent.
+    pub sent_packets: u64,
+    /// Packets declared lost (and sent again).
+    pub lost_packets: u64,
+    /// Bytes of those.
+    pub lost_bytes: u64,
+    /// Times the congestion controller backed off.
+    pub congestion_events: u64,
+    /// Largest datagram payload the path took (path MTU discovery).
+    pub mtu: u16,
+    /// The congestion controller.
+    pub controller: &'static str,
 }
 
 /// Add to a counter.
@@ -247,6 +268,18 @@ impl Reporter {
             "bytes_written": get(&s.bytes_written), "errors": get(&s.errors),
             "seconds": elapsed.as_secs_f64(),
         });
+        let link = s.link.lock().ok().and_then(|l| *l);
+        let mut j = j;
+        if let (Some(l), Some(o)) = (link, j.as_object_mut()) {
+            o.insert(
+                "link".into(),
+                serde_json::json!({
+                    "rtt_ms": l.rtt_ms, "sent_packets": l.sent_packets, "lost_packets": l.lost_packets,
+                    "lost_bytes": l.lost_bytes, "congestion_events": l.congestion_events, "mtu": l.mtu,
+                    "congestion_controller": l.controller,
+                }),
+            );
+        }
         if self.v.json {
             self.json(j);
             return;
@@ -284,6 +317,13 @@ impl Reporter {
             format!("Bytes written: {} bytes", get(&s.bytes_written)),
             format!("Elapsed: {:.3} s", elapsed.as_secs_f64()),
         ];
+        let mut lines = lines.to_vec();
+        if let Some(l) = link {
+            lines.push(format!(
+                "Network: RTT {:.1} ms, {} packets sent, {} lost ({} bytes), {} congestion events, MTU {}, {} congestion control",
+                l.rtt_ms, l.sent_packets, l.lost_packets, l.lost_bytes, l.congestion_events, l.mtu, l.controller
+            ));
+        }
         let _g = self.out.lock();
         for l in lines {
             println_safe(&l);
