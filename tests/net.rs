@@ -1126,3 +1126,24 @@ fn stats_and_json_report_the_network_path() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Network: RTT") && text.contains("cubic congestion control"), "{text}");
 }
+
+/// A WAN link (examples/shaper.rs between two namespaces): RTT 200 ms and 2% loss each way.
+/// A push over it completes byte-identical, and QUIC's own RTT and loss counters show the link
+/// is the shaper's. No timing assertion: speed lives in the WAN benchmark.
+#[test]
+fn push_over_a_200ms_2pct_loss_link_is_identical() {
+    let Some(w) = netns::Wan::new("wan", &["--delay-ms", "100", "--loss", "2"]) else { return };
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    let hash = write_seeded_file(&td.join("src/f.bin"), 9, MIB);
+    let l = Listener::spawn_cmd(&td, w.b.pcp(&td.home(), td.path()), CODE_A, &["serve", &s(&srv)], "198.51.100.2:0");
+    let mut cmd = w.a.pcp(&td.home(), td.path());
+    cmd.args(["sync", "-a", "--json", "src/", "peer:dst/", "--addr", &l.addr]).env("PCP_CODE", CODE_A);
+    let out = run_timeout(&mut cmd, Duration::from_secs(180));
+    ok(&out, "push over the WAN link");
+    assert_eq!(hash_file(&srv.join("dst/f.bin")), hash);
+    let link = &summary(&out.stdout)["link"];
+    eprintln!("WAN push: {link}");
+    assert!(link["rtt_ms"].as_f64().is_some_and(|r| r >= 190.0), "QUIC saw the link's RTT: {link}");
+    assert!(link["lost_packets"].as_u64().is_some_and(|n| n > 0), "2% loss must show: {link}");
+}

@@ -100,3 +100,79 @@ impl Drop for Netns {
         let _ = ip(&["netns", "del", &self.name]);
     }
 }
+
+/// A WAN link between two namespaces: `a` (192.0.2.2) and `b` (198.51.100.2) each reach the
+/// other through a router namespace `m`, where `examples/shaper.rs` holds every packet on a TUN
+/// device for the link's delay, loss and rate (this kernel has no `sch_netem`). Policy routing
+/// in `m`: packets from the veths go into the TUN, packets coming out of it go to the veths.
+pub struct Wan {
+    pub a: Netns,
+    pub m: Netns,
+    pub b: Netns,
+    shaper: std::process::Child,
+}
+
+impl Wan {
+    /// Build it with `shaper` options (e.g. `["--delay-ms", "100", "--loss", "2"]`, each way).
+    pub fn new(what: &str, shaper: &[&str]) -> Option<Self> {
+        let a = Netns::new(&format!("{what}-a"))?;
+        let m = Netns::new(&format!("{what}-m"))?;
+        let b = Netns::new(&format!("{what}-b"))?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (va, vma, vb, vmb) = (format!("pcpwa{n}"), format!("pcpwma{n}"), format!("pcpwb{n}"), format!("pcpwmb{n}"));
+        let tun = format!("pcpwt{n}");
+        for (x, dx, dm) in [(&a, &va, &vma), (&b, &vb, &vmb)] {
+            assert!(
+                ip(&["link", "add", dx, "netns", &x.name, "type", "veth", "peer", "name", dm, "netns", &m.name]),
+                "veth {dx}"
+            );
+        }
+        let run = |ns: &Netns, cmd: &str| {
+            let argv: Vec<&str> = cmd.split_whitespace().collect();
+            assert!(ns.exec(&argv), "in {}: {cmd}", ns.name);
+        };
+        run(&a, &format!("ip addr add 192.0.2.2/24 dev {va}"));
+        run(&a, &format!("ip link set {va} up"));
+        run(&a, "ip route add default via 192.0.2.1");
+        run(&b, &format!("ip addr add 198.51.100.2/24 dev {vb}"));
+        run(&b, &format!("ip link set {vb} up"));
+        run(&b, "ip route add default via 198.51.100.1");
+        run(&m, &format!("ip addr add 192.0.2.1/24 dev {vma}"));
+        run(&m, &format!("ip addr add 198.51.100.1/24 dev {vmb}"));
+        run(&m, &format!("ip link set {vma} up"));
+        run(&m, &format!("ip link set {vmb} up"));
+        run(&m, "sysctl -q -w net.ipv4.ip_forward=1");
+        run(&m, "sysctl -q -w net.ipv4.conf.all.rp_filter=0");
+        let exe = std::env::current_exe().expect("test binary path");
+        let shaper_bin = exe.parent().and_then(|d| d.parent()).expect("target dir").join("examples/shaper");
+        assert!(shaper_bin.exists(), "{} is not built (cargo test builds examples)", shaper_bin.display());
+        let shaper = Command::new("ip")
+            .args(["netns", "exec", &m.name])
+            .arg(&shaper_bin)
+            .arg(&tun)
+            .args(shaper)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn the shaper");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !m.exec(&["ip", "link", "show", &tun]) {
+            assert!(std::time::Instant::now() < deadline, "the shaper made no {tun}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        run(&m, &format!("ip link set {tun} up"));
+        run(&m, &format!("ip rule add iif {tun} lookup 100"));
+        run(&m, &format!("ip route add 192.0.2.0/24 dev {vma} table 100"));
+        run(&m, &format!("ip route add 198.51.100.0/24 dev {vmb} table 100"));
+        run(&m, &format!("ip route add 192.0.2.2/32 dev {tun}"));
+        run(&m, &format!("ip route add 198.51.100.2/32 dev {tun}"));
+        run(&m, &format!("sysctl -q -w net.ipv4.conf.{tun}.rp_filter=0"));
+        Some(Self { a, m, b, shaper })
+    }
+}
+
+impl Drop for Wan {
+    fn drop(&mut self) {
+        let _ = self.shaper.kill();
+        let _ = self.shaper.wait();
+    }
+}
