@@ -1120,11 +1120,11 @@ fn stats_and_json_report_the_network_path() {
     assert!(link["rtt_ms"].as_f64().is_some_and(|r| r > 0.0), "{link}");
     assert!(link["sent_packets"].as_u64().is_some_and(|n| n > 100), "{link}");
     assert!(link["lost_packets"].as_u64().is_some(), "{link}");
-    assert_eq!(link["congestion_controller"], "cubic");
+    assert_eq!(link["congestion_controller"], "bbr");
     let out = dial(&td, &l.code(2), &l.addr, &["sync", "-a", "--stats", "src/", "peer:dst2/"]);
     ok(&out, "push with --stats");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Network: RTT") && text.contains("cubic congestion control"), "{text}");
+    assert!(text.contains("Network: RTT") && text.contains("bbr congestion control"), "{text}");
 }
 
 /// A WAN link (examples/shaper.rs between two namespaces): RTT 200 ms and 2% loss each way.

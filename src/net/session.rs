@@ -632,7 +632,7 @@ fn record_link(conn: &Connection, stats: &Stats) {
         lost_bytes: st.path.lost_bytes,
         congestion_events: st.path.congestion_events,
         mtu: st.path.current_mtu,
-        controller: super::endpoint::CONGESTION_CONTROLLER,
+        controller: super::endpoint::congestion_controller(),
     };
     if let Ok(mut slot) = stats.link.lock() {
         *slot = Some(l);
