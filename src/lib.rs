@@ -116,18 +116,8 @@ pub mod fuzzing {
     pub fn destination(data: &[u8]) {
         let Ok(parent) = tempfile_dir() else { return };
         let root = parent.join("root");
-        let cfg = crate::engine::destination::DestConfig {
-            root: root.clone(),
-            flags: crate::proto::Flags(crate::proto::Flags::PERMS | crate::proto::Flags::TIMES),
-            max_delete: 0,
-            filter: crate::filter::Filter::none(),
-            manifest: None,
-            fsync: false,
-            umask: 0o022,
-            bwlimit: None,
-            offer: None,
-            root_fd: None,
-        };
+        let flags = crate::proto::Flags(crate::proto::Flags::PERMS | crate::proto::Flags::TIMES);
+        let cfg = crate::engine::destination::DestConfig::scratch(root.clone(), flags);
         let (src, dst) = crate::engine::local_pair(64);
         let role = std::thread::spawn(move || {
             let _ = crate::engine::destination::run(&cfg, dst, &quiet(), &crate::report::Stats::default());

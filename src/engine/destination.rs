@@ -56,6 +56,25 @@ pub struct DestConfig {
     pub root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
+impl DestConfig {
+    /// A plain configuration for scripted and fuzzed runs into `root`: no manifest, no fsync,
+    /// umask 022, no limits. Commands build theirs from the user's options instead.
+    pub fn scratch(root: PathBuf, flags: Flags) -> Self {
+        Self {
+            root,
+            flags,
+            max_delete: 0,
+            filter: Filter::none(),
+            manifest: None,
+            fsync: false,
+            umask: 0o022,
+            bwlimit: None,
+            offer: None,
+            root_fd: None,
+        }
+    }
+}
+
 /// What the destination reports back.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Outcome {
@@ -1266,18 +1285,7 @@ mod hostile {
     use crate::proto::Hello;
 
     fn cfg(root: &std::path::Path) -> DestConfig {
-        DestConfig {
-            root: root.to_path_buf(),
-            flags: Flags(Flags::PERMS | Flags::TIMES | Flags::DELETE),
-            max_delete: 0,
-            filter: Filter::none(),
-            manifest: None,
-            fsync: false,
-            umask: 0o022,
-            bwlimit: None,
-            offer: None,
-            root_fd: None,
-        }
+        DestConfig::scratch(root.to_path_buf(), Flags(Flags::PERMS | Flags::TIMES | Flags::DELETE))
     }
 
     fn hello() -> Message {

@@ -67,18 +67,7 @@ pub fn id_of(entries: &[Entry], name: &str) -> u32 {
 
 /// A destination configuration for a scripted run into `root`.
 pub fn dest_cfg(root: &Path, flags: u64) -> DestConfig {
-    DestConfig {
-        root: root.to_path_buf(),
-        flags: Flags(flags),
-        max_delete: 0,
-        filter: Filter::none(),
-        manifest: None,
-        fsync: false,
-        umask: 0o022,
-        bwlimit: None,
-        offer: None,
-        root_fd: None,
-    }
+    DestConfig::scratch(root.to_path_buf(), Flags(flags))
 }
 
 /// Start the real destination role; returns the hostile source's end of the link.
