@@ -5,7 +5,8 @@
 # Usage (as root; needs openssh-server, rsync, python3, iproute2):
 #   benches/compare-wan.sh [RUNS] [CASE...]        (default: 3 runs, every case)
 # Cases: rtt4 rtt80 rtt80-l0.1 rtt80-l1 rtt200-l0.1-100M bloat10M, each also with TCP forced to
-# Cubic (suffix -cubic) so the ratio against both TCP flavours is known.
+# Cubic (suffix -cubic) so the ratio against both TCP flavours is known. PCP_ONLY=1 times pcp alone
+# (for quick iteration; its ratios are then meaningless).
 #
 # The link: namespaces A (192.0.2.2) and B (198.51.100.2) joined through a router namespace M
 # where examples/shaper.rs holds every packet on a TUN device (this kernel has no sch_netem):
@@ -24,7 +25,7 @@ W=$(mktemp -d /dev/shm/pcp-wan.XXXXXX)
 cleanup() {
   for n in a m b; do ip netns pids "$P$n" 2>/dev/null | xargs -r kill 2>/dev/null || true; done
   for n in a m b; do ip netns del "$P$n" 2>/dev/null || true; done
-  rm -rf "$W"
+  if [ -n "${SHAPER_LOG:-}" ] && [ -f "$W/shaper.err" ]; then cat "$W/shaper.err" >&2; fi; rm -rf "$W"
 }
 trap cleanup EXIT
 A() { ip netns exec "${P}a" "$@"; }
@@ -41,7 +42,7 @@ link_up() { # shaper options...
   M ip addr add 192.0.2.1/24 dev wma; M ip addr add 198.51.100.1/24 dev wmb
   M ip link set wma up; M ip link set wmb up
   M sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0
-  M "$SHAPER" wt "$@" --seconds 3600 2>"$W/shaper.err" &
+  M "$SHAPER" wt "$@" ${SHAPER_FLAGS:-} --seconds 3600 2>"$W/shaper.err" &
   for _ in $(seq 100); do M ip link show wt >/dev/null 2>&1 && break; sleep 0.05; done
   M ip link set wt up; M sysctl -q -w net.ipv4.conf.wt.rp_filter=0
   M ip rule add iif wt lookup 100
@@ -79,8 +80,9 @@ run_case() { # NAME SIZE_MIB CC shaper-options...
     local sp=$!; sleep 0.3
     local t0 t1; t0=$(now)
     PCP_CODE=abandon-ability-able-about XDG_STATE_HOME=$W/sa XDG_CONFIG_HOME=$W/ca \
-      A "$PCP" sync -a --no-compress "$W/src/" peer:dst/ --addr 198.51.100.2:7000 -q
+      A "$PCP" sync -a --no-compress "$W/src/" peer:dst/ --addr 198.51.100.2:7000 -q ${PCP_FLAGS:-}
     wait "$sp"; t1=$(now); tp+=("$(python3 -c "print($t1-$t0)")")
+    if [ -n "${PCP_ONLY:-}" ]; then tr+=(1); ts+=(1); continue; fi
     t0=$(now); A rsync -a -e "$(SSH)" "$W/src/" root@198.51.100.2:"$W/rdst/"; t1=$(now); tr+=("$(python3 -c "print($t1-$t0)")")
     t0=$(now); A scp -q -P 2222 -i "$W/userkey" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
       "$W/f.bin" root@198.51.100.2:"$W/sdst.bin"; t1=$(now); ts+=("$(python3 -c "print($t1-$t0)")")
@@ -100,6 +102,10 @@ for c in $CASES; do
     rtt80-l1) run_case "$c" 32 $cc --delay-ms 40 --loss 1 ;;
     rtt200-l0.1-100M) run_case "$c" 64 $cc --delay-ms 100 --loss 0.1 --rate-mbit 100 ;;
     bloat10M) run_case "$c" 16 $cc --delay-ms 5 --rate-mbit 10 --queue-ms 100 ;;
+    rtt80-j10) run_case "$c" 64 $cc --delay-ms 40 --jitter-ms 10 ;;
+    rtt200-small) run_case "$c" 1 $cc --delay-ms 100 ;;
+    rtt200-1G) run_case "$c" 512 $cc --delay-ms 100 --rate-mbit 1000 --queue-ms 50 ;;
+    nodelay) run_case "$c" 512 $cc ;;
     *) echo "unknown case $c" >&2; exit 2 ;;
   esac
 done

@@ -44,6 +44,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -a 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
             cand --archive 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
             cand -r 'Recurse into directories'
@@ -77,8 +78,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;cp'= {
             cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
@@ -86,6 +87,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -r 'Copy directories recursively'
             cand --recursive 'Copy directories recursively'
             cand -p 'Preserve modification times (permissions are always preserved, like scp)'
@@ -99,11 +101,12 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;send'= {
             cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
             cand -q 'Suppress non-error messages'
@@ -111,14 +114,15 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;receive'= {
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -y 'Accept the offer without asking'
             cand --yes 'Accept the offer without asking'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
@@ -130,11 +134,12 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;serve'= {
             cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --once 'Exit after one session'
             cand --read-only 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
             cand -v 'Increase verbosity (list changed names)'
@@ -144,14 +149,15 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;ls'= {
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
@@ -160,8 +166,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;completions'= {
             cand -h 'Print help'

@@ -45,6 +45,8 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l addr -d 'Reach the peer
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
+cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s l -l links -d 'Copy symlinks as symlinks'
@@ -67,12 +69,14 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
+cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
@@ -82,18 +86,22 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress n
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
+cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand send" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
+cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-fsync -d 'Skip fsync before renaming files into place'
@@ -102,8 +110,10 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -s q -l quiet -d 'Suppr
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand receive" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
+cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l once -d 'Exit after one session'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l read-only -d 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s v -l verbose -d 'Increase verbosity (list changed names)'
@@ -111,18 +121,20 @@ complete -c pcp -n "__fish_pcp_using_subcommand serve" -s q -l quiet -d 'Suppres
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
+cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'

@@ -5,8 +5,17 @@
 //! (tail drop past `--queue-ms`: the bufferbloat case). `benches/wan-link.sh` builds the three
 //! namespaces around it (policy routing sends packets that come out of the TUN to the veths).
 //!
-//! Usage: `shaper DEV [--delay-ms N] [--jitter-ms N] [--loss PERCENT] [--rate-mbit N]
-//! [--queue-ms N] [--seconds N]`. It stops after `--seconds` (default 600) or when killed.
+//! Usage: `shaper DEV [--delay-ms N] [--jitter-ms N] [--reorder] [--loss PERCENT] [--rate-mbit N]
+//! [--queue-ms N] [--report-ms N] [--seconds N]`. It stops after `--seconds` (default 600) or
+//! when killed.
+//!
+//! Jitter adds a random extra delay in [0, N] ms to each packet but keeps each direction's
+//! packets in order (a Wi-Fi or cellular link holds packets back, it rarely swaps them);
+//! `--reorder` lets a later packet overtake an earlier one, as netem's jitter does.
+//! `--report-ms N` prints, every N ms, one line of the bytes that passed in that interval per
+//! protocol and destination: `report T_MS udp:198.51.100.2=BYTES tcp:198.51.100.2=BYTES ...`
+//! (the fairness run reads the shares of the link from it). `--trace` prints one line per
+//! packet (arrival time, destination, protocol, size): round trips can be counted from it.
 
 #![allow(unsafe_code)] // two syscalls with no safe wrapper (TUNSETIFF); each is argued below.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a tool: failing loudly is the right thing
@@ -47,6 +56,7 @@ struct Link {
     /// Bytes per second (0: unlimited).
     rate: f64,
     queue: Duration,
+    reorder: bool,
 }
 
 /// xorshift64*: a seeded generator is all a loss and jitter model needs.
@@ -75,7 +85,14 @@ fn main() {
         loss: opt("--loss", 0.0) / 100.0,
         rate: opt("--rate-mbit", 0.0) * 1e6 / 8.0,
         queue: Duration::from_secs_f64(opt("--queue-ms", 1000.0) / 1000.0),
+        reorder: args.iter().any(|a| a == "--reorder"),
     };
+    let report = Duration::from_secs_f64(opt("--report-ms", 0.0) / 1000.0);
+    let trace = args.iter().any(|a| a == "--trace");
+    let started = Instant::now();
+    let mut next_report = started + report;
+    // Bytes passed this interval per (protocol number, destination).
+    let mut counted: std::collections::BTreeMap<(u8, [u8; 4]), u64> = Default::default();
     let stop = Instant::now() + Duration::from_secs_f64(opt("--seconds", 600.0));
     let tun = open_tun(&dev);
     let mut reader = tun.try_clone().expect("dup tun");
@@ -105,6 +122,8 @@ fn main() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Per direction: when the link is free again (serialization at `rate`).
     let mut free_at: HashMap<[u8; 4], Instant> = HashMap::new();
+    // Per direction: the latest due time handed out (in-order jitter never goes below it).
+    let mut last_due: HashMap<[u8; 4], Instant> = HashMap::new();
     let mut seq = 0u64;
     let mut buf = vec![0u8; 65536];
     let (mut passed, mut lost, mut tail) = (0u64, 0u64, 0u64);
@@ -135,7 +154,39 @@ fn main() {
             *free = depart;
         }
         let jitter = link.jitter.mul_f64(rng.unit());
-        let due = depart + link.delay + jitter;
+        let mut due = depart + link.delay + jitter;
+        if !link.reorder {
+            let last = last_due.entry(dst).or_insert(due);
+            due = due.max(*last);
+            *last = due;
+        }
+        if trace {
+            eprintln!(
+                "trace {:.1} ms to {}.{}.{}.{} proto {} {n} bytes",
+                (now - started).as_secs_f64() * 1000.0,
+                dst[0],
+                dst[1],
+                dst[2],
+                dst[3],
+                buf[9]
+            );
+        }
+        if !report.is_zero() {
+            *counted.entry((buf[9], dst)).or_default() += n as u64;
+            if now >= next_report {
+                let mut line = format!("report {}", (now - started).as_millis());
+                for ((proto, d), bytes) in std::mem::take(&mut counted) {
+                    let name = match proto {
+                        6 => "tcp".to_owned(),
+                        17 => "udp".to_owned(),
+                        p => format!("p{p}"),
+                    };
+                    line.push_str(&format!(" {name}:{}.{}.{}.{}={bytes}", d[0], d[1], d[2], d[3]));
+                }
+                eprintln!("{line}");
+                next_report = now + report;
+            }
+        }
         seq += 1;
         passed += 1;
         let (lock, cv) = &*q;

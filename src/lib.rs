@@ -320,6 +320,19 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
     };
     install_signal_handler();
+    let congestion = match &cli.command {
+        cli::Command::Sync(a) => a.conn.congestion,
+        cli::Command::Cp(a) => a.conn.congestion,
+        cli::Command::Receive(a) => a.conn.congestion,
+        cli::Command::Ls(a) => a.conn.congestion,
+        cli::Command::Send(a) => a.congestion,
+        cli::Command::Serve(a) => a.congestion,
+        cli::Command::Completions { .. } => None,
+    };
+    net::endpoint::set_congestion(congestion.map(|c| match c {
+        cli::Congestion::Bbr => net::endpoint::Congestion::Bbr,
+        cli::Congestion::Cubic => net::endpoint::Congestion::Cubic,
+    }));
     let res = match &cli.command {
         cli::Command::Sync(a) => cmd::sync::run(a),
         cli::Command::Cp(a) => cmd::cp::run(a),

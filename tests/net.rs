@@ -221,7 +221,9 @@ fn push_and_pull_sync_match_rsync() {
     let before = snapshot(&srv);
     let mut l = Listener::spawn(&td, CODE_C, &["serve", &s(&srv), "--once", "--read-only"]);
     let out = dial(&td, CODE_C, &l.addr, &["sync", "-a", &format!("{}/", s(&src)), "peer:other/"]);
-    assert!(!out.status.success());
+    // The push started before the answer (a round trip earlier); the refusal still wins, with
+    // its own exit code and reason.
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{}", String::from_utf8_lossy(&out.stderr));
     l.wait();
     assert!(snapshot(&srv) == before, "a read-only serve changed its directory");
@@ -464,7 +466,9 @@ fn dropped_connection_reconnects_and_continues() {
 /// and finishes from the chunks already received.
 #[test]
 fn cut_link_reconnects_with_retries() {
-    const SIZE: u64 = 64 * MIB;
+    // Cut at a quarter: what is left (120 MiB) is more than QUIC's connection window (48 MiB),
+    // which the source may fill ahead of the destination's --bwlimit.
+    const SIZE: u64 = 160 * MIB;
     let Some(ns) = netns::Netns::new("cut-link") else { return };
     let td = TestDir::new();
     let srv = td.mkdir("srv");
@@ -488,13 +492,13 @@ fn cut_link_reconnects_with_retries() {
         .stdout(fs::File::create(&out_path).unwrap())
         .stderr(Stdio::null());
     let mut client = cmd.spawn().expect("spawn client");
-    // Wait until about half has arrived.
+    // Wait until about a quarter has arrived.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let have = fs::read_dir(&got)
             .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).max().unwrap_or(0))
             .unwrap_or(0);
-        if have >= SIZE / 2 {
+        if have >= SIZE / 4 {
             break;
         }
         if let Ok(Some(st)) = client.try_wait() {

@@ -7,7 +7,7 @@ pub mod net;
 use clap::{Parser, Subcommand};
 
 pub use args::{CpArgs, OutputArgs, SyncArgs};
-pub use net::{ConnectArgs, LsArgs, ReceiveArgs, SendArgs, ServeArgs};
+pub use net::{Congestion, ConnectArgs, LsArgs, ReceiveArgs, SendArgs, ServeArgs};
 
 /// peer copy: rsync semantics, scp ease, end-to-end encrypted peer-to-peer sync.
 #[derive(Debug, Parser)]

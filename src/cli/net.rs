@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::OutputArgs;
 
@@ -26,6 +26,10 @@ pub struct ConnectArgs {
     /// same ones (catches even a lucky guess of the code; needs a terminal).
     #[arg(long)]
     pub verify: bool,
+    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
+    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
+    #[arg(long, value_enum, value_name = "CC")]
+    pub congestion: Option<Congestion>,
 }
 
 /// `pcp serve`.
@@ -43,6 +47,10 @@ pub struct ServeArgs {
     /// Refuse pushes: peers may only read (sync/cp from this peer, ls).
     #[arg(long)]
     pub read_only: bool,
+    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
+    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
+    #[arg(long, value_enum, value_name = "CC")]
+    pub congestion: Option<Congestion>,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -71,6 +79,10 @@ pub struct SendArgs {
     /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
+    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
+    #[arg(long, value_enum, value_name = "CC")]
+    pub congestion: Option<Congestion>,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -94,4 +106,13 @@ pub struct ReceiveArgs {
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// QUIC congestion controllers (`--congestion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Congestion {
+    /// Model-based (delivery rate and minimum RTT): holds throughput under random loss.
+    Bbr,
+    /// Loss-based: halves its window on every loss.
+    Cubic,
 }

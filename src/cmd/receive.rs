@@ -126,8 +126,14 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             offer: Some(offer.clone()),
             root_fd: None,
         };
-        let r =
-            session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, &stats);
+        let r = session::run_role(
+            &rt,
+            &conn,
+            session::Stream0 { send: auth.send, recv: auth.recv, answer: session::Answer::Read },
+            RoleConfig::Destination(Box::new(cfg)),
+            rep,
+            &stats,
+        );
         r.map(Some)
     })?;
     let Some(end) = end else {

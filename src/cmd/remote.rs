@@ -175,17 +175,26 @@ fn push(
             gitignore: x.filter.gitignore,
         };
         rt.block_on(write_frame(&mut auth.send, &req.encode()))?;
-        let Response::Ok { is_dir } = rt.block_on(read_response(&mut auth.recv))? else {
-            return Err(crate::proto::Error::Malformed("unexpected answer to the request").into());
-        };
         let mut specs = specs.clone();
-        let trimmed = rpath.trim_end_matches('/');
-        if single && !src_is_dir && !is_dir && !rpath.ends_with('/') && !trimmed.is_empty() {
-            specs[0].rename = trimmed.rsplit('/').next().map(str::to_owned);
-        }
-        if x.cp && src_is_dir && !is_dir {
-            specs[0].contents = true;
-        }
+        // Only a single file, or `cp -r DIR NEW`, is named by the answer (is the destination
+        // a directory?). Any other push starts at once and checks the answer on the way: one
+        // round trip less before the first byte (docs/protocol.md "Round trips").
+        let named_by_answer = (single && !src_is_dir) || (x.cp && src_is_dir);
+        let answer = if named_by_answer {
+            let Response::Ok { is_dir } = rt.block_on(read_response(&mut auth.recv))? else {
+                return Err(crate::proto::Error::Malformed("unexpected answer to the request").into());
+            };
+            let trimmed = rpath.trim_end_matches('/');
+            if single && !src_is_dir && !is_dir && !rpath.ends_with('/') && !trimmed.is_empty() {
+                specs[0].rename = trimmed.rsplit('/').next().map(str::to_owned);
+            }
+            if x.cp && src_is_dir && !is_dir {
+                specs[0].contents = true;
+            }
+            session::Answer::Read
+        } else {
+            session::Answer::Pending
+        };
         let cfg = SourceConfig {
             manifest: specs.first().map(|s| crate::config::manifest_for(&s.path)),
             specs,
@@ -197,7 +206,14 @@ fn push(
             max_delete: x.max_delete,
             bwlimit: x.bwlimit,
         };
-        session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Source(Box::new(cfg)), rep, stats)
+        session::run_role(
+            &rt,
+            &conn,
+            session::Stream0 { send: auth.send, recv: auth.recv, answer },
+            RoleConfig::Source(Box::new(cfg)),
+            rep,
+            stats,
+        )
     })
 }
 
@@ -266,6 +282,13 @@ fn pull(x: &Xfer<'_>, peer: &str, rpath: &str, dest: &str, rep: &Reporter, stats
             offer: None,
             root_fd: None,
         };
-        session::run_role(&rt, &conn, auth.send, auth.recv, RoleConfig::Destination(Box::new(cfg)), rep, stats)
+        session::run_role(
+            &rt,
+            &conn,
+            session::Stream0 { send: auth.send, recv: auth.recv, answer: session::Answer::Read },
+            RoleConfig::Destination(Box::new(cfg)),
+            rep,
+            stats,
+        )
     })
 }

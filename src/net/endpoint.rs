@@ -48,11 +48,11 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest keep-alive interval (a third of the idle timeout when that is shorter).
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Per-stream receive window.
-const STREAM_WINDOW: u32 = 4 << 20;
+const STREAM_WINDOW: u32 = 16 << 20;
 /// Per-connection receive window (all streams together).
-const CONN_WINDOW: u32 = 12 << 20;
+const CONN_WINDOW: u32 = 48 << 20;
 /// Send window.
-const SEND_WINDOW: u64 = 8 << 20;
+const SEND_WINDOW: u64 = 48 << 20;
 /// UDP socket buffers asked of the kernel (it may clamp them to `net.core.rmem_max` / `wmem_max`).
 const SOCKET_BUFFER: usize = 4 << 20;
 /// Largest UDP payload pcp sends or accepts. Path MTU discovery (DPLPMTUD, RFC 9000 §14.3)
@@ -86,6 +86,10 @@ pub enum Bulk {
 
 /// Connections from one address (an IPv6 /64) that may be in the handshake at once.
 pub const MAX_HANDSHAKES_PER_ADDRESS: usize = 2;
+
+/// Handshakes in progress (all addresses) from which on every new unproven address must
+/// answer a QUIC Retry before it gets a slot ([`HandshakeLimits::needs_retry`]).
+pub const RETRY_WHEN_BUSY: usize = 4;
 
 /// A QUIC endpoint on one UDP socket, able to accept and to dial.
 pub struct Endpoint {
@@ -192,14 +196,19 @@ impl Endpoint {
     /// Wait for the next incoming connection whose address has a free handshake slot; refuse
     /// the others at once, before any TLS work. `None` when the endpoint is closed.
     ///
-    /// Every address first proves it is real with a QUIC Retry (stateless: the peer must echo
-    /// a token that only the owner of the address receives; one extra round trip), so packets
-    /// spoofing someone else's address never take a handshake slot and cannot lock that
-    /// address, or the listener, out.
+    /// Address validation ([`HandshakeLimits::needs_retry`]): a connection from an address
+    /// with no handshake in progress, while the listener is not busy, goes ahead at once;
+    /// any other must first prove its address with a QUIC Retry (stateless: the peer echoes
+    /// a token only the owner of the address receives; one extra round trip). So packets
+    /// spoofing someone else's address hold at most one of its slots (the owner, validated,
+    /// still gets the other) and at most [`RETRY_WHEN_BUSY`] unproven ones in all.
     pub async fn incoming(&self) -> Option<Incoming<'_>> {
         loop {
             let incoming = self.ep.accept().await?;
-            if !incoming.remote_address_validated() && incoming.may_retry() {
+            if !incoming.remote_address_validated()
+                && incoming.may_retry()
+                && self.limits.needs_retry(incoming.remote_address().ip())
+            {
                 let _ = incoming.retry();
                 continue;
             }
@@ -251,6 +260,16 @@ impl HandshakeLimits {
         }
         *n += 1;
         Some(HandshakeSlot { limits: self, key })
+    }
+
+    /// Must a connection from `ip` whose address is not proven yet go through a QUIC Retry
+    /// first? Yes when that address already has a handshake in progress (so a spoofer of it
+    /// holds at most one of its [`MAX_HANDSHAKES_PER_ADDRESS`] slots) or when
+    /// [`RETRY_WHEN_BUSY`] handshakes are in progress in all (a flood from many spoofed
+    /// addresses costs no state). Otherwise the first connection saves the Retry's round trip.
+    pub fn needs_retry(&self, ip: IpAddr) -> bool {
+        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.contains_key(&address_key(ip)) || counts.values().sum::<usize>() >= RETRY_WHEN_BUSY
     }
 
     /// Handshakes in progress from `ip`'s address.
@@ -306,14 +325,40 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(sock.into())
 }
 
-/// The congestion controller of this side's connections: `bbr` (the default) or `cubic`, set
-/// with `PCP_CONGESTION`. Measured with benches/compare-wan.sh (RTT 80 ms, 1% loss each way,
-/// 32 MiB): Cubic halves its window on every random loss and took 157 s where rsync over ssh
-/// (TCP BBR) took 5.5 s; quinn's BBR took 3.4 s, and stayed at or below rsync on every case.
-pub fn congestion_controller() -> &'static str {
+/// QUIC congestion controllers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Congestion {
+    /// quinn's BBR (model-based: delivery rate and minimum RTT).
+    Bbr,
+    /// quinn's Cubic (loss-based).
+    Cubic,
+}
+
+/// The congestion controller chosen for this process: `--congestion`, else `PCP_CONGESTION`,
+/// else BBR. Set once by the command line before any endpoint is bound.
+static CONGESTION: std::sync::OnceLock<Congestion> = std::sync::OnceLock::new();
+
+/// Choose the congestion controller of this process's connections (`--congestion`); `None`
+/// leaves the choice to `PCP_CONGESTION` (then BBR). Only the first call counts.
+pub fn set_congestion(choice: Option<Congestion>) {
+    let _ = CONGESTION.set(choice.unwrap_or_else(congestion_from_env));
+}
+
+fn congestion_from_env() -> Congestion {
     match std::env::var("PCP_CONGESTION").as_deref() {
-        Ok("cubic") => "cubic",
-        _ => "bbr",
+        Ok("cubic") => Congestion::Cubic,
+        _ => Congestion::Bbr,
+    }
+}
+
+/// The congestion controller of this side's connections: `bbr` (the default) or `cubic`.
+/// Measured with benches/compare-wan.sh (RTT 80 ms, 1% loss each way, 32 MiB): Cubic halves
+/// its window on every random loss and took 157 s where rsync over ssh (TCP BBR) took 5.5 s;
+/// quinn's BBR took 3.4 s, and stayed at or below rsync on every case.
+pub fn congestion_controller() -> &'static str {
+    match *CONGESTION.get_or_init(congestion_from_env) {
+        Congestion::Bbr => "bbr",
+        Congestion::Cubic => "cubic",
     }
 }
 
@@ -461,6 +506,27 @@ mod tests {
         drop((s2, s3, other));
         assert_eq!((limits.in_progress(a), limits.in_progress(b)), (0, 0));
         assert!(limits.counts.lock().unwrap().is_empty(), "idle addresses leave no entry");
+    }
+
+    /// The Retry round trip is saved only where it protects nothing: the first handshake from
+    /// an idle address on a quiet listener. A second one from that address (perhaps a spoofer
+    /// of it) and any while the listener is busy must prove their address first.
+    #[test]
+    fn retry_only_for_a_busy_address_or_listener() {
+        let limits = HandshakeLimits::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(!limits.needs_retry(a), "first contact from an idle address goes ahead");
+        let s1 = limits.try_acquire(a).unwrap();
+        assert!(limits.needs_retry(a), "a second handshake from the same address proves it first");
+        assert!(limits.needs_retry("::ffff:192.0.2.1".parse().unwrap()));
+        let others: Vec<_> = (2..RETRY_WHEN_BUSY as u8 + 1)
+            .map(|i| limits.try_acquire(IpAddr::from([198, 51, 100, i])).unwrap())
+            .collect();
+        assert!(limits.needs_retry("203.0.113.9".parse().unwrap()), "a busy listener proves every address");
+        drop(others);
+        assert!(!limits.needs_retry("203.0.113.9".parse().unwrap()));
+        drop(s1);
+        assert!(!limits.needs_retry(a));
     }
 
     #[test]

@@ -156,7 +156,14 @@ pub fn handle(
     match plan {
         Plan::Role(role, ok) => {
             rt.block_on(session::write_frame(&mut send, &ok.encode()))?;
-            let end = session::run_role(rt, conn, send, recv, role, rep, stats)?;
+            let end = session::run_role(
+                rt,
+                conn,
+                session::Stream0 { send, recv, answer: session::Answer::Read },
+                role,
+                rep,
+                stats,
+            )?;
             Ok(Ended::Transfer(end))
         }
         Plan::List(entries) => {
@@ -202,7 +209,14 @@ pub fn handle(
                 max_delete: 0,
                 bwlimit: None,
             };
-            let end = session::run_role(rt, conn, send, recv, RoleConfig::Source(Box::new(cfg)), rep, stats)?;
+            let end = session::run_role(
+                rt,
+                conn,
+                session::Stream0 { send, recv, answer: session::Answer::Read },
+                RoleConfig::Source(Box::new(cfg)),
+                rep,
+                stats,
+            )?;
             Ok(Ended::Transfer(end))
         }
     }

@@ -381,6 +381,27 @@ pub async fn read_frame(recv: &mut RecvStream) -> Result<Vec<u8>> {
 }
 
 /// Read a response; a `Refused` becomes an error with its exit code.
+/// Stream 0 as a role takes it over after the request.
+pub struct Stream0 {
+    /// Our half.
+    pub send: SendStream,
+    /// The peer's half.
+    pub recv: RecvStream,
+    /// Whether the listener's answer is still ahead on `recv`.
+    pub answer: Answer,
+}
+
+/// Where the listener's answer to the request is when a role starts on stream 0.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Answer {
+    /// Already read (the caller needed it to set the role up), or there is none (the listener).
+    Read,
+    /// Still ahead of the transfer's frames: a push whose naming does not depend on the answer
+    /// starts sending at once, a round trip earlier, and the reader checks the answer first
+    /// (a refusal ends the role with the listener's reason and exit code).
+    Pending,
+}
+
 pub async fn read_response(recv: &mut RecvStream) -> Result<Response> {
     let r = Response::decode(&read_frame(recv).await?)?;
     if let Response::Refused { code, text } = &r {
@@ -524,8 +545,7 @@ pub struct TransferEnd {
 pub fn run_role(
     rt: &Handle,
     conn: &Connection,
-    send: SendStream,
-    recv: RecvStream,
+    stream0: Stream0,
     role: RoleConfig,
     rep: &Reporter,
     stats: &Arc<Stats>,
@@ -533,6 +553,16 @@ pub fn run_role(
     let trole = match &role {
         RoleConfig::Source(_) => Role::Source,
         RoleConfig::Destination(_) => Role::Destination,
+    };
+    let Stream0 { send, recv, answer } = stream0;
+    let recv = async move {
+        let mut recv = recv;
+        if answer == Answer::Pending {
+            let Response::Ok { .. } = read_response(&mut recv).await? else {
+                return Err(PErr::Malformed("unexpected answer to the request").into());
+            };
+        }
+        Ok(recv)
     };
     let (link, tr) = transport::start(rt, conn, send, recv, trole, stats.clone())?;
     // Progress on both ends (--progress, also on `serve`): the destination reports it itself;

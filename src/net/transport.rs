@@ -75,7 +75,7 @@ pub fn start(
     rt: &Handle,
     conn: &Connection,
     send0: SendStream,
-    recv0: RecvStream,
+    recv0: impl std::future::Future<Output = Result<RecvStream>> + Send + 'static,
     role: Role,
     stats: Arc<Stats>,
 ) -> Result<(Link, Transport)> {
@@ -100,7 +100,13 @@ pub fn start(
             })?);
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-dispatch", move || dispatch(&rt2, &conn2, send0, out_rx, &err2))?);
-            tasks.push(rt.spawn(read_stream(conn.clone(), recv0, atx, None, error.clone(), Carries::Control)));
+            let (conn2, err2) = (conn.clone(), error.clone());
+            tasks.push(rt.spawn(async move {
+                match recv0.await {
+                    Ok(recv0) => read_stream(conn2, recv0, atx, None, err2, Carries::Control).await,
+                    Err(e) => set_err(&err2, &conn2, e, close::ERROR),
+                }
+            }));
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
@@ -120,14 +126,13 @@ pub fn start(
                 }
             })?);
             let sink = atx;
-            tasks.push(rt.spawn(read_stream(
-                conn.clone(),
-                recv0,
-                sink.clone(),
-                Some(stats.clone()),
-                error.clone(),
-                Carries::Control,
-            )));
+            let (conn2, err2, sink2, stats2) = (conn.clone(), error.clone(), sink.clone(), stats.clone());
+            tasks.push(rt.spawn(async move {
+                match recv0.await {
+                    Ok(recv0) => read_stream(conn2, recv0, sink2, Some(stats2), err2, Carries::Control).await,
+                    Err(e) => set_err(&err2, &conn2, e, close::ERROR),
+                }
+            }));
             tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
@@ -472,7 +477,9 @@ mod tests {
         });
         // Stream 0 of the destination (opened by it; the hostile source never writes there).
         let (send0, recv0) = rt.block_on(dst.open_bi()).unwrap();
-        let (link, tr) = start(rt.handle(), &dst, send0, recv0, Role::Destination, Arc::new(Stats::default())).unwrap();
+        let (link, tr) =
+            start(rt.handle(), &dst, send0, async { Ok(recv0) }, Role::Destination, Arc::new(Stats::default()))
+                .unwrap();
         let data = Bytes::from_static(&[7u8; 64]);
         let good = Message::Data { file: 0, index: 0, hash: ChunkHash::of(&data), compressed: false, data };
         let closed = rt.block_on(async {
