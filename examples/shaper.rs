@@ -1,7 +1,7 @@
 //! A WAN link emulator for benchmarks and tests (this kernel has no `sch_netem`): it owns a TUN
 //! device in a router namespace, reads every packet the kernel routes into it, and writes it
 //! back after the link's delay, so TCP and UDP see the same link. Per direction (by destination
-//! address): one-way delay with optional jitter, random loss, and a rate with a bounded queue
+//! /24): one-way delay with optional jitter, random loss, and a rate with a bounded queue
 //! (tail drop past `--queue-ms`: the bufferbloat case). `benches/wan-link.sh` builds the three
 //! namespaces around it (policy routing sends packets that come out of the TUN to the veths).
 //!
@@ -142,9 +142,12 @@ fn main() {
         }
         let now = Instant::now();
         let dst = [buf[16], buf[17], buf[18], buf[19]];
+        // A direction is the destination's /24 (each side of the link is one /24), so two
+        // flows to two addresses of one side share that direction's rate and queue.
+        let dir = [buf[16], buf[17], buf[18], 0];
         let mut depart = now;
         if link.rate > 0.0 {
-            let free = free_at.entry(dst).or_insert(now);
+            let free = free_at.entry(dir).or_insert(now);
             let start = (*free).max(now);
             if start - now > link.queue {
                 tail += 1;
@@ -156,7 +159,7 @@ fn main() {
         let jitter = link.jitter.mul_f64(rng.unit());
         let mut due = depart + link.delay + jitter;
         if !link.reorder {
-            let last = last_due.entry(dst).or_insert(due);
+            let last = last_due.entry(dir).or_insert(due);
             due = due.max(*last);
             *last = due;
         }

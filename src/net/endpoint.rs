@@ -328,8 +328,10 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
 /// QUIC congestion controllers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Congestion {
-    /// quinn's BBR (model-based: delivery rate and minimum RTT).
+    /// quinn's BBR model with its window bounded by its pacing rate (net::congestion).
     Bbr,
+    /// quinn's BBR as it is (its window, twice the estimated BDP, is its rate).
+    QuinnBbr,
     /// quinn's Cubic (loss-based).
     Cubic,
 }
@@ -347,6 +349,7 @@ pub fn set_congestion(choice: Option<Congestion>) {
 fn congestion_from_env() -> Congestion {
     match std::env::var("PCP_CONGESTION").as_deref() {
         Ok("cubic") => Congestion::Cubic,
+        Ok("quinn-bbr") => Congestion::QuinnBbr,
         _ => Congestion::Bbr,
     }
 }
@@ -358,6 +361,7 @@ fn congestion_from_env() -> Congestion {
 pub fn congestion_controller() -> &'static str {
     match *CONGESTION.get_or_init(congestion_from_env) {
         Congestion::Bbr => "bbr",
+        Congestion::QuinnBbr => "quinn-bbr",
         Congestion::Cubic => "cubic",
     }
 }
@@ -379,10 +383,13 @@ fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
         mtud.minimum_change(50);
         mtud
     }));
-    match congestion_controller() {
-        "cubic" => {}
-        _ => {
+    match CONGESTION.get_or_init(congestion_from_env) {
+        Congestion::Cubic => {}
+        Congestion::QuinnBbr => {
             t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
+        }
+        Congestion::Bbr => {
+            t.congestion_controller_factory(Arc::new(super::congestion::PacedBbrConfig::default()));
         }
     }
     // Stream 0 is the only bidirectional stream; data uses a few unidirectional ones.

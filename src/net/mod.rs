@@ -12,6 +12,7 @@
 //! (source / destination) who has the data.
 
 pub mod client;
+pub mod congestion;
 pub mod connect;
 pub mod endpoint;
 pub mod handshake;
