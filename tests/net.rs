@@ -466,7 +466,7 @@ fn dropped_connection_reconnects_and_continues() {
 /// and finishes from the chunks already received.
 #[test]
 fn cut_link_reconnects_with_retries() {
-    // Cut at a quarter: what is left (120 MiB) is more than QUIC's connection window (48 MiB),
+    // Cut at a quarter: what is left (120 MiB) is more than QUIC's connection window (32 MiB),
     // which the source may fill ahead of the destination's --bwlimit.
     const SIZE: u64 = 160 * MIB;
     let Some(ns) = netns::Netns::new("cut-link") else { return };

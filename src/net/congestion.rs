@@ -100,7 +100,10 @@ impl LossEpochs {
         if rate > LOSS_THRESHOLD {
             self.ceiling = Some(((window as f64 * BETA) as u64).max(floor));
         } else if let Some(c) = self.ceiling {
-            self.ceiling = Some(c + (c / GROWTH_DIV).max(2 * mtu));
+            // Once well above the window the ceiling is out of the way: drop it (it would
+            // otherwise grow without bound, a quarter per epoch).
+            let grown = c.saturating_add((c / GROWTH_DIV).max(2 * mtu));
+            self.ceiling = (grown <= window.saturating_mul(2)).then_some(grown);
         }
         *self = Self { started: now, acked: 0, lost: 0, ceiling: self.ceiling };
     }
@@ -262,6 +265,13 @@ mod tests {
             epochs += 1;
         }
         assert!(epochs <= 4, "took {epochs} clean epochs to grow to twice the congested window");
+        // Clean epochs go on: once the ceiling passes twice the window it is dropped, never
+        // grown without bound (it overflowed u64 after ~200 epochs on loopback).
+        for _ in 0..1000 {
+            epoch(&mut l, &mut t, rtt, 1000, 0, 81_000);
+        }
+        assert_eq!(l.ceiling, None);
+        epoch(&mut l, &mut t, rtt, 800, 200, 100_000);
         epoch(&mut l, &mut t, rtt, 10, 1_000, 10);
         assert_eq!(l.ceiling, Some(4 * MTU), "never below 4 packets");
     }
