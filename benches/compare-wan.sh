@@ -17,9 +17,6 @@
 # RTT from a TCP connect, and a TCP rate) so that the figures are the link's, not the helper's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-(cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example shaper)
-PCP=$here/target/release/pcp
-SHAPER=$here/target/release/examples/shaper
 RUNS=${1:-3}
 shift || true
 CASES=${*:-"rtt4 rtt80 rtt80-l0.1 rtt80-l1 rtt200-l0.1-100M bloat10M rtt80-j10 rtt200-1G rtt80-l1-cubic"}

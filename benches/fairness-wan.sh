@@ -13,9 +13,6 @@
 # Cubic (suffix -cubic). The link is built by benches/wan-link.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-(cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example shaper)
-PCP=$here/target/release/pcp
-SHAPER=$here/target/release/examples/shaper
 DUR=${1:-30}
 shift || true
 CASES=${*:-"r20-rtt40 r20-rtt40-cubic r50-rtt80-shallow r50-rtt80-shallow-cubic r10-bloat r10-bloat-cubic"}

@@ -1,9 +1,13 @@
 # Sourced by the WAN benchmarks (compare-wan.sh, fairness-wan.sh): builds namespaces A
 # (192.0.2.2) and B (198.51.100.2, also .3 for a second flow) joined through a router namespace M where
 # examples/shaper.rs holds every packet on a TUN device (this kernel has no sch_netem), and a
-# throwaway sshd in B on 198.51.100.2:2222. Needs $SHAPER; sets P (namespace prefix), W (work
+# throwaway sshd in B on 198.51.100.2:2222. Needs $here (the checkout); builds pcp and the
+# shaper (release) and sets PCP and SHAPER, P (namespace prefix), W (work
 # dir) and the helpers A/M/B (run in a namespace), link_up SHAPER-OPTIONS..., tcp_cc, cleanup.
 # SHAPER_FLAGS adds shaper options to every link; SHAPER_LOG=1 prints the shaper's log at the end.
+(cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example shaper)
+PCP=$here/target/release/pcp
+SHAPER=$here/target/release/examples/shaper
 P=pcpwan$$
 W=$(mktemp -d /dev/shm/pcp-wan.XXXXXX)
 cleanup() {
