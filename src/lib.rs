@@ -321,12 +321,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     install_signal_handler();
     let congestion = match &cli.command {
-        cli::Command::Sync(a) => a.conn.congestion,
-        cli::Command::Cp(a) => a.conn.congestion,
-        cli::Command::Receive(a) => a.conn.congestion,
-        cli::Command::Ls(a) => a.conn.congestion,
-        cli::Command::Send(a) => a.congestion,
-        cli::Command::Serve(a) => a.congestion,
+        cli::Command::Sync(a) => a.conn.link.congestion,
+        cli::Command::Cp(a) => a.conn.link.congestion,
+        cli::Command::Receive(a) => a.conn.link.congestion,
+        cli::Command::Ls(a) => a.conn.link.congestion,
+        cli::Command::Send(a) => a.link.congestion,
+        cli::Command::Serve(a) => a.link.congestion,
         cli::Command::Completions { .. } => None,
     };
     net::endpoint::set_congestion(congestion.map(|c| match c {

@@ -26,10 +26,9 @@ pub struct ConnectArgs {
     /// same ones (catches even a lucky guess of the code; needs a terminal).
     #[arg(long)]
     pub verify: bool,
-    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
-    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
-    #[arg(long, value_enum, value_name = "CC")]
-    pub congestion: Option<Congestion>,
+    /// Link tuning.
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 /// `pcp serve`.
@@ -47,10 +46,9 @@ pub struct ServeArgs {
     /// Refuse pushes: peers may only read (sync/cp from this peer, ls).
     #[arg(long)]
     pub read_only: bool,
-    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
-    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
-    #[arg(long, value_enum, value_name = "CC")]
-    pub congestion: Option<Congestion>,
+    /// Link tuning.
+    #[command(flatten)]
+    pub link: LinkArgs,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -79,10 +77,9 @@ pub struct SendArgs {
     /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
-    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
-    #[arg(long, value_enum, value_name = "CC")]
-    pub congestion: Option<Congestion>,
+    /// Link tuning.
+    #[command(flatten)]
+    pub link: LinkArgs,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -106,6 +103,15 @@ pub struct ReceiveArgs {
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// How this side sends (sync, cp, ls, receive, send, serve).
+#[derive(Debug, Args, Clone, Default)]
+pub struct LinkArgs {
+    /// Congestion controller for what this side sends: bbr (default: keeps the pipe full under
+    /// random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION.
+    #[arg(long, value_enum, value_name = "CC")]
+    pub congestion: Option<Congestion>,
 }
 
 /// QUIC congestion controllers (`--congestion`).
