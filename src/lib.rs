@@ -32,7 +32,9 @@ pub mod filter;
 pub mod fsio;
 pub mod location;
 pub mod manifest;
+pub mod meta;
 pub mod net;
+pub mod path;
 pub mod plan;
 pub mod proto;
 pub mod report;
@@ -60,7 +62,7 @@ pub mod fuzzing {
 
     /// Parse a path; whatever parses must be canonical and stay relative.
     pub fn safe_rel_path(data: &[u8]) {
-        if let Ok(p) = crate::fsio::path::SafeRelPath::from_bytes(data) {
+        if let Ok(p) = crate::path::SafeRelPath::from_bytes(data) {
             let s = p.as_str();
             assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".." || c == "."));
         }

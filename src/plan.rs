@@ -3,8 +3,8 @@
 //! function. No IO: the caller looks at the disk (lstat, readlink), asks [`decide`], and
 //! applies the [`Action`] through fsio. So every decision is testable without a file system.
 
-use crate::fsio::path::SafeRelPath;
-use crate::fsio::{FType, Meta};
+use crate::meta::{FType, Meta};
+use crate::path::SafeRelPath;
 use crate::proto::{Entry, Flags, Kind};
 
 /// The options that change decisions.
@@ -218,7 +218,7 @@ pub fn link_is_safe(path: &SafeRelPath, target: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Stat;
+    use crate::meta::Stat;
 
     fn entry(path: &str, kind: Kind, mode: u32, mtime: i64) -> Entry {
         Entry { path: SafeRelPath::new(path).unwrap(), kind, mode, mtime, mtime_ns: 0 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use rustix::fs::FileType;
 
 use crate::filter::{Filter, IGNORE_FILE};
-use crate::fsio::path::SafeRelPath;
 use crate::fsio::source::{DirCache, FileId, SourceRoot, SourceStat};
+use crate::path::SafeRelPath;
 use crate::proto::{Entry, Kind};
 
 /// One source argument.

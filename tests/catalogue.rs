@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pcp::chunk::{file_hash, ChunkHash, ChunkParams};
 use pcp::engine::destination::Outcome;
 use pcp::engine::Link;
-use pcp::fsio::path::SafeRelPath;
+use pcp::path::SafeRelPath;
 use pcp::proto::frame::Enc;
 use pcp::proto::{ChunkId, Entry, Flags, Kind, Message};
 

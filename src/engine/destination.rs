@@ -16,9 +16,10 @@ use anyhow::{anyhow, Context, Result};
 use super::{Link, FILE_WINDOW};
 use crate::chunk::{file_hash, ChunkHash, ChunkParams, ChunkRef, Chunker};
 use crate::filter::Filter;
-use crate::fsio::path::SafeRelPath;
-use crate::fsio::{DestRoot, FType, Meta, TempFile, TEMP_PREFIX};
+use crate::fsio::{DestRoot, TempFile, TEMP_PREFIX};
 use crate::manifest::Manifest;
+use crate::meta::{FType, Meta};
+use crate::path::SafeRelPath;
 use crate::plan;
 use crate::proto::message::is_inline;
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Kind, Message};
@@ -725,7 +726,7 @@ impl Dest<'_> {
     fn open_basis(&mut self, path: &SafeRelPath) -> Result<Option<Basis>> {
         let file = self.root.open_read(path)?;
         let md = file.metadata()?;
-        let stat = crate::manifest::Stat::from_meta(&md);
+        let stat = crate::meta::Stat::from_meta(&md);
         let m = self.manifest.as_mut().ok_or_else(|| anyhow!("manifest"))?;
         let chunks = match m.file_chunks(path.as_str(), &stat)? {
             Some((_, c)) => c,

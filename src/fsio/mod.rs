@@ -4,7 +4,6 @@
 //! New content goes to a temp file (`.pcp-tmp.<random>`, `O_CREAT|O_EXCL|O_NOFOLLOW`) that is
 //! fsynced and renamed over the final name: a crash leaves old or new content, never a mix.
 
-pub mod path;
 pub mod source;
 pub mod trust;
 
@@ -17,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 
-use path::SafeRelPath;
+use crate::meta::Stat;
+pub use crate::meta::{FType, Meta};
+use crate::path::SafeRelPath;
 
 /// Prefix of temp files; the destination scanner treats such names as pcp's own.
 pub const TEMP_PREFIX: &str = ".pcp-tmp.";
@@ -45,51 +46,26 @@ fn ioe(path: &impl std::fmt::Display, source: impl Into<io::Error>) -> Error {
     Error::Io { path: path.to_string(), source: source.into() }
 }
 
-/// Type of an existing destination entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FType {
-    /// Regular file.
-    File,
-    /// Directory.
-    Dir,
-    /// Symbolic link.
-    Symlink,
-    /// Anything else (device, FIFO, socket).
-    Other,
-}
-
-/// lstat of a destination entry.
-#[derive(Debug, Clone, Copy)]
-pub struct Meta {
-    /// Type.
-    pub ftype: FType,
-    /// Permission bits.
-    pub mode: u32,
-    /// Stat for the quick check and the manifest.
-    pub stat: crate::manifest::Stat,
-}
-
-impl Meta {
-    #[allow(clippy::unnecessary_cast)] // field types differ between architectures
-    fn from_raw(st: &rustix::fs::Stat) -> Self {
-        let ftype = match FileType::from_raw_mode(st.st_mode as _) {
-            FileType::RegularFile => FType::File,
-            FileType::Directory => FType::Dir,
-            FileType::Symlink => FType::Symlink,
-            _ => FType::Other,
-        };
-        Self {
-            ftype,
-            mode: (st.st_mode as u32) & 0o7777,
-            stat: crate::manifest::Stat {
-                size: st.st_size as u64,
-                mtime: st.st_mtime as i64,
-                mtime_ns: st.st_mtime_nsec as u32,
-                ino: st.st_ino as u64,
-                ctime: st.st_ctime as i64,
-                ctime_ns: st.st_ctime_nsec as u32,
-            },
-        }
+/// The `Meta` of a raw stat.
+#[allow(clippy::unnecessary_cast)] // field types differ between architectures
+fn meta_of(st: &rustix::fs::Stat) -> Meta {
+    let ftype = match FileType::from_raw_mode(st.st_mode as _) {
+        FileType::RegularFile => FType::File,
+        FileType::Directory => FType::Dir,
+        FileType::Symlink => FType::Symlink,
+        _ => FType::Other,
+    };
+    Meta {
+        ftype,
+        mode: (st.st_mode as u32) & 0o7777,
+        stat: Stat {
+            size: st.st_size as u64,
+            mtime: st.st_mtime as i64,
+            mtime_ns: st.st_mtime_nsec as u32,
+            ino: st.st_ino as u64,
+            ctime: st.st_ctime as i64,
+            ctime_ns: st.st_ctime_nsec as u32,
+        },
     }
 }
 
@@ -264,7 +240,7 @@ impl DestRoot {
     pub fn lstat(&mut self, rel: &SafeRelPath) -> Result<Option<Meta>, Error> {
         if rel.is_root() {
             let st = rustix::fs::fstat(&self.root).map_err(|e| ioe(&self.disp(rel), e))?;
-            return Ok(Some(Meta::from_raw(&st)));
+            return Ok(Some(meta_of(&st)));
         }
         let d = self.disp(rel);
         let (fd, name) = match self.parent(rel) {
@@ -274,7 +250,7 @@ impl DestRoot {
             Err(e) => return Err(e),
         };
         match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Ok(Some(Meta::from_raw(&st))),
+            Ok(st) => Ok(Some(meta_of(&st))),
             Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => Ok(None),
             Err(e) => Err(ioe(&d, e)),
         }
@@ -394,7 +370,7 @@ impl DestRoot {
         rustix::fs::renameat(dirfd, tmp.name.as_str(), dirfd, name).map_err(|e| ioe(&d, e))?;
         tmp.keep = true; // renamed: nothing to clean up
         let st = rustix::fs::fstat(&tmp.file).map_err(|e| ioe(&d, e))?;
-        Ok(Meta::from_raw(&st))
+        Ok(meta_of(&st))
     }
 
     /// Set mode and/or mtime of an existing entry (links: mtime only).
@@ -446,7 +422,7 @@ impl DestRoot {
                 FileType::Directory => FType::Dir,
                 FileType::Symlink => FType::Symlink,
                 FileType::Unknown => match rustix::fs::statat(&fd, ent.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => Meta::from_raw(&st).ftype,
+                    Ok(st) => meta_of(&st).ftype,
                     Err(_) => FType::Other,
                 },
                 _ => FType::Other,
@@ -507,7 +483,7 @@ fn remove_at(dirfd: &OwnedFd, name: &str, depth: usize) -> io::Result<()> {
         Err(rustix::io::Errno::NOENT) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
-    if depth > path::MAX_DEPTH {
+    if depth > crate::path::MAX_DEPTH {
         return Err(io::Error::other("directory tree too deep to remove"));
     }
     let sub = rustix::fs::openat(

@@ -26,37 +26,7 @@ pub enum Error {
     },
 }
 
-/// What the quick check compares: a file whose stat matches is not re-read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stat {
-    /// Size in bytes.
-    pub size: u64,
-    /// mtime seconds.
-    pub mtime: i64,
-    /// mtime nanoseconds.
-    pub mtime_ns: u32,
-    /// Inode number.
-    pub ino: u64,
-    /// ctime seconds.
-    pub ctime: i64,
-    /// ctime nanoseconds.
-    pub ctime_ns: u32,
-}
-
-impl Stat {
-    /// From std metadata.
-    pub fn from_meta(m: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        Self {
-            size: m.len(),
-            mtime: m.mtime(),
-            mtime_ns: m.mtime_nsec() as u32,
-            ino: m.ino(),
-            ctime: m.ctime(),
-            ctime_ns: m.ctime_nsec() as u32,
-        }
-    }
-}
+pub use crate::meta::Stat;
 
 /// A known local copy of a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::chunk::ChunkParams;
 use crate::engine::destination::DestConfig;
 use crate::engine::source::SourceConfig;
 use crate::error::{tagged, Kind};
-use crate::fsio::path::SafeRelPath;
+use crate::path::SafeRelPath;
 use crate::proto::Flags;
 use crate::report::{Reporter, Stats};
 use crate::scan::{ScanOptions, SourceSpec};

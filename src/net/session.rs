@@ -21,7 +21,7 @@ use crate::engine::destination::{self, DestConfig};
 use crate::engine::source::{self, SourceConfig};
 use crate::error::{tagged, Kind};
 use crate::filter::{Filter, Rule};
-use crate::fsio::path::SafeRelPath;
+use crate::path::SafeRelPath;
 use crate::proto::frame::{Dec, Enc};
 use crate::proto::Error as PErr;
 use crate::report::{Reporter, Stats};

@@ -4,7 +4,7 @@
 use super::frame::{Dec, Enc};
 use super::Error;
 use crate::chunk::{ChunkHash, ChunkParams};
-use crate::fsio::path::SafeRelPath;
+use crate::path::SafeRelPath;
 
 /// Protocol version carried in `Hello`.
 pub const VERSION: u32 = 1;
@@ -484,8 +484,8 @@ fn decode_entries(raw: &[u8], n: usize) -> Result<Vec<Entry>, Error> {
     let mut out: Vec<Entry> = Vec::with_capacity(n);
     let mut prev_mtime = 0i64;
     for _ in 0..n {
-        let shared = d.varint_max(crate::fsio::path::MAX_PATH as u64, "path prefix")? as usize;
-        let suffix = d.bytes(crate::fsio::path::MAX_PATH, "path length")?;
+        let shared = d.varint_max(crate::path::MAX_PATH as u64, "path prefix")? as usize;
+        let suffix = d.bytes(crate::path::MAX_PATH, "path length")?;
         let prev = out.last().map(|e| e.path.as_str().as_bytes()).unwrap_or(b"");
         if shared > prev.len() {
             return Err(Error::Malformed("path prefix longer than previous path"));

@@ -6,7 +6,7 @@ pub mod message;
 
 pub use message::{ChunkId, Entry, Flags, Hello, Kind, Message};
 
-use crate::fsio::path::PathError;
+use crate::path::PathError;
 
 /// A protocol violation by the peer (exit code 12, or 2 for a version mismatch).
 #[derive(Debug, thiserror::Error)]

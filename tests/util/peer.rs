@@ -10,7 +10,7 @@ use pcp::engine::destination::{DestConfig, Outcome};
 use pcp::engine::source::{self, SourceConfig};
 use pcp::engine::Link;
 use pcp::filter::Filter;
-use pcp::fsio::path::SafeRelPath;
+use pcp::path::SafeRelPath;
 use pcp::proto::{Entry, Flags, Hello, Kind, Message};
 use pcp::report::{Reporter, Stats, Verbosity};
 use pcp::scan::{ScanOptions, SourceSpec};
