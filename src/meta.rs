@@ -21,10 +21,9 @@ pub struct Stat {
 
 impl Stat {
     /// From std metadata.
-    pub fn from_meta(m: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
+    pub fn from_meta(m: &impl std::os::unix::fs::MetadataExt) -> Self {
         Self {
-            size: m.len(),
+            size: m.size(),
             mtime: m.mtime(),
             mtime_ns: m.mtime_nsec() as u32,
             ino: m.ino(),

@@ -24,6 +24,7 @@ mod attack_fs;
 mod attack_net;
 mod catalogue;
 mod cli;
+mod layering;
 mod links;
 mod net;
 mod stats;

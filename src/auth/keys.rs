@@ -1,22 +1,19 @@
 //! Keys typed by purpose (style.md principle 12) and the long-term identity file (security.md
 //! §3.1, §3.5).
 //!
-//! Owns: [`Key`] and its purpose markers, [`Identity`] with `identity.key` on disk, fingerprints.
+//! Owns: [`Key`] and its purpose markers, [`Identity`] and its file format, [`PeerId`],
+//! fingerprints. Does not own: the file itself (`fsio::keyfile` reads and writes it, with the
+//! permission checks).
 //! Does not own: derivation of the keys (see `pake` and `noise`) or the peer database.
 
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
 use std::marker::PhantomData;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 
-use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{noise, Error, Result};
+use super::{noise, Result};
 
 /// Length in bytes of every [`Key`].
 pub const KEY_LEN: usize = 32;
@@ -24,8 +21,6 @@ pub const KEY_LEN: usize = 32;
 /// File name of the identity inside the configuration directory.
 pub const IDENTITY_FILE: &str = "identity.key";
 
-/// Largest identity file accepted on load, checked before reading it.
-const MAX_IDENTITY_FILE_LEN: u64 = 4096;
 
 /// First line of an identity file; names the format version.
 const IDENTITY_MAGIC: &str = "pcp identity v1";
@@ -144,57 +139,13 @@ impl Identity {
         Ok(Self { secret, public })
     }
 
-    /// Loads `dir/identity.key`, creating `dir` (mode 0700) and the key (mode 0600) if missing.
-    ///
-    /// Refuses a directory writable by group or others, a key file with any group or other
-    /// permission bit, a key file or directory owned by another user, a symbolic link in place
-    /// of the key file, and a corrupt key file, each with [`Error::KeyFile`] naming the fix.
-    ///
-    /// A new key is written atomically: a temporary file in `dir` created with `create_new` and
-    /// mode 0600, fsync, then published under its final name, then fsync of `dir`. Publishing
-    /// uses `link(2)` rather than `rename(2)`: both are atomic, but `link` fails when the name
-    /// exists, so two processes racing to create the identity never replace each other's key
-    /// (the loser loads the winner's).
-    pub fn load_or_create(dir: &Path) -> Result<Self> {
-        ensure_private_dir(dir)?;
-        let path = dir.join(IDENTITY_FILE);
-        match Self::load(&path) {
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
-            other => return other,
+    /// Decodes the identity file text and checks that the public key belongs to the secret key.
+    pub fn decode_checked(text: &[u8]) -> std::result::Result<Self, &'static str> {
+        let identity = Self::decode(text).ok_or("unreadable contents")?;
+        match noise::static_keys_match(&identity.secret, &identity.public) {
+            Ok(true) => Ok(identity),
+            _ => Err("public key does not match secret key"),
         }
-        let identity = Self::generate()?;
-        match write_new_file(dir, &path, identity.encode().as_bytes())? {
-            Created::New => Ok(identity),
-            Created::AlreadyExisted => Self::load(&path),
-        }
-    }
-
-    /// Loads an existing identity file (e.g. `--identity FILE`), with the checks of
-    /// [`Identity::load_or_create`] on the file itself.
-    pub fn load(path: &Path) -> Result<Self> {
-        let file = open_no_follow(path)?;
-        let meta = file.metadata().map_err(|source| io_err(path, source))?;
-        if !meta.is_file() {
-            return Err(key_file(path, "is not a regular file; move it away to create a new identity"));
-        }
-        check_owner(path, meta.uid())?;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(key_file(
-                path,
-                format!("mode {mode:04o} gives access to group or others; run `chmod 600 {}`", path.display()),
-            ));
-        }
-        if meta.len() > MAX_IDENTITY_FILE_LEN {
-            return Err(corrupt(path, "too large"));
-        }
-        let mut text = Zeroizing::new(Vec::new());
-        (&file).take(MAX_IDENTITY_FILE_LEN + 1).read_to_end(&mut text).map_err(|source| io_err(path, source))?;
-        let identity = Self::decode(&text).ok_or_else(|| corrupt(path, "unreadable contents"))?;
-        if !noise::static_keys_match(&identity.secret, &identity.public)? {
-            return Err(corrupt(path, "public key does not match secret key"));
-        }
-        Ok(identity)
     }
 
     /// The secret half, for building Noise handshakes.
@@ -214,7 +165,7 @@ impl Identity {
 
     /// File format: three lines, `pcp identity v1`, `secret <64 lowercase hex>`,
     /// `public <64 lowercase hex>`.
-    fn encode(&self) -> Zeroizing<String> {
+    pub fn encode(&self) -> Zeroizing<String> {
         let mut s = Zeroizing::new(String::with_capacity(200));
         s.push_str(IDENTITY_MAGIC);
         s.push_str("\nsecret ");
@@ -225,7 +176,7 @@ impl Identity {
         s
     }
 
-    fn decode(text: &[u8]) -> Option<Self> {
+    pub fn decode(text: &[u8]) -> Option<Self> {
         let text = std::str::from_utf8(text).ok()?;
         let mut lines = text.strip_suffix('\n')?.split('\n');
         if lines.next()? != IDENTITY_MAGIC {
@@ -243,6 +194,39 @@ impl Identity {
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identity").field("fingerprint", &self.fingerprint()).field("secret", &self.secret).finish()
+    }
+}
+
+/// A peer, named by its Noise static public key (what pairing pins and policy is keyed by).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId([u8; KEY_LEN]);
+
+impl PeerId {
+    /// The peer with this static public key.
+    pub fn from_bytes(public: [u8; KEY_LEN]) -> Self {
+        Self(public)
+    }
+
+    /// The static public key.
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// Its fingerprint, see [`fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0)
+    }
+}
+
+impl fmt::Debug for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PeerId({})", self.fingerprint())
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.fingerprint())
     }
 }
 
@@ -281,7 +265,7 @@ fn base32(data: &[u8]) -> String {
     out
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -308,102 +292,9 @@ fn parse_hex32(s: &str) -> Option<Zeroizing<[u8; KEY_LEN]>> {
     Some(out)
 }
 
-/// Creates `dir` with mode 0700 if missing; refuses one writable by group or others or owned
-/// by someone else.
-fn ensure_private_dir(dir: &Path) -> Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|source| io_err(dir, source))?;
-    let meta = fs::metadata(dir).map_err(|source| io_err(dir, source))?;
-    if !meta.is_dir() {
-        return Err(key_file(dir, "is not a directory"));
-    }
-    check_owner(dir, meta.uid())?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(key_file(
-            dir,
-            format!("directory mode {mode:04o} lets group or others replace keys; run `chmod 700 {}`", dir.display()),
-        ));
-    }
-    Ok(())
-}
-
-fn check_owner(path: &Path, uid: u32) -> Result<()> {
-    let me = rustix::process::geteuid().as_raw();
-    if uid != me {
-        return Err(key_file(
-            path,
-            format!(
-                "owned by uid {uid}, not by you (uid {me}); run `chown {me} {}` or use your own key",
-                path.display()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Opens `path` read-only without following a symbolic link in its last component.
-fn open_no_follow(path: &Path) -> Result<File> {
-    use rustix::fs::{Mode, OFlags};
-    match rustix::fs::open(path, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()) {
-        Ok(fd) => Ok(File::from(fd)),
-        Err(rustix::io::Errno::LOOP) => Err(key_file(path, "is a symbolic link; replace it with the key file itself")),
-        Err(errno) => Err(io_err(path, errno.into())),
-    }
-}
-
-enum Created {
-    New,
-    AlreadyExisted,
-}
-
-/// Writes `contents` to a new file `path` (mode 0600) atomically, never replacing an existing
-/// one: temporary file in `dir`, fsync, `link` to `path`, unlink the temporary, fsync `dir`.
-fn write_new_file(dir: &Path, path: &Path, contents: &[u8]) -> Result<Created> {
-    let mut suffix = [0u8; 8];
-    OsRng.fill_bytes(&mut suffix);
-    let mut tmp_name = String::from(".identity.key.tmp-");
-    push_hex(&mut tmp_name, &suffix);
-    let tmp = dir.join(tmp_name);
-
-    let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    })();
-    if let Err(source) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&tmp, source));
-    }
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
-    let created = match linked {
-        Ok(()) => Created::New,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Created::AlreadyExisted,
-        Err(source) => return Err(io_err(path, source)),
-    };
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|source| io_err(dir, source))?;
-    Ok(created)
-}
-
-fn io_err(path: &Path, source: io::Error) -> Error {
-    Error::Io { path: path.to_path_buf(), source }
-}
-
-fn key_file(path: &Path, reason: impl Into<String>) -> Error {
-    Error::KeyFile { path: PathBuf::from(path), reason: reason.into() }
-}
-
-fn corrupt(path: &Path, what: &str) -> Error {
-    key_file(path, format!("corrupt ({what}); move it away to create a new identity (paired peers must pair again)"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn mode_of(p: &Path) -> u32 {
-        fs::metadata(p).unwrap().permissions().mode() & 0o777
-    }
 
     #[test]
     fn key_debug_is_redacted() {
@@ -440,91 +331,6 @@ mod tests {
         assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [7, 7, 7, 7, 4]);
         assert!(fp.chars().all(|c| c == '-' || c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
         assert_ne!(fp, fingerprint(&[1; 32]));
-    }
-
-    #[test]
-    fn create_then_load_same_identity() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("config/pcp");
-        let a = Identity::load_or_create(&dir).unwrap();
-        assert_eq!(mode_of(&dir), 0o700);
-        let path = dir.join(IDENTITY_FILE);
-        assert_eq!(mode_of(&path), 0o600);
-        let b = Identity::load_or_create(&dir).unwrap();
-        assert_eq!(a.public(), b.public());
-        assert_eq!(a.secret(), b.secret());
-        assert_eq!(a.fingerprint(), b.fingerprint());
-        // No temporary file left behind.
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, [IDENTITY_FILE]);
-    }
-
-    #[test]
-    fn key_file_0644_refused_with_chmod_hint() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pcp");
-        Identity::load_or_create(&dir).unwrap();
-        let path = dir.join(IDENTITY_FILE);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = Identity::load_or_create(&dir).unwrap_err();
-        assert!(matches!(err, Error::KeyFile { .. }), "{err:?}");
-        let msg = err.to_string();
-        assert!(msg.contains(&format!("chmod 600 {}", path.display())), "{msg}");
-        assert!(msg.contains("0644"), "{msg}");
-        // The file is left alone, not rewritten.
-        assert_eq!(mode_of(&path), 0o644);
-    }
-
-    #[test]
-    fn group_writable_dir_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pcp");
-        fs::create_dir(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o770)).unwrap();
-        let msg = Identity::load_or_create(&dir).unwrap_err().to_string();
-        assert!(msg.contains(&format!("chmod 700 {}", dir.display())), "{msg}");
-    }
-
-    #[test]
-    fn symlinked_key_file_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pcp");
-        Identity::load_or_create(&dir).unwrap();
-        let real = dir.join(IDENTITY_FILE);
-        let moved = tmp.path().join("elsewhere.key");
-        fs::rename(&real, &moved).unwrap();
-        std::os::unix::fs::symlink(&moved, &real).unwrap();
-        let err = Identity::load(&real).unwrap_err();
-        assert!(err.to_string().contains("symbolic link"), "{err}");
-    }
-
-    #[test]
-    fn corrupt_key_files_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pcp");
-        let id = Identity::load_or_create(&dir).unwrap();
-        let path = dir.join(IDENTITY_FILE);
-        let good = fs::read_to_string(&path).unwrap();
-        let other = Identity::generate().unwrap();
-        let mut mismatched = String::from(IDENTITY_MAGIC);
-        mismatched.push_str("\nsecret ");
-        push_hex(&mut mismatched, id.secret().as_bytes());
-        mismatched.push_str("\npublic ");
-        push_hex(&mut mismatched, other.public());
-        mismatched.push('\n');
-        for bad in [
-            String::new(),
-            good.replace("v1", "v2"),
-            good.trim_end().to_string(),
-            good.replacen("secret ", "secret x", 1),
-            format!("{good}extra\n"),
-            mismatched,
-            "x".repeat(5000),
-        ] {
-            fs::write(&path, &bad).unwrap();
-            let err = Identity::load(&path).unwrap_err();
-            assert!(err.to_string().contains("corrupt"), "{err}");
-        }
     }
 
     #[test]

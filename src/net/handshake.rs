@@ -11,6 +11,7 @@
 //! Nothing but stream 0 is read before the handshake completes; the listener never opens a
 //! stream, and data streams are accepted only by net::transport, after authentication.
 
+use crate::auth::keys::PeerId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -236,7 +237,7 @@ fn secs_up(d: Duration) -> u64 {
 /// secret both sides derived from the first handshake.
 #[derive(Clone, Debug)]
 pub struct ResumeTicket {
-    peer_static: [u8; KEY_LEN],
+    peer_static: PeerId,
     key: Key<PairPsk>,
 }
 
@@ -283,7 +284,7 @@ const TAKEOVER_WAIT: Duration = Duration::from_secs(10);
 /// (30 s), and refusing would turn every such reconnect into a failure.
 #[derive(Default)]
 pub struct ResumeTable {
-    tickets: Mutex<HashMap<[u8; KEY_LEN], Stored>>,
+    tickets: Mutex<HashMap<PeerId, Stored>>,
 }
 
 impl ResumeTable {
@@ -304,7 +305,7 @@ impl ResumeTable {
     }
 
     /// Take one use of the ticket of `peer`.
-    fn lookup(&self, peer: &[u8; KEY_LEN]) -> Option<Key<PairPsk>> {
+    fn lookup(&self, peer: &PeerId) -> Option<Key<PairPsk>> {
         let mut m = self.tickets.lock().ok()?;
         let st = m.get_mut(peer)?;
         if st.left == 0 || st.expires < Instant::now() {
@@ -319,7 +320,7 @@ impl ResumeTable {
     /// Make `conn` the session's connection and return a lease for it, with the connection it
     /// replaces (a resume while the earlier one is still attached). Atomic, so of two racing
     /// resumes one supersedes the other.
-    fn attach(&self, peer: &[u8; KEY_LEN], conn: &Connection) -> (SessionLease, Option<Live>) {
+    fn attach(&self, peer: &PeerId, conn: &Connection) -> (SessionLease, Option<Live>) {
         let (tx, rx) = tokio::sync::watch::channel(());
         let lease = SessionLease { _alive: tx };
         let old =
@@ -332,7 +333,7 @@ impl ResumeTable {
     /// The session of `peer` sent its request frame `body`: remember it on a first connection
     /// (or a resume whose first connection never sent one); on a resumed connection, refuse a
     /// request that differs from the original and burn the ticket.
-    pub fn bind_request(&self, peer: &[u8; KEY_LEN], resumed: bool, body: &[u8]) -> Result<(), &'static str> {
+    pub fn bind_request(&self, peer: &PeerId, resumed: bool, body: &[u8]) -> Result<(), &'static str> {
         use sha2::Digest;
         let h: [u8; 32] = Sha256::digest(body).into();
         let Ok(mut m) = self.tickets.lock() else { return Err("resume table unavailable (internal error)") };
@@ -356,14 +357,14 @@ impl ResumeTable {
         }
     }
 
-    fn burn(&self, peer: &[u8; KEY_LEN]) {
+    fn burn(&self, peer: &PeerId) {
         if let Ok(mut m) = self.tickets.lock() {
             m.remove(peer);
         }
     }
 
     /// Forget the ticket of `peer` (its session ended cleanly).
-    pub fn forget(&self, peer: &[u8; KEY_LEN]) {
+    pub fn forget(&self, peer: &PeerId) {
         self.burn(peer);
     }
 }
@@ -398,7 +399,7 @@ pub struct Authenticated {
     /// Dialer: how to reconnect this session.
     pub ticket: Option<ResumeTicket>,
     /// The peer's Noise static key, authenticated by the handshake.
-    pub peer: [u8; KEY_LEN],
+    pub peer: PeerId,
     /// First contact with a code: the 4-word verifier both sides derive from the PAKE
     /// (security.md §2.6); equal on both sides unless someone is in the middle.
     pub verifier: Option<String>,
@@ -463,12 +464,12 @@ async fn dial_inner(
             let (fc, n3) = hs.on_n2(&n2)?;
             write_hs(send, ty::N3, &n3).await?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
-            let ticket = ResumeTicket { peer_static: *fc.remote_static(), key };
+            let ticket = ResumeTicket { peer_static: PeerId::from_bytes(*fc.remote_static()), key };
             Ok((false, Some(ticket), Some(out.verifier().to_owned())))
         }
         DialAuth::Resume(t) => {
             // <- s (pinned from the first handshake); -> e, es, s, ss
-            let (hs, r1) = ReconnectInitiator::start(identity, &t.peer_static, &t.key, &ekm)?;
+            let (hs, r1) = ReconnectInitiator::start(identity, t.peer_static.as_bytes(), &t.key, &ekm)?;
             write_hs(send, ty::R1, &r1).await?;
             // <- e, ee, se, psk
             let r2 = read_hs(recv, ty::R2).await?;
@@ -510,7 +511,7 @@ async fn listen_inner(
     identity: &Identity,
     streams: &mut Option<(SendStream, RecvStream)>,
     spent: &mut bool,
-) -> Result<(bool, [u8; KEY_LEN], Option<String>, SessionLease)> {
+) -> Result<(bool, PeerId, Option<String>, SessionLease)> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
@@ -553,15 +554,16 @@ async fn listen_inner(
             let n3 = read_hs(recv, ty::N3).await?;
             let fc = hs.on_n3(&n3)?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
-            resumes.insert(&ResumeTicket { peer_static: *fc.remote_static(), key });
-            let (lease, _) = resumes.attach(fc.remote_static(), conn);
-            Ok((false, *fc.remote_static(), Some(out.verifier().to_owned()), lease))
+            resumes.insert(&ResumeTicket { peer_static: PeerId::from_bytes(*fc.remote_static()), key });
+            let (lease, _) = resumes.attach(&PeerId::from_bytes(*fc.remote_static()), conn);
+            Ok((false, PeerId::from_bytes(*fc.remote_static()), Some(out.verifier().to_owned()), lease))
         }
         ty::R1 => {
             let mut peer = None;
             let r = ReconnectResponder::on_msg1(identity, &ekm, &first, |p| {
-                peer = Some(*p);
-                resumes.lookup(p)
+                let p = PeerId::from_bytes(*p);
+                peer = Some(p);
+                resumes.lookup(&p)
             });
             let (hs, r2) = match r {
                 Ok(x) => x,
@@ -578,12 +580,12 @@ async fn listen_inner(
             match hs.on_confirm(&r3) {
                 Ok(done) => {
                     // Authenticated: only now may this connection take the session over.
-                    let (lease, old) = resumes.attach(done.remote_static(), conn);
+                    let (lease, old) = resumes.attach(&PeerId::from_bytes(*done.remote_static()), conn);
                     if let Err(e) = supersede(old).await {
                         conn.close(VarInt::from_u32(close::ERROR), b"earlier connection still ending; retry");
                         return Err(e);
                     }
-                    Ok((true, *done.remote_static(), None, lease))
+                    Ok((true, PeerId::from_bytes(*done.remote_static()), None, lease))
                 }
                 Err(e) => {
                     if let Some(p) = &peer {
