@@ -1,9 +1,191 @@
-//! Resolved options: flags over `PCP_*` environment over defaults, with XDG paths. Built once;
-//! commands see only `Options`, never clap types.
+//! Resolved options: flags over `PCP_*` environment over defaults, with XDG paths. Built once
+//! ([`Options`]); below `cmd`, nothing sees clap types.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use anyhow::Result;
+
+use crate::chunk::ChunkParams;
+use crate::cli::{ConnectArgs, CpArgs, SyncArgs};
+use crate::engine::destination::DestConfig;
+use crate::engine::source::SourceConfig;
+use crate::filter::{parse_filter_rule, read_exclude_file, Filter, Rule};
+use crate::net::client::DialOptions;
+use crate::proto::Flags;
 use crate::report::Verbosity;
+use crate::scan::{ScanOptions, SourceSpec};
+
+/// Where a transfer runs: both ends here, or one on a peer. Compression and the destination's
+/// rate limit differ (a local copy never compresses; a network one does unless told not to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Local to local.
+    Local,
+    /// One side on a peer.
+    Network,
+}
+
+/// The options of one transfer command (`sync`, `cp`), resolved once from the command line
+/// (env and a config file, when those arrive, are folded in here and nowhere else). The only
+/// factory of [`SourceConfig`] and [`DestConfig`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Transfer flags both roles agree on.
+    pub flags: Flags,
+    /// `--max-delete` (0: unlimited).
+    pub max_delete: u64,
+    /// Include/exclude rules.
+    pub filter: Filter,
+    /// How the source walks.
+    pub scan: ScanOptions,
+    /// The source may compress chunks.
+    pub compress: bool,
+    /// `pcp cp` naming (a directory copied onto a new name becomes that name; no `-r`, no
+    /// directories).
+    pub cp: bool,
+    /// `--manifest`: the destination's manifest file.
+    pub manifest: Option<PathBuf>,
+    /// fsync before rename (off with `--no-fsync`).
+    pub fsync: bool,
+    /// `--bwlimit` in bytes per second.
+    pub bwlimit: Option<u64>,
+    /// Local or network.
+    pub reach: Reach,
+    /// Output.
+    pub verbosity: Verbosity,
+    /// `--stats`.
+    pub show_stats: bool,
+    /// How to reach a peer.
+    pub dial: DialOptions,
+    /// `--code-file`.
+    pub code_file: Option<PathBuf>,
+}
+
+/// How to reach a peer, from its flags.
+pub fn dial_options(c: &ConnectArgs) -> DialOptions {
+    DialOptions { addr: c.addr.clone(), timeout: Duration::from_secs(c.timeout), verify: c.verify, retries: c.retries }
+}
+
+/// Compile the filter rules of `pcp sync`, in the order rsync applies them: --filter,
+/// --include and --exclude as given (first match wins), then --exclude-from files.
+fn filter_of(a: &SyncArgs) -> Result<Filter> {
+    let mut rules = Vec::new();
+    for f in &a.filter {
+        rules.push(parse_filter_rule(f)?);
+    }
+    for i in &a.include {
+        rules.push(Rule::Include(i.clone()));
+    }
+    for e in &a.exclude {
+        rules.push(Rule::Exclude(e.clone()));
+    }
+    for f in &a.exclude_from {
+        rules.extend(read_exclude_file(f)?);
+    }
+    Ok(Filter::new(rules, a.gitignore)?)
+}
+
+impl Options {
+    /// `pcp sync` options.
+    pub fn sync(a: &SyncArgs, reach: Reach) -> Result<Self> {
+        let mut flags = 0;
+        let mut set = |on: bool, bit: u64| {
+            if on {
+                flags |= bit;
+            }
+        };
+        set(a.delete, Flags::DELETE);
+        set(a.dry_run, Flags::DRY_RUN);
+        set(a.checksum, Flags::CHECKSUM);
+        set(a.archive || a.perms, Flags::PERMS);
+        set(a.archive || a.times, Flags::TIMES);
+        set(a.archive || a.links, Flags::LINKS);
+        set(a.safe_links, Flags::SAFE_LINKS);
+        let compress = match reach {
+            Reach::Local => a.compress,
+            Reach::Network => !a.no_compress,
+        };
+        set(compress || a.compress, Flags::COMPRESS);
+        set(true, Flags::ROOT_MODE);
+        Ok(Self {
+            flags: Flags(flags),
+            max_delete: a.max_delete.unwrap_or(0),
+            filter: filter_of(a)?,
+            scan: ScanOptions { recursive: a.archive || a.recursive, links: a.archive || a.links },
+            compress,
+            cp: false,
+            manifest: a.manifest.clone(),
+            fsync: !a.no_fsync,
+            bwlimit: a.bwlimit,
+            reach,
+            verbosity: verbosity(&a.out, a.itemize, a.partial_progress),
+            show_stats: a.out.stats,
+            dial: dial_options(&a.conn),
+            code_file: a.conn.code_file.clone(),
+        })
+    }
+
+    /// `pcp cp` options: permissions and links kept, times with -p, content always compared.
+    pub fn cp(a: &CpArgs, reach: Reach) -> Self {
+        let mut flags = Flags::PERMS | Flags::LINKS | Flags::CHECKSUM | Flags::ROOT_MODE;
+        if a.preserve {
+            flags |= Flags::TIMES;
+        }
+        let compress = reach == Reach::Network;
+        if compress {
+            flags |= Flags::COMPRESS;
+        }
+        Self {
+            flags: Flags(flags),
+            max_delete: 0,
+            filter: Filter::none(),
+            scan: ScanOptions { recursive: a.recursive, links: true },
+            compress,
+            cp: true,
+            manifest: None,
+            fsync: !a.no_fsync,
+            bwlimit: a.bwlimit,
+            reach,
+            verbosity: verbosity(&a.out, false, false),
+            show_stats: a.out.stats,
+            dial: dial_options(&a.conn),
+            code_file: a.conn.code_file.clone(),
+        }
+    }
+
+    /// The source role's configuration for `specs`.
+    pub fn source(&self, specs: Vec<SourceSpec>) -> SourceConfig {
+        SourceConfig {
+            manifest: specs.first().map(|s| manifest_for(&s.path)),
+            specs,
+            scan: self.scan,
+            filter: self.filter.clone(),
+            params: ChunkParams::DEFAULT,
+            compress: self.compress,
+            flags: self.flags,
+            max_delete: self.max_delete,
+            bwlimit: self.bwlimit,
+        }
+    }
+
+    /// The destination role's configuration for `root`.
+    pub fn dest(&self, root: PathBuf) -> DestConfig {
+        DestConfig {
+            manifest: Some(self.manifest.clone().unwrap_or_else(|| manifest_for(&root))),
+            root,
+            flags: self.flags,
+            max_delete: self.max_delete,
+            filter: self.filter.clone(),
+            fsync: self.fsync,
+            umask: umask(),
+            // A local copy is paced once, by its source.
+            bwlimit: if self.reach == Reach::Network { self.bwlimit } else { None },
+            offer: None,
+            root_fd: None,
+        }
+    }
+}
 
 /// The state directory (`$XDG_STATE_HOME/pcp`, else `~/.local/state/pcp`).
 pub fn state_dir() -> PathBuf {

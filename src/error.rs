@@ -44,6 +44,17 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// The kind a peer's refusal names by its exit code; codes a refusal may not carry
+    /// (interrupted, partial, timeout) or does not know read as "errors selecting files".
+    pub fn from_code(c: u8) -> Self {
+        [Self::Usage, Self::Incompatible, Self::Select, Self::Connect, Self::FileIo, Self::Protocol, Self::Auth]
+            .into_iter()
+            .find(|k| k.code() == c)
+            .unwrap_or(Self::Select)
+    }
+}
+
 /// An error that carries its kind explicitly.
 #[derive(Debug, thiserror::Error)]
 #[error("{msg}")]

@@ -39,6 +39,7 @@ pub mod plan;
 pub mod proto;
 pub mod report;
 pub mod scan;
+pub mod session;
 pub mod tty;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`). Each must never panic.
@@ -71,7 +72,7 @@ pub mod fuzzing {
     /// Decode a session frame body (what a peer sends on stream 0 after the handshake) as a
     /// request and as a response; re-encode what decodes and check it round-trips.
     pub fn session(data: &[u8]) {
-        use crate::net::session::{Request, Response};
+        use crate::proto::session::{Request, Response};
         if let Ok(r) = Request::decode(data) {
             let f = r.encode();
             assert_eq!(u32::from_le_bytes([f[0], f[1], f[2], f[3]]) as usize, f.len() - 4);

@@ -3,14 +3,20 @@
 //! return, an error, a panic (the guard's `Drop`), and SIGINT/SIGTERM (the signal thread in
 //! lib.rs calls [`restore`] before it exits the process).
 //!
-//! Owns: the terminal's echo flags while a hidden prompt waits. Does not own: where a code
-//! comes from (net::client) or when stdin counts as a terminal (the caller checks).
+//! Owns: the terminal's echo flags while a hidden prompt waits. Also where a typed code
+//! comes from ([`read_code`]: PCP_CODE, a code file, the prompt) and yes/no questions
+//! ([`confirm`]).
 //!
 //! Not covered: SIGKILL and SIGQUIT (the process dies without running any code; `stty sane` or
 //! `reset` repairs the terminal), and SIGTSTP (the shell takes the terminal back while pcp is
 //! stopped).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::auth::Code;
 use std::sync::{Mutex, PoisonError};
 
 use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions, Termios};
@@ -80,6 +86,58 @@ impl Drop for EchoOff {
         SAVED.lock().unwrap_or_else(PoisonError::into_inner).take();
         let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, &self.old);
     }
+}
+
+/// The code of the side that types it: `PCP_CODE`, `--code-file FILE`, or a terminal prompt
+/// that does not echo it. Never argv; with no terminal and no code, an error instead of a hang.
+pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
+    let text = if let Some(s) = std::env::var("PCP_CODE").ok().filter(|s| !s.trim().is_empty()) {
+        s
+    } else if let Some(f) = code_file {
+        // A code file planted behind another user's symlink would connect to their peer.
+        let mut s = String::new();
+        crate::fsio::trust::open_file(f)
+            .map_err(|e| crate::error::tagged(crate::error::Kind::Usage, format!("cannot read the code file: {e}")))
+            .and_then(|file| {
+                use std::io::Read;
+                file.take(4096).read_to_string(&mut s).map_err(|e| {
+                    crate::error::tagged(
+                        crate::error::Kind::Usage,
+                        format!("cannot read the code file {}: {e}", f.display()),
+                    )
+                })
+            })?;
+        s.lines().next().unwrap_or("").to_owned()
+    } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        // Typed without echo, like a password: the code stays off the screen and scrollback.
+        crate::tty::read_hidden_line("Enter code (not shown): ").map_err(|e| {
+            crate::error::tagged(
+                crate::error::Kind::Usage,
+                format!("cannot read the code from the terminal: {e}; set PCP_CODE or pass --code-file FILE instead"),
+            )
+        })?
+    } else {
+        return Err(crate::error::tagged(
+            crate::error::Kind::Usage,
+            "no code: set PCP_CODE, pass --code-file FILE, or run in a terminal to be asked (codes are never taken from the command line)",
+        ));
+    };
+    Code::parse(text.trim()).map_err(|e| crate::error::tagged(crate::error::Kind::Usage, e.to_string()))
+}
+
+/// Ask a yes/no question on the terminal. No terminal: an error naming `--yes`.
+pub fn confirm(question: &str) -> Result<bool> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(crate::error::tagged(
+            crate::error::Kind::Usage,
+            "cannot ask for confirmation without a terminal; pass --yes to accept",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pcp::auth::{Code, Identity};
+use pcp::net::conn;
 use pcp::net::endpoint::{Bulk, Endpoint, IDLE_TIMEOUT};
 use pcp::net::handshake::{self, close, Authenticated, DialAuth};
-use pcp::net::session::{self, Request, Response};
+use pcp::proto::session::{PeerPath, Request, Response, Scan};
+use pcp::proto::Flags;
 
 use crate::util::*;
 
@@ -178,8 +180,8 @@ impl Dialer {
     fn try_request(&self, a: &mut Authenticated, req: &Request) -> anyhow::Result<Response> {
         self.rt.block_on(async {
             tokio::time::timeout(NET_TIMEOUT, async {
-                session::write_frame(&mut a.send, &req.encode()).await?;
-                session::read_response(&mut a.recv).await
+                conn::write_frame(&mut a.send, &req.encode()).await?;
+                conn::checked_response(&conn::read_frame(&mut a.recv).await?)
             })
             .await
             .expect("no answer to the request")
@@ -193,9 +195,9 @@ impl Dialer {
 
 fn pull(path: &str) -> Request {
     Request::Pull {
-        path: path.into(),
-        flags: 0,
-        scan: session::SCAN_RECURSIVE | session::SCAN_LINKS,
+        path: PeerPath::parse(path).unwrap(),
+        flags: Flags(0),
+        scan: Scan { recursive: true, links: true },
         rename_if_file: None,
         contents_if_dir: false,
         rules: Vec::new(),
@@ -264,8 +266,8 @@ fn attack_resume_ticket_different_request() {
     drop(a1);
     let (_conn2, mut a2) = d.connect(DialAuth::Resume(&ticket)).unwrap();
     let push = Request::Push {
-        path: "sub/".into(),
-        flags: 0,
+        path: PeerPath::parse("sub/").unwrap(),
+        flags: Flags(0),
         max_delete: 0,
         single_file: false,
         dir_as_new: false,
@@ -280,4 +282,65 @@ fn attack_resume_ticket_different_request() {
     let e = d.connect(DialAuth::Resume(&ticket)).err().expect("the ticket is burnt");
     assert_eq!(pcp::error::kind_of(&e), pcp::error::Kind::Auth, "{e:#}");
     assert!(fingerprint_diff(&before, &fingerprint(&srv, &[])).is_empty(), "nothing changed in the served tree");
+}
+
+/// A pull request as raw bytes, so that a hostile dialer can name any path at all (the typed
+/// `Request` cannot hold one that leaves the served directory).
+fn raw_pull(path: &[u8]) -> Vec<u8> {
+    let mut e = pcp::proto::frame::Enc::default();
+    e.raw(&[0, 0, 0, 0]);
+    e.u8(1); // session version
+    e.u8(2); // pull
+    e.bytes(path);
+    e.varint(0); // flags
+    e.u8(3); // scan: recursive, links
+    e.bytes(b""); // no rename
+    e.u8(0); // contents_if_dir
+    e.varint(0); // no rules
+    e.u8(0); // gitignore
+    let mut buf = e.buf;
+    let n = (buf.len() - 4) as u32;
+    buf[..4].copy_from_slice(&n.to_le_bytes());
+    buf
+}
+
+/// T1/T2/T36 at the listener: a hostile dialer's raw requests for `../x`, an absolute path, or
+/// a path through a symlink out of the served directory are answered with a refusal (exit 3
+/// on an honest dialer), and nothing outside is read.
+#[test]
+fn attack_raw_request_paths_outside_served_dir() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    let outside = td.mkdir("outside");
+    td.write("outside/secret.txt", "SENTINEL");
+    std::os::unix::fs::symlink(&outside, srv.join("escape")).unwrap();
+    let abs = outside.join("secret.txt");
+    let paths: [&[u8]; 4] =
+        [b"../outside/secret.txt", abs.as_os_str().as_encoded_bytes(), b"escape/secret.txt", b"a/../../outside/"];
+    for p in paths {
+        let l = Serve::spawn(&td, CODE_A, &srv);
+        let d = Dialer::new(&l.addr);
+        let code = Code::parse(CODE_A).unwrap();
+        let (conn, mut a) = d.connect(DialAuth::Code(&code)).unwrap();
+        let resp = d.rt.block_on(async {
+            tokio::time::timeout(NET_TIMEOUT, async {
+                conn::write_frame(&mut a.send, &raw_pull(p)).await?;
+                Response::decode(&conn::read_frame(&mut a.recv).await?).map_err(anyhow::Error::from)
+            })
+            .await
+            .expect("no answer to the request")
+        });
+        let shown = String::from_utf8_lossy(p);
+        match resp {
+            Ok(Response::Refused { code, text }) => {
+                assert_eq!(code, pcp::error::Kind::Select.code(), "{shown}: {text}");
+                assert!(text.contains("refused") || text.contains("served directory"), "{shown}: {text}");
+            }
+            other => panic!("{shown}: not refused: {other:?}"),
+        }
+        // Nothing but the refusal arrives: no data stream carries the secret.
+        let next = d.rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), conn.accept_uni()).await });
+        assert!(!matches!(next, Ok(Ok(_))), "{shown}: a data stream was opened");
+        drop(l);
+    }
 }

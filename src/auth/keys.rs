@@ -21,7 +21,6 @@ pub const KEY_LEN: usize = 32;
 /// File name of the identity inside the configuration directory.
 pub const IDENTITY_FILE: &str = "identity.key";
 
-
 /// First line of an identity file; names the format version.
 const IDENTITY_MAGIC: &str = "pcp identity v1";
 

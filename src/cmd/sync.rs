@@ -1,23 +1,23 @@
 //! `pcp sync`: rsync-like sync. Local-to-local runs the source and destination roles on two
-//! threads joined by an in-memory link (the same roles the network carries over QUIC).
+//! threads joined by an in-memory link (the same roles the network carries over QUIC); with a
+//! `PEER:PATH` the dialing session does (session::dial).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use super::Outcome;
-use crate::chunk::ChunkParams;
 use crate::cli::SyncArgs;
+use crate::config::{Options, Reach};
 use crate::engine::destination::{self, DestConfig};
 use crate::engine::source::{self, SourceConfig};
 use crate::error::{tagged, Kind};
-use crate::filter::{parse_filter_rule, read_exclude_file, Filter, Rule};
 use crate::fsio::trust;
-use crate::location::Location;
-use crate::proto::Flags;
+use crate::location::{naming, DestShape, Location, SrcShape};
 use crate::report::{Reporter, Stats};
-use crate::scan::{ScanOptions, SourceSpec};
+use crate::scan::SourceSpec;
 
 /// A fully resolved local transfer.
 #[derive(Debug, Clone)]
@@ -28,29 +28,15 @@ pub struct LocalPlan {
     pub dest: DestConfig,
 }
 
-/// Compile the filter rules of `pcp sync`, in the order rsync applies them: --filter,
-/// --include and --exclude as given (first match wins), then --exclude-from files.
-pub fn filter_of(a: &SyncArgs) -> Result<Filter> {
-    let mut rules = Vec::new();
-    for f in &a.filter {
-        rules.push(parse_filter_rule(f)?);
-    }
-    for i in &a.include {
-        rules.push(Rule::Include(i.clone()));
-    }
-    for e in &a.exclude {
-        rules.push(Rule::Exclude(e.clone()));
-    }
-    for f in &a.exclude_from {
-        rules.extend(read_exclude_file(f)?);
-    }
-    Ok(Filter::new(rules, a.gitignore)?)
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::metadata(p).map(|m| m.is_dir()).unwrap_or(false)
+        && !std::fs::symlink_metadata(p).map(|m| m.file_type().is_symlink()).unwrap_or(false)
 }
 
-/// Turn SRC... DEST into source specs and the destination root (rsync's naming rules). A
+/// Turn local SRC... DEST into source specs and the destination root ([`naming`]). A
 /// destination root reached through a symlink owned by neither root nor the user is refused
 /// ([`trust::check`]).
-pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> Result<(Vec<SourceSpec>, PathBuf)> {
+pub fn resolve_paths(srcs: &[String], dest: &str, cp: bool) -> Result<(Vec<SourceSpec>, PathBuf)> {
     let mut specs = Vec::new();
     for s in srcs {
         match Location::parse(s) {
@@ -76,88 +62,39 @@ pub fn resolve_paths(srcs: &[String], dest: &str, dir_contents_if_new: bool) -> 
     }
     let dest_path = PathBuf::from(dest);
     let dest_is_dir = std::fs::metadata(&dest_path).map(|m| m.is_dir()).unwrap_or(false);
-    let dest_slash = dest.ends_with('/');
-    if specs.len() == 1 {
-        let spec = &mut specs[0];
-        let is_dir = std::fs::metadata(&spec.path).map(|m| m.is_dir()).unwrap_or(false)
-            && !std::fs::symlink_metadata(&spec.path).map(|m| m.file_type().is_symlink()).unwrap_or(false);
-        if !is_dir && !dest_is_dir && !dest_slash {
-            // Single file onto a file name: DEST names the file.
-            let name = dest_path.file_name().map(|n| n.to_string_lossy().into_owned());
-            let parent = dest_path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            spec.rename = name;
-            trust::check(&parent)?;
-            return Ok((specs, parent));
-        }
-        if is_dir && dir_contents_if_new && !dest_is_dir {
-            // cp -r dir newname: newname becomes the copy.
-            spec.contents = true;
-        }
-    } else if !dest_is_dir && dest_path.exists() {
+    if specs.len() > 1 && !dest_is_dir && dest_path.exists() {
         return Err(tagged(
             Kind::Select,
             format!("destination {dest} is not a directory; with several sources DEST must be a directory"),
         ));
     }
+    let name = dest_path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let shape = DestShape { is_dir: dest_is_dir, slash: dest.ends_with('/'), name: name.as_deref() };
+    if let [spec] = specs.as_mut_slice() {
+        let src = SrcShape { single: true, is_dir: is_real_dir(&spec.path), contents: spec.contents };
+        let n = naming(src, shape, cp);
+        spec.contents = n.contents;
+        if let Some(name) = n.rename {
+            // A single file onto a file name: DEST names the file.
+            let parent = dest_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            spec.rename = Some(name);
+            trust::check(&parent)?;
+            return Ok((specs, parent));
+        }
+    }
     trust::check(&dest_path)?;
     Ok((specs, dest_path))
 }
 
-/// The transfer flags of `pcp sync` arguments.
-pub fn flags_of(a: &SyncArgs) -> Flags {
-    let mut flags = 0;
-    let set = |f: &mut u64, on: bool, bit: u64| {
-        if on {
-            *f |= bit;
-        }
-    };
-    set(&mut flags, a.delete, Flags::DELETE);
-    set(&mut flags, a.dry_run, Flags::DRY_RUN);
-    set(&mut flags, a.checksum, Flags::CHECKSUM);
-    set(&mut flags, a.archive || a.perms, Flags::PERMS);
-    set(&mut flags, a.archive || a.times, Flags::TIMES);
-    set(&mut flags, a.archive || a.links, Flags::LINKS);
-    set(&mut flags, a.safe_links, Flags::SAFE_LINKS);
-    set(&mut flags, a.compress, Flags::COMPRESS);
-    flags |= Flags::ROOT_MODE;
-    Flags(flags)
-}
-
-/// Build the local plan from `pcp sync` arguments.
-pub fn plan(a: &SyncArgs) -> Result<LocalPlan> {
-    let (srcs, dest) = a.paths.split_at(a.paths.len() - 1);
-    let (specs, root) = resolve_paths(srcs, &dest[0], false)?;
-    let filter = filter_of(a)?;
-    let flags = flags_of(a);
-    let params = ChunkParams::DEFAULT;
-    let source = SourceConfig {
-        manifest: specs.first().map(|s| crate::config::manifest_for(&s.path)),
-        specs,
-        scan: ScanOptions { recursive: a.archive || a.recursive, links: a.archive || a.links },
-        filter: filter.clone(),
-        params,
-        compress: a.compress,
-        flags,
-        max_delete: a.max_delete.unwrap_or(0),
-        bwlimit: a.bwlimit,
-    };
-    let dest = DestConfig {
-        manifest: Some(a.manifest.clone().unwrap_or_else(|| crate::config::manifest_for(&root))),
-        root,
-        flags,
-        max_delete: a.max_delete.unwrap_or(0),
-        filter,
-        fsync: !a.no_fsync,
-        umask: crate::config::umask(),
-        bwlimit: None,
-        offer: None,
-        root_fd: None,
-    };
-    Ok(LocalPlan { source, dest })
+/// Build the local plan of SRC... DEST.
+pub fn plan(o: &Options, paths: &[String]) -> Result<LocalPlan> {
+    let (srcs, dest) = paths.split_at(paths.len() - 1);
+    let (specs, root) = resolve_paths(srcs, &dest[0], o.cp)?;
+    Ok(LocalPlan { source: o.source(specs), dest: o.dest(root) })
 }
 
 /// Run a local plan: both roles, in-memory link.
@@ -189,12 +126,60 @@ pub fn run_local(p: LocalPlan, rep: &Reporter, show_stats: bool) -> Result<Outco
     Ok(outcome)
 }
 
+/// Run SRC... DEST with resolved options: locally, or as a dialing session when one side is
+/// `PEER:PATH`.
+pub fn transfer(o: &Options, paths: &[String]) -> Result<Outcome> {
+    let rep = Reporter::new(o.verbosity);
+    if o.reach == Reach::Local {
+        return run_local(plan(o, paths)?, &rep, o.show_stats);
+    }
+    super::reported(&rep, remote(o, paths, &rep))
+}
+
+fn remote(o: &Options, paths: &[String], rep: &Reporter) -> Result<Outcome> {
+    let (srcs, dest) = paths.split_at(paths.len() - 1);
+    let dest = &dest[0];
+    let stats = Arc::new(Stats::default());
+    let start = Instant::now();
+    let verify = super::verify_prompt;
+    let cx = crate::session::dial::Ctx { rep, stop: &crate::INTERRUPTED, verify: &verify };
+    let end = match Location::parse(dest) {
+        Location::Peer { name, path } => {
+            let code = crate::tty::read_code(o.code_file.as_deref())?;
+            crate::session::dial::push(o, code, srcs, &name, &path, &cx, &stats)?
+        }
+        Location::Local { .. } => {
+            let [src] = srcs else {
+                return Err(tagged(
+                    Kind::Usage,
+                    "pulling from a peer takes exactly one PEER:PATH source; run pcp once per source",
+                ));
+            };
+            let Location::Peer { name, path } = Location::parse(src) else {
+                return Err(tagged(
+                    Kind::Usage,
+                    format!("{src}: mix of local and peer sources; give one PEER:PATH source"),
+                ));
+            };
+            let code = crate::tty::read_code(o.code_file.as_deref())?;
+            crate::session::dial::pull(o, code, &name, &path, dest, &cx, &stats)?
+        }
+    };
+    rep.stats(&stats, start.elapsed(), o.show_stats);
+    Ok(if end.partial() { Outcome::Partial } else { Outcome::Ok })
+}
+
+/// Where `paths` reach: the network when any is `PEER:PATH`.
+pub fn reach_of(paths: &[String]) -> Reach {
+    if paths.iter().any(|p| Location::parse(p).is_peer()) {
+        Reach::Network
+    } else {
+        Reach::Local
+    }
+}
+
 /// `pcp sync`.
 pub fn run(a: &SyncArgs) -> Result<Outcome> {
-    if a.paths.iter().any(|p| Location::parse(p).is_peer()) {
-        return super::remote::sync(a);
-    }
-    let rep = Reporter::new(crate::config::verbosity(&a.out, a.itemize, a.partial_progress));
-    let p = plan(a)?;
-    run_local(p, &rep, a.out.stats)
+    let o = Options::sync(a, reach_of(&a.paths))?;
+    transfer(&o, &a.paths)
 }

@@ -244,5 +244,4 @@ mod tests {
             assert!(err.to_string().contains("corrupt"), "{err}");
         }
     }
-
 }

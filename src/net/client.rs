@@ -2,20 +2,19 @@
 //! and the dialer with its reconnect loop (`--retries`).
 //!
 //! Owns: where a code comes from (never argv), retry policy and backoff. Does not own: what a
-//! session does once connected (the commands and net::server decide).
+//! session does once connected (`session`), or asking the user anything (`tty`).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use rand_core::OsRng;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Runtime;
 
+use super::conn::Conn;
 use super::connect;
 use super::endpoint::{Bulk, Endpoint};
-use super::handshake::{self, Authenticated, DialAuth, ResumeTicket};
+use super::handshake::{self, DialAuth, ResumeTicket};
 use crate::auth::{Code, Identity};
 use crate::error::{tagged, Kind};
 use crate::report::Reporter;
@@ -57,51 +56,21 @@ pub fn random_code() -> Result<Code> {
     Ok(Code::generate(&mut OsRng, crate::auth::code::DEFAULT_SECRET_WORDS)?)
 }
 
-/// The code of the side that types it: `PCP_CODE`, `--code-file FILE`, or a terminal prompt
-/// that does not echo it. Never argv; with no terminal and no code, an error instead of a hang.
-pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
-    let text = if let Some(s) = std::env::var("PCP_CODE").ok().filter(|s| !s.trim().is_empty()) {
-        s
-    } else if let Some(f) = code_file {
-        // A code file planted behind another user's symlink would connect to their peer.
-        let mut s = String::new();
-        crate::fsio::trust::open_file(f)
-            .map_err(|e| tagged(Kind::Usage, format!("cannot read the code file: {e}")))
-            .and_then(|file| {
-                use std::io::Read;
-                file.take(4096)
-                    .read_to_string(&mut s)
-                    .map_err(|e| tagged(Kind::Usage, format!("cannot read the code file {}: {e}", f.display())))
-            })?;
-        s.lines().next().unwrap_or("").to_owned()
-    } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        // Typed without echo, like a password: the code stays off the screen and scrollback.
-        crate::tty::read_hidden_line("Enter code (not shown): ").map_err(|e| {
-            tagged(
-                Kind::Usage,
-                format!("cannot read the code from the terminal: {e}; set PCP_CODE or pass --code-file FILE instead"),
-            )
-        })?
-    } else {
-        return Err(tagged(
-            Kind::Usage,
-            "no code: set PCP_CODE, pass --code-file FILE, or run in a terminal to be asked (codes are never taken from the command line)",
-        ));
-    };
-    Code::parse(text.trim()).map_err(|e| tagged(Kind::Usage, e.to_string()))
+/// How to reach a peer, resolved from the command line (`--addr`, `--timeout`, `--verify`).
+#[derive(Debug, Clone, Default)]
+pub struct DialOptions {
+    /// `--addr HOST:PORT`: a known address (discovery comes later).
+    pub addr: Option<String>,
+    /// Idle timeout: give up on a silent peer after this long.
+    pub timeout: Duration,
+    /// `--verify`: show the verifier words and ask before going on.
+    pub verify: bool,
+    /// `--retries`: reconnects after a dropped connection.
+    pub retries: u32,
 }
 
-/// Ask a yes/no question on the terminal. No terminal: an error naming `--yes`.
-pub fn confirm(question: &str) -> Result<bool> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(tagged(Kind::Usage, "cannot ask for confirmation without a terminal; pass --yes to accept"));
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
-}
+/// Asks the user whether the verifier words match (`--verify`); supplied by the command.
+pub type VerifyPrompt<'a> = &'a dyn Fn(&str) -> Result<bool>;
 
 /// The dialing side of a session: connects, authenticates (code first, resume ticket after),
 /// and reconnects on a dropped connection.
@@ -115,12 +84,13 @@ pub struct Dialer {
     target: SocketAddr,
     /// `--verify`: show the verifier words and ask before going on.
     verify: bool,
+    retries: u32,
 }
 
 impl Dialer {
     /// Prepare to reach `peer` as `conn` says (`--addr`, `--timeout`), authenticating with
     /// `code`; `bulk` says which way the data will flow.
-    pub fn new(peer: &str, conn: &crate::cli::ConnectArgs, code: Code, bulk: Bulk) -> Result<Self> {
+    pub fn new(peer: &str, conn: &DialOptions, code: Code, bulk: Bulk) -> Result<Self> {
         let addr = conn.addr.as_deref();
         let rt = runtime()?;
         let target = match addr {
@@ -134,20 +104,15 @@ impl Dialer {
         };
         let ep = {
             let _g = rt.enter();
-            Endpoint::bind(connect::bind_addr_for(&target), bulk, Duration::from_secs(conn.timeout))?
+            Endpoint::bind(connect::bind_addr_for(&target), bulk, conn.timeout)?
         };
-        let verify = conn.verify;
-        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target, verify })
-    }
-
-    /// The runtime handle (for the transport threads).
-    pub fn handle(&self) -> Handle {
-        self.rt.handle().clone()
+        let (verify, retries) = (conn.verify, conn.retries);
+        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target, verify, retries })
     }
 
     /// Connect and authenticate: the code on the first connection, the session's resume
     /// ticket on later ones.
-    pub fn connect(&mut self, rep: &Reporter) -> Result<(quinn::Connection, Authenticated)> {
+    pub fn connect(&mut self, rep: &Reporter, prompt: VerifyPrompt<'_>) -> Result<Conn> {
         let (conn, path) = self.rt.block_on(connect::dial(&self.ep, &self.peer, Some(self.target)))?;
         let auth = match &self.ticket {
             Some(t) => self.rt.block_on(handshake::dial(&conn, DialAuth::Resume(t), &self.identity))?,
@@ -155,7 +120,7 @@ impl Dialer {
         };
         rep.peer_connected(conn.remote_address(), path.name(), auth.resumed, auth.verifier.as_deref());
         if let (true, Some(words)) = (self.verify, auth.verifier.as_deref()) {
-            let same = confirm(&format!("Verifier: {words}\nDoes the other side show exactly these words?"))?;
+            let same = prompt(words)?;
             if !same {
                 conn.close(quinn::VarInt::from_u32(handshake::close::CODE_REJECTED), handshake::VERIFIER_DECLINED);
                 return Err(tagged(
@@ -167,19 +132,15 @@ impl Dialer {
         if let Some(t) = &auth.ticket {
             self.ticket = Some(t.clone());
         }
-        Ok((conn, auth))
+        Ok(Conn::new(self.rt.handle().clone(), conn, auth, path.name()))
     }
 
     /// Run `f` (one connection's worth of work) and, when the connection drops, reconnect and
     /// run it again, up to `retries` times with exponential backoff.
-    pub fn with_retries<T>(
-        &mut self,
-        retries: u32,
-        rep: &Reporter,
-        mut f: impl FnMut(&mut Self, u32) -> Result<T>,
-    ) -> Result<T> {
+    pub fn with_retries<T>(&mut self, rep: &Reporter, mut f: impl FnMut(&mut Self, u32) -> Result<T>) -> Result<T> {
         let mut delay = BACKOFF_START;
         let mut attempt = 0u32;
+        let retries = self.retries;
         loop {
             match f(self, attempt) {
                 Ok(v) => {

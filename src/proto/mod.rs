@@ -3,6 +3,7 @@
 
 pub mod frame;
 pub mod message;
+pub mod session;
 
 pub use message::{ChunkId, Entry, Flags, Hello, Kind, Message};
 
@@ -32,6 +33,9 @@ pub enum Error {
     /// Out-of-order or inconsistent message.
     #[error("peer broke the protocol: {0}")]
     State(String),
+    /// A path a peer named that is not inside what the listener serves.
+    #[error("{0}")]
+    PeerPath(String),
     /// Incompatible version.
     #[error("peer speaks protocol version {0}, this pcp speaks {1}; upgrade the older side")]
     Version(u32, u32),

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::{human, sanitize, Reporter};
-use crate::net::session::ListEntry;
+use crate::proto::session::{ListEntry, ListKind};
 
 impl Reporter {
     /// The code to give the other side: always on stderr (it is the point of the command),
@@ -66,7 +66,7 @@ impl Reporter {
                 utc(e.mtime),
                 sanitize(&e.name)
             );
-            if e.kind == 2 {
+            if e.kind == ListKind::Symlink {
                 line.push_str(" -> ");
                 line.push_str(&sanitize(&String::from_utf8_lossy(&e.target)));
             }
@@ -76,8 +76,8 @@ impl Reporter {
 
     /// What `pcp send` offers, in full (names sanitised), on stderr; `offer` events with --json.
     pub fn offer(&self, entries: &[ListEntry], escaping_links: usize) {
-        let files = entries.iter().filter(|e| e.kind == 0).count();
-        let total: u64 = entries.iter().filter(|e| e.kind == 0).map(|e| e.size).sum();
+        let files = entries.iter().filter(|e| e.kind == ListKind::File).count();
+        let total: u64 = entries.iter().filter(|e| e.kind == ListKind::File).map(|e| e.size).sum();
         if self.v.json {
             for e in entries {
                 self.json(
@@ -89,8 +89,10 @@ impl Reporter {
             for e in entries {
                 let name = sanitize(&e.name);
                 match e.kind {
-                    1 => eprintln!("  {:>12}  {name}/", "dir"),
-                    2 => eprintln!("  {:>12}  {name} -> {}", "link", sanitize(&String::from_utf8_lossy(&e.target))),
+                    ListKind::Dir => eprintln!("  {:>12}  {name}/", "dir"),
+                    ListKind::Symlink => {
+                        eprintln!("  {:>12}  {name} -> {}", "link", sanitize(&String::from_utf8_lossy(&e.target)))
+                    }
                     _ => eprintln!("  {:>12}  {name}", human(e.size)),
                 }
             }
@@ -103,22 +105,22 @@ impl Reporter {
     }
 }
 
-fn kind_name(k: u8) -> &'static str {
+fn kind_name(k: ListKind) -> &'static str {
     match k {
-        0 => "file",
-        1 => "dir",
-        2 => "symlink",
-        _ => "other",
+        ListKind::File => "file",
+        ListKind::Dir => "dir",
+        ListKind::Symlink => "symlink",
+        ListKind::Other => "other",
     }
 }
 
-fn mode_string(kind: u8, mode: u32) -> String {
+fn mode_string(kind: ListKind, mode: u32) -> String {
     let mut s = String::with_capacity(10);
     s.push(match kind {
-        1 => 'd',
-        2 => 'l',
-        0 => '-',
-        _ => '?',
+        ListKind::Dir => 'd',
+        ListKind::Symlink => 'l',
+        ListKind::File => '-',
+        ListKind::Other => '?',
     });
     for shift in [6u32, 3, 0] {
         let b = (mode >> shift) & 7;
@@ -163,8 +165,8 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(mode_string(1, 0o755), "drwxr-xr-x");
-        assert_eq!(mode_string(0, 0o644), "-rw-r--r--");
+        assert_eq!(mode_string(ListKind::Dir, 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(ListKind::File, 0o644), "-rw-r--r--");
         assert_eq!(group3(1234567), "1,234,567");
         assert_eq!(group3(12), "12");
         assert_eq!(utc(0), "1970/01/01 00:00:00");

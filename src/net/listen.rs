@@ -1,0 +1,109 @@
+//! The listening side of reaching a peer: one QUIC endpoint, the one-time code it prints, the
+//! resume secrets of its sessions, and the handshake of each incoming connection. What an
+//! authenticated connection may then do is the session layer's business (`session::accept`).
+//!
+//! Owns: binding, the code's lifetime (print, renew after use, cool down after failures),
+//! resume tickets, handshake limits. Does not own: the accept loop or its policy.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::runtime::Runtime;
+
+use super::conn::Conn;
+use super::endpoint::{Bulk, Endpoint, Incoming, IDLE_TIMEOUT};
+use super::handshake::{self, CodeGuard, ResumeTable, CODE_TTL};
+use crate::auth::keys::PeerId;
+use crate::auth::Identity;
+use crate::error::{tagged, Kind};
+use crate::report::Reporter;
+
+/// A bound listener with its code.
+pub struct Listener {
+    rt: Runtime,
+    ep: Endpoint,
+    id: Identity,
+    guard: CodeGuard,
+    resumes: ResumeTable,
+}
+
+/// A connection that passed the endpoint's limits; its TLS and pcp handshakes are ahead.
+pub struct Arrival<'a>(Incoming<'a>);
+
+impl Arrival<'_> {
+    /// Refuse it before any TLS work (the listener is busy).
+    pub fn refuse(self) {
+        self.0.refuse();
+    }
+}
+
+impl Listener {
+    /// Bind `listen` (default `connect::DEFAULT_LISTEN`), then print the address and a code.
+    pub fn bind(listen: Option<&str>, rep: &Reporter) -> Result<Self> {
+        let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
+        let addr: SocketAddr = listen.parse().map_err(|_| {
+            tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
+        })?;
+        let code = super::client::new_code()?;
+        let rt = super::client::runtime()?;
+        let ep = {
+            let _g = rt.enter();
+            Endpoint::bind(addr, Bulk::Either, IDLE_TIMEOUT)?
+        };
+        let id = super::client::identity()?;
+        rep.listening(ep.local_addr()?);
+        rep.code(&code.to_string());
+        let guard = CodeGuard::new(code, CODE_TTL);
+        Ok(Self { rt, ep, id, guard, resumes: ResumeTable::default() })
+    }
+
+    /// The next connection that passed the endpoint's limits, waiting at most `wait`: `Ok(None)`
+    /// when none came in time, an error when the endpoint closed.
+    pub fn arrival(&self, wait: Duration) -> Result<Option<Arrival<'_>>> {
+        match self.rt.block_on(async { tokio::time::timeout(wait, self.ep.incoming()).await }) {
+            Err(_) => Ok(None),
+            Ok(Some(i)) => Ok(Some(Arrival(i))),
+            Ok(None) => Err(tagged(Kind::Connect, "the endpoint closed")),
+        }
+    }
+
+    /// TLS, then the pcp handshake (code or resume). `Ok(None)`: the TLS handshake failed, so
+    /// the connection never reached pcp (nothing to report). An error: the pcp handshake
+    /// failed (a wrong code is `Kind::Auth`).
+    pub fn authenticate(&self, a: Arrival<'_>) -> Result<Option<Conn>> {
+        let Ok(pending) = self.rt.block_on(a.0.connect()) else {
+            return Ok(None);
+        };
+        let auth = self.rt.block_on(handshake::listen(pending.conn(), &self.guard, &self.resumes, &self.id))?;
+        let conn = pending.authenticated();
+        Ok(Some(Conn::new(self.rt.handle().clone(), conn, auth, "direct")))
+    }
+
+    /// After a handshake spent the code (or it expired), print a fresh one for the next peer;
+    /// after a failed one, also when the next code attempt will be accepted.
+    pub fn renew_code(&self, rep: &Reporter) {
+        if let Some(r) = self.guard.renew_if_spent(|| super::client::random_code().ok(), CODE_TTL) {
+            if let Some((failures, wait)) = r.cooldown {
+                rep.warn(&handshake::cooldown_notice(failures, wait));
+            }
+            rep.code(&r.code.to_string());
+        }
+    }
+
+    /// Bind the session of `peer` to its first request frame `body` (a resumed connection may
+    /// only repeat it); an error text to refuse with.
+    pub fn bind_request(&self, peer: &PeerId, resumed: bool, body: &[u8]) -> Result<(), &'static str> {
+        self.resumes.bind_request(peer, resumed, body)
+    }
+
+    /// The session of `peer` ended cleanly: its resume secret is no longer needed.
+    pub fn forget(&self, peer: &PeerId) {
+        self.resumes.forget(peer);
+    }
+
+    /// Close every connection and wait (bounded) until the peers were told.
+    pub fn shutdown(&self) {
+        self.rt.block_on(self.ep.shutdown());
+    }
+}

@@ -1,0 +1,268 @@
+//! The listener's side of a session: read the one request, confine it to what the policy
+//! grants this peer, answer, and run the role it implies.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::driver::{run_role, RoleConfig, TransferEnd};
+use super::policy::{Grant, Offered, ServedDir};
+use crate::chunk::ChunkParams;
+use crate::engine::destination::DestConfig;
+use crate::engine::source::SourceConfig;
+use crate::error::{tagged, Kind};
+use crate::filter::{Filter, Rule};
+use crate::fsio::served::{self, Found, Refusal};
+use crate::net::conn::{Answer, Close, Conn};
+use crate::net::listen::Listener;
+use crate::path::SafeRelPath;
+use crate::proto::session::{ListEntry, PeerPath, Request, Response, ENTRIES_PER_FRAME};
+use crate::proto::Flags;
+use crate::report::{Reporter, Stats};
+use crate::scan::{ScanOptions, SourceSpec};
+
+/// Flags a peer may set for a transfer into or out of the served tree.
+const PEER_FLAGS: u64 = Flags::DELETE
+    | Flags::DRY_RUN
+    | Flags::CHECKSUM
+    | Flags::PERMS
+    | Flags::TIMES
+    | Flags::LINKS
+    | Flags::SAFE_LINKS
+    | Flags::COMPRESS
+    | Flags::ROOT_MODE;
+
+/// How long an authenticated peer has to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a receiver has to confirm an offer (a person reads the list).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long to wait for the dialer to close after a final answer.
+const LINGER: Duration = Duration::from_secs(10);
+
+/// How a served session ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// A transfer ran.
+    Transfer(TransferEnd),
+    /// A listing was sent.
+    Listed,
+    /// The request was refused (reason sent to the peer).
+    Refused(anyhow::Error),
+    /// The receiver declined the offer.
+    Declined,
+}
+
+enum Plan {
+    Role(RoleConfig, Response),
+    List(Vec<ListEntry>),
+    Offer,
+}
+
+fn refusal(r: Refusal) -> Response {
+    Response::Refused { code: r.kind.code(), text: r.text }
+}
+
+fn refuse(kind: Kind, text: impl Into<String>) -> Response {
+    Response::Refused { code: kind.code(), text: text.into() }
+}
+
+fn frames(list: &[Response]) -> Vec<u8> {
+    list.iter().flat_map(Response::encode).collect()
+}
+
+fn entry_frames(entries: &[ListEntry]) -> Vec<Response> {
+    let mut out: Vec<Response> = entries.chunks(ENTRIES_PER_FRAME).map(|c| Response::Entries(c.to_vec())).collect();
+    out.push(Response::End { count: entries.len() as u64 });
+    out
+}
+
+/// Serve one authenticated connection under `grant`. The listener binds the session's resume
+/// ticket to its first request: a resumed connection may only repeat it.
+pub fn handle(
+    conn: &mut Conn,
+    grant: Grant<'_>,
+    listener: &Listener,
+    rep: &Reporter,
+    stats: &Arc<Stats>,
+    stop: &AtomicBool,
+) -> Result<Ended> {
+    // The lease lives until this function returns: until then a resume of this session waits.
+    let _lease = conn.take_lease();
+    let body = conn.recv_frame(Some((REQUEST_TIMEOUT, "the peer sent no request within 30 s")))?;
+    if let Err(text) = listener.bind_request(&conn.peer(), conn.resumed(), &body) {
+        conn.finish_with(&refuse(Kind::Protocol, text).encode(), LINGER);
+        rep.warn(&format!("refused a request: {text}"));
+        return Ok(Ended::Refused(tagged(Kind::Protocol, format!("refused a request: {text}"))));
+    }
+    let plan = match Request::decode(&body) {
+        // A path outside what is served: answer with the reason, like any other refusal.
+        Err(crate::proto::Error::PeerPath(text)) => Err(refuse(Kind::Select, text)),
+        Err(e) => return Err(e.into()),
+        Ok(req) => plan(&grant, req),
+    };
+    let plan = match plan {
+        Ok(p) => p,
+        Err(resp) => {
+            let (kind, text) = match &resp {
+                Response::Refused { code, text } => (Kind::from_code(*code), text.clone()),
+                _ => (Kind::Select, String::new()),
+            };
+            conn.finish_with(&resp.encode(), LINGER);
+            rep.warn(&format!("refused a request: {}", crate::report::sanitize(&text)));
+            return Ok(Ended::Refused(tagged(kind, format!("refused a request: {text}"))));
+        }
+    };
+    match plan {
+        Plan::Role(role, ok) => {
+            conn.send_frame(&ok.encode())?;
+            Ok(Ended::Transfer(run_role(conn, Answer::Read, role, rep, stats, stop)?))
+        }
+        Plan::List(entries) => {
+            conn.finish_with(&frames(&entry_frames(&entries)), LINGER);
+            Ok(Ended::Listed)
+        }
+        Plan::Offer => {
+            let Grant::Offer(offered) = grant else {
+                return Err(anyhow::anyhow!("offer without files (internal error)"));
+            };
+            offer(conn, offered, rep, stats, stop)
+        }
+    }
+}
+
+/// `pcp send`: show the list, wait for the receiver's answer, send.
+fn offer(conn: &mut Conn, o: &Offered, rep: &Reporter, stats: &Arc<Stats>, stop: &AtomicBool) -> Result<Ended> {
+    conn.send_frame(&frames(&entry_frames(&o.entries)))?;
+    // The receiver may take its time to decide (a person reads the list).
+    let answer = conn.recv_frame(Some((CONFIRM_TIMEOUT, "the receiver did not answer the offer within 10 minutes")))?;
+    match Response::decode(&answer)? {
+        Response::Confirm { accept: true } => {}
+        Response::Confirm { accept: false } => {
+            conn.close(Close::Done, b"declined");
+            return Ok(Ended::Declined);
+        }
+        _ => return Err(crate::proto::Error::Malformed("expected the receiver's confirmation").into()),
+    }
+    let cfg = SourceConfig {
+        manifest: None,
+        specs: o.specs.clone(),
+        scan: ScanOptions { recursive: true, links: true },
+        filter: Filter::none(),
+        params: ChunkParams::DEFAULT,
+        compress: true,
+        flags: Flags(Flags::PERMS | Flags::TIMES | Flags::LINKS | Flags::SAFE_LINKS),
+        max_delete: 0,
+        bwlimit: None,
+    };
+    Ok(Ended::Transfer(run_role(conn, Answer::Read, RoleConfig::Source(Box::new(cfg)), rep, stats, stop)?))
+}
+
+fn filter_from(rules: Vec<Rule>, gitignore: bool) -> Result<Filter, Response> {
+    Filter::new(rules, gitignore).map_err(|e| refuse(Kind::Usage, e.to_string()))
+}
+
+fn plan(grant: &Grant<'_>, req: Request) -> Result<Plan, Response> {
+    let (served, read_only) = match grant {
+        Grant::Dir { served, read_only } => (*served, *read_only),
+        Grant::Offer(_) => {
+            return match req {
+                Request::Offer => Ok(Plan::Offer),
+                _ => Err(refuse(Kind::Usage, "this peer runs `pcp send`; use `pcp receive` to get its files")),
+            }
+        }
+    };
+    match req {
+        Request::Offer => Err(refuse(Kind::Usage, "this peer runs `pcp serve`; use pcp sync, cp or ls with PEER:PATH")),
+        Request::List { path } => served::list(&served.root, path.rel()).map(Plan::List).map_err(refusal),
+        Request::Push { path, flags, max_delete, single_file, dir_as_new: _, rules, gitignore } => {
+            if read_only {
+                return Err(refuse(
+                    Kind::Usage,
+                    "this peer serves its directory read-only (--read-only); pull from it instead",
+                ));
+            }
+            push(served, &path, flags, max_delete, single_file, filter_from(rules, gitignore)?)
+        }
+        Request::Pull { path, flags, scan, rename_if_file, contents_if_dir, rules, gitignore } => {
+            let rel = path.rel();
+            let found = served::lookup(&served.root, rel).map_err(refusal)?;
+            if found == Found::Missing {
+                return Err(refuse(Kind::Select, format!("{rel}: no such file or directory on the peer")));
+            }
+            let is_dir = found == Found::Dir;
+            let spec = SourceSpec {
+                path: PathBuf::from(rel.as_str()),
+                contents: is_dir && (path.slash() || rel.is_root() || contents_if_dir),
+                rename: rename_if_file.filter(|_| !is_dir).map(|n| n.as_str().to_owned()),
+                within: Some(served.root.clone()),
+            };
+            let flags = Flags(flags.0 & PEER_FLAGS);
+            let cfg = SourceConfig {
+                manifest: Some(crate::config::manifest_for(&rel.under(&served.dir))),
+                specs: vec![spec],
+                scan: ScanOptions { recursive: scan.recursive, links: scan.links },
+                filter: filter_from(rules, gitignore)?,
+                params: ChunkParams::DEFAULT,
+                compress: flags.has(Flags::COMPRESS),
+                flags,
+                max_delete: 0,
+                bwlimit: None,
+            };
+            Ok(Plan::Role(RoleConfig::Source(Box::new(cfg)), Response::Ok { is_dir }))
+        }
+    }
+}
+
+/// A push into `path`: the destination root (created when missing, unless -n) held open
+/// beneath the served directory.
+fn push(
+    served: &ServedDir,
+    path: &PeerPath,
+    flags: Flags,
+    max_delete: u64,
+    single_file: bool,
+    filter: Filter,
+) -> Result<Plan, Response> {
+    let rel = path.rel();
+    let found = served::lookup(&served.root, rel).map_err(refusal)?;
+    if found == Found::Link {
+        return Err(refuse(Kind::Select, format!("destination {rel} is a symlink; refused")));
+    }
+    let is_dir = found == Found::Dir;
+    let rename = single_file && !is_dir && !path.slash() && !rel.is_root();
+    let root_rel =
+        if rename { rel.split_last().map(|(p, _)| p).unwrap_or_else(SafeRelPath::root) } else { rel.clone() };
+    if !rename && found == Found::Other {
+        return Err(refuse(Kind::Select, format!("destination {rel} is not a directory")));
+    }
+    let root = root_rel.under(&served.dir);
+    let root_fd = if flags.has(Flags::DRY_RUN) {
+        // -n changes nothing, not even missing directories (lookup checked the path).
+        None
+    } else {
+        // Hold the root, opened beneath the served directory with no symlink followed: the
+        // destination role writes there, not wherever the path leads by then.
+        Some(Arc::new(served::make_dirs(&served.root, &root_rel).map_err(refusal)?))
+    };
+    let mut flags = flags.0 & PEER_FLAGS;
+    if root_rel.is_root() {
+        // T16: never change the served directory itself from peer data.
+        flags &= !Flags::ROOT_MODE;
+    }
+    let cfg = DestConfig {
+        manifest: Some(crate::config::manifest_for(&root)),
+        root,
+        flags: Flags(flags),
+        max_delete,
+        filter,
+        fsync: true,
+        umask: crate::config::umask(),
+        bwlimit: None,
+        offer: None,
+        root_fd,
+    };
+    Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
+}
