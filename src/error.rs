@@ -104,8 +104,42 @@ pub fn kind_of(e: &anyhow::Error) -> Kind {
         if c.downcast_ref::<crate::manifest::Error>().is_some() {
             return Kind::FileIo;
         }
+        if let Some(n) = c.downcast_ref::<crate::net::error::Error>() {
+            return n.kind();
+        }
     }
-    Kind::Partial
+    // Not classified: a message pcp raised without a kind, i.e. a bug (docs/cli.md: exit 12,
+    // "internal error"). Never 23: a partial transfer is an outcome, not an error type.
+    Kind::Protocol
+}
+
+/// The text of an error chain with each fact once: `prefix` (a path, or empty), then each
+/// cause, skipping a cause whose text the message already holds (a layer whose message
+/// includes its source's) and a leading `PATH: ` the message already ends with (a context
+/// that named the path, over a cause that names it again). So
+/// `opening destination d/: d/: Not a directory (os error 20): Not a directory (os error 20)`
+/// reads `opening destination d/: Not a directory (os error 20)`.
+pub fn chain_text(prefix: &str, e: &anyhow::Error) -> String {
+    let mut out = prefix.to_owned();
+    for c in e.chain() {
+        let mut m = c.to_string();
+        if m.is_empty() || out.contains(&m) {
+            continue;
+        }
+        if let Some((head, rest)) = m.split_once(": ") {
+            if !head.is_empty() && out.trim_end_matches(": ").ends_with(head) {
+                m = rest.to_owned();
+                if out.contains(&m) {
+                    continue;
+                }
+            }
+        }
+        if !out.is_empty() && !out.ends_with(": ") {
+            out.push_str(": ");
+        }
+        out.push_str(&m);
+    }
+    out
 }
 
 /// Whether the chain contains a broken pipe (exit 0 quietly, like `pcp ls | head`).
@@ -136,5 +170,20 @@ mod tests {
         }
         let e = anyhow::Error::from(crate::proto::Error::Truncated).context("x");
         assert_eq!(kind_of(&e), Kind::Protocol);
+    }
+
+    #[test]
+    fn chain_text_says_each_fact_once() {
+        let io = || std::io::Error::from_raw_os_error(20);
+        let fs = crate::fsio::Error::Io { path: "a.txt/x/".into(), source: io() };
+        let e = anyhow::Error::from(fs).context("opening destination a.txt/x/");
+        assert_eq!(format!("{e:#}").matches("Not a directory").count(), 2, "anyhow repeats it: {e:#}");
+        assert_eq!(chain_text("", &e), "opening destination a.txt/x/: Not a directory (os error 20)");
+        let fs = crate::fsio::Error::Io { path: "ro/f".into(), source: std::io::Error::from_raw_os_error(13) };
+        let e = anyhow::Error::from(fs);
+        assert_eq!(chain_text("ro/f: ", &e), "ro/f: Permission denied (os error 13)");
+        assert_eq!(chain_text("", &anyhow::anyhow!("plain")), "plain");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(chain_text("", &e), "outer: inner");
     }
 }

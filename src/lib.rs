@@ -1,25 +1,63 @@
 //! pcp — peer copy: rsync semantics, scp ease, end-to-end encrypted peer-to-peer sync.
 //!
-//! # Module map and data flow
+//! # Layers (each imports only the ones below it; tests/layering.rs checks the rules)
 //!
 //! ```text
-//! argv → cli::Cli → cmd::<command>::run (options resolved once: filter, paths, flags)
+//! main → lib::run → cli (clap types only) → cmd::<command> (builds config::Options, calls
+//!                                                            session or engine, one exit code)
+//!   config    Options: flags (then env, config file) resolved once; the factory of
+//!             SourceConfig / DestConfig; XDG paths
+//!   location  SRC/DEST parsing and `naming`, the one rsync naming rule (local, dialer, listener)
+//!   session   what two authenticated peers do: accept (the one accept loop, serve and send),
+//!             policy (what each PeerId may reach), serve (request → role), dial (push, pull,
+//!             list, receive), driver (one engine role over a net::conn::Conn)
+//!   net       reaching a peer, nothing else: endpoint (quinn, TLS, congestion), connect (how a
+//!             dialer finds a listener), handshake (PAKE → Noise, resume), listen (bind, code,
+//!             resume tickets), conn (the blocking face), transport (Link over QUIC streams).
+//!             The only module that names quinn or tokio.
+//!   engine    the drivers of the two roles: source (scan, chunk, send) and destination (plan,
+//!             assemble from local data, verify, install); file IO through fsio
+//!   fsio      every disk write and every read a peer can steer, through directory fds with
+//!             O_NOFOLLOW: DestRoot, SourceRoot, served (a served directory's lookups and
+//!             mkdirs), keyfile (the identity file), trust (symlinks someone else planted)
+//!   manifest  the only SQL: stat + chunk lists per root, a cache re-verified by BLAKE3
+//!   scan, filter, report (the only printing), error (kinds → exit codes), tty
+//! pure core — no IO, clock or randomness; bytes and events in, values out; fuzzed:
+//!   proto     messages, framing, caps, the session codec (proto::session)
+//!   plan      what to do with each entry (quick check, itemize, the accepted offer)
+//!   chunk     fastcdc cut points and BLAKE3 hashes
+//!   auth      codes, SPAKE2, Noise, typed keys and PeerId (randomness is passed in)
+//!   path, meta   SafeRelPath; Stat / FType / Meta
+//! ```
+//!
+//! # Data flow of a transfer
+//!
+//! ```text
 //!   source role (engine::source): scan + filter → FileList batches; for files the destination
 //!       needs: chunk (fastcdc + BLAKE3, streamed; cached in the source manifest) → ChunkList
 //!       batches + FileSum; Want → chunk data (zstd where it pays)
 //!   destination role (engine::destination): per entry, lstat → plan::decide (quick check,
-//!       itemize; pure) → apply through fsio; Need for files that differ, a window at a time; each chunk from the old file, then any file the
-//!       manifest indexes, verified by BLAKE3, else Want; Data verified by BLAKE3;
-//!       fsio temp file → file-hash check → (a batch at a time) syncfs → rename; deletions and
-//!       dir metadata last
+//!       itemize; pure) → apply through fsio; Need for files that differ, a window at a time;
+//!       each chunk from the old file, then any file the manifest indexes, verified by BLAKE3,
+//!       else Want; Data verified by BLAKE3; fsio temp file → file-hash check → (a batch at a
+//!       time) syncfs → rename; deletions and dir metadata last
 //!   the roles exchange proto::Message over an engine::Link: in memory for local syncs
-//!   report: the only printing (itemize, -v, progress, --json, --stats)
-//!   error::Kind → exit code (docs/cli.md)
+//!   (cmd::sync::run_local), over QUIC for network ones (session::driver + net::transport)
 //! ```
 //!
-//! The pure core — `chunk` (cut points and hashes), `proto` (messages, framing, caps),
-//! `plan` (what to do with each entry), `fsio::path` (`SafeRelPath`) — touches no sockets, clock or randomness, and is fuzzed, as
-//! are the session codec (`net::session` requests and responses) and pairing codes.
+//! # Where the next features land
+//!
+//! - **Pairing** (pinned keys, named peers): `auth` derives and types the keys; `fsio::keyfile`
+//!   stores the identity and the peer records; `net::handshake` gains `DialAuth::Paired`;
+//!   `session::policy` looks a `PeerId` up to grant its roots.
+//! - **A serve daemon with per-peer roots**: `session::accept` in daemon mode (already stops on
+//!   the signal it is given); `session::policy` from the config file (`config`).
+//! - **mDNS, a rendezvous client, hole punching, relay**: new files under `net/` (`mdns`,
+//!   `rendezvous`, `punch`, `relay`) behind `net::connect` — the dialer's face stays
+//!   `Dialer::connect → Conn`, the listener's `Listener::arrival`; `pcp rendezvous` is a new
+//!   `cmd/` file over them.
+//! - **rsync flags**: `cli` parses them, `config::Options` resolves them, `proto::Flags` and
+//!   `plan` carry their meaning to both roles.
 
 pub mod auth;
 pub mod chunk;
@@ -354,7 +392,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Err(e) if error::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let kind = error::kind_of(&e);
-            let msg = report::sanitize(&format!("{e:#}"));
+            let msg = report::sanitize(&crate::error::chain_text("", &e));
             if args.iter().any(|a| a == "--json") {
                 println!("{}", serde_json::json!({"event": "error", "message": msg, "exit_code": kind.code()}));
             }

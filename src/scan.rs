@@ -165,7 +165,8 @@ pub fn scan(
     emit: &mut dyn FnMut(Item) -> anyhow::Result<()>,
     skip: &mut dyn FnMut(Skip),
 ) -> anyhow::Result<()> {
-    let (root, top_rel, top) = open_top(spec).map_err(|e| anyhow::anyhow!("{}: {e}", spec.path.display()))?;
+    let (root, top_rel, top) = open_top(spec)
+        .map_err(|e| crate::error::tagged(crate::error::Kind::Select, format!("{}: {e}", spec.path.display())))?;
     let is_dir = top.file_type() == FileType::Directory;
     let is_link = top.file_type() == FileType::Symlink;
     let src = |rel: &Path, st: &SourceStat| SourceRef {

@@ -17,7 +17,7 @@ use crate::chunk::{ChunkHash, ChunkParams, ChunkRef, CHUNKER_NAME};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// SQLite failed.
-    #[error("manifest {path}: {source}")]
+    #[error("{}", sql_text(path, source))]
     Sql {
         /// Database file.
         path: PathBuf,
@@ -27,6 +27,17 @@ pub enum Error {
 }
 
 pub use crate::meta::Stat;
+
+/// "manifest PATH: CAUSE", naming the path once (SQLite's own text may already hold it).
+fn sql_text(path: &Path, e: &rusqlite::Error) -> String {
+    let cause = e.to_string();
+    let p = path.display().to_string();
+    if cause.contains(&p) {
+        format!("manifest: {cause}")
+    } else {
+        format!("manifest {p}: {cause}")
+    }
+}
 
 /// A known local copy of a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]

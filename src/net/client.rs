@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use rand_core::OsRng;
 use tokio::runtime::Runtime;
 
@@ -32,7 +32,7 @@ pub fn runtime() -> Result<Runtime> {
         .thread_name("pcp-net")
         .enable_all()
         .build()
-        .map_err(|e| anyhow!("starting the network runtime: {e}"))
+        .map_err(|e| super::error::Error::Setup(format!("starting the network runtime: {e}")).into())
 }
 
 /// This process's Noise identity. Pairing (stored identities) comes later; for one-time codes
@@ -153,7 +153,7 @@ impl Dialer {
                     attempt += 1;
                     rep.warn(&format!(
                         "{}; reconnecting in {:.1} s (attempt {attempt} of {retries})",
-                        crate::report::sanitize(&format!("{e:#}")),
+                        crate::report::sanitize(&crate::error::chain_text("", &e)),
                         delay.as_secs_f64()
                     ));
                     std::thread::sleep(delay);

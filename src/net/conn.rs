@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use tokio::runtime::Handle;
 
@@ -123,11 +123,15 @@ impl Conn {
     }
 
     fn send_half(&mut self) -> Result<&mut SendStream> {
-        self.send.as_mut().ok_or_else(|| anyhow!("stream 0 already handed to the transfer (internal error)"))
+        self.send
+            .as_mut()
+            .ok_or_else(|| super::error::Error::Internal("stream 0 already handed to the transfer").into())
     }
 
     fn recv_half(&mut self) -> Result<&mut RecvStream> {
-        self.recv.as_mut().ok_or_else(|| anyhow!("stream 0 already handed to the transfer (internal error)"))
+        self.recv
+            .as_mut()
+            .ok_or_else(|| super::error::Error::Internal("stream 0 already handed to the transfer").into())
     }
 
     /// Write one encoded frame (length prefix included) on stream 0.
@@ -210,8 +214,8 @@ impl Conn {
     /// Hand stream 0 to the transfer driver for `role`. With [`Answer::Pending`] the reader
     /// first checks the listener's answer to the request.
     pub fn start_transfer(&mut self, role: Role, answer: Answer, stats: Arc<Stats>) -> Result<(Link, Transport)> {
-        let send = self.send.take().ok_or_else(|| anyhow!("stream 0 already in use (internal error)"))?;
-        let recv = self.recv.take().ok_or_else(|| anyhow!("stream 0 already in use (internal error)"))?;
+        let send = self.send.take().ok_or(super::error::Error::Internal("stream 0 already in use"))?;
+        let recv = self.recv.take().ok_or(super::error::Error::Internal("stream 0 already in use"))?;
         let recv = async move {
             let mut recv = recv;
             if answer == Answer::Pending {
@@ -253,7 +257,7 @@ pub fn checked_response(body: &[u8]) -> Result<Response> {
 pub async fn write_frame(send: &mut SendStream, frame: &[u8]) -> Result<()> {
     send.write_all(frame).await.map_err(|e| match e {
         quinn::WriteError::ConnectionLost(c) => conn_err(&c, "sending the request"),
-        other => anyhow!("sending the request: {other}"),
+        other => super::error::Error::Stream(format!("sending the request: {other}")).into(),
     })
 }
 
@@ -262,7 +266,9 @@ pub async fn read_frame(recv: &mut RecvStream) -> Result<Vec<u8>> {
     let map = |e: quinn::ReadExactError| match e {
         quinn::ReadExactError::FinishedEarly(_) => anyhow::Error::from(PErr::Closed),
         quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(c)) => conn_err(&c, "during the request"),
-        quinn::ReadExactError::ReadError(other) => anyhow!("reading the request: {other}"),
+        quinn::ReadExactError::ReadError(other) => {
+            super::error::Error::Stream(format!("reading the request: {other}")).into()
+        }
     };
     let mut len = [0u8; 4];
     recv.read_exact(&mut len).await.map_err(map)?;

@@ -28,7 +28,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{IdleTimeout, TransportConfig, VarInt};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -153,14 +153,14 @@ impl Endpoint {
         let socket = udp_socket(addr).map_err(|e| {
             tagged(Kind::Connect, format!("cannot listen on {addr}: {e}; pick another address or port"))
         })?;
-        let runtime = quinn::default_runtime().ok_or_else(|| anyhow!("no async runtime for QUIC (internal error)"))?;
+        let runtime = quinn::default_runtime().ok_or(super::error::Error::Internal("no async runtime for QUIC"))?;
         let mut ecfg = quinn::EndpointConfig::default();
         // What we accept bounds the peer's MTU search (the `max_udp_payload_size` transport
         // parameter): a pushing dialer receives only ACKs and control, so it asks for none.
         let accept = if bulk == Bulk::Send { MIN_UDP_PAYLOAD } else { MAX_UDP_PAYLOAD };
-        ecfg.max_udp_payload_size(accept).map_err(|e| anyhow!("QUIC setup: {e}"))?;
+        ecfg.max_udp_payload_size(accept).map_err(|e| super::error::Error::Setup(format!("QUIC setup: {e}")))?;
         let ep = quinn::Endpoint::new(ecfg, Some(server), socket, runtime)
-            .with_context(|| format!("starting QUIC on {addr}"))?;
+            .map_err(|e| super::error::Error::Setup(format!("starting QUIC on {addr}: {e}")))?;
         Ok(Self { ep, client, limits: HandshakeLimits::new(MAX_HANDSHAKES_PER_ADDRESS) })
     }
 
@@ -374,7 +374,9 @@ fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
     t.stream_receive_window(VarInt::from_u32(STREAM_WINDOW));
     t.receive_window(VarInt::from_u32(CONN_WINDOW));
     t.send_window(SEND_WINDOW);
-    t.max_idle_timeout(Some(IdleTimeout::try_from(idle).map_err(|e| anyhow!("idle timeout: {e}"))?));
+    t.max_idle_timeout(Some(
+        IdleTimeout::try_from(idle).map_err(|e| super::error::Error::Setup(format!("idle timeout: {e}")))?,
+    ));
     t.keep_alive_interval(Some(KEEP_ALIVE.min(idle / 3)));
     t.mtu_discovery_config((bulk != Bulk::Receive).then(|| {
         let mut mtud = quinn::MtuDiscoveryConfig::default();
@@ -403,20 +405,21 @@ fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
 
 fn server_config(provider: Arc<CryptoProvider>, transport: Arc<TransportConfig>) -> Result<quinn::ServerConfig> {
     let ck = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()])
-        .map_err(|e| anyhow!("making a TLS certificate: {e}"))?;
+        .map_err(|e| super::error::Error::Setup(format!("making a TLS certificate: {e}")))?;
     let cert = CertificateDer::from(ck.cert.der().to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| anyhow!("TLS setup: {e}"))?
+        .map_err(|e| super::error::Error::Setup(format!("TLS setup: {e}")))?
         .with_no_client_auth()
         .with_single_cert(vec![cert], key)
-        .map_err(|e| anyhow!("TLS setup: {e}"))?;
+        .map_err(|e| super::error::Error::Setup(format!("TLS setup: {e}")))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
     tls.max_early_data_size = 0; // no 0-RTT
     tls.send_tls13_tickets = 0; // no session tickets
     tls.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-    let quic = QuicServerConfig::try_from(tls).map_err(|e| anyhow!("QUIC TLS setup: {e}"))?;
+    let quic =
+        QuicServerConfig::try_from(tls).map_err(|e| super::error::Error::Setup(format!("QUIC TLS setup: {e}")))?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(quic));
     cfg.transport_config(transport);
     Ok(cfg)
@@ -426,14 +429,15 @@ fn client_config(provider: Arc<CryptoProvider>, transport: Arc<TransportConfig>)
     let verifier = Arc::new(AnyCert(provider.clone()));
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| anyhow!("TLS setup: {e}"))?
+        .map_err(|e| super::error::Error::Setup(format!("TLS setup: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     tls.alpn_protocols = vec![ALPN.to_vec()];
     tls.enable_early_data = false;
     tls.resumption = rustls::client::Resumption::disabled();
-    let quic = QuicClientConfig::try_from(tls).map_err(|e| anyhow!("QUIC TLS setup: {e}"))?;
+    let quic =
+        QuicClientConfig::try_from(tls).map_err(|e| super::error::Error::Setup(format!("QUIC TLS setup: {e}")))?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
     cfg.transport_config(transport);
     Ok(cfg)

@@ -260,7 +260,7 @@ struct Live {
     done: tokio::sync::watch::Receiver<()>,
 }
 
-/// Held by whoever serves a session's connection (net::server::handle) until it stops touching
+/// Held by whoever serves a session's connection (session::serve::handle) until it stops touching
 /// files; a resume of the same session waits for it to be dropped.
 #[derive(Debug)]
 pub struct SessionLease {
@@ -414,8 +414,8 @@ pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) ->
     let mut streams = None;
     let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, &mut streams)).await;
     let (resumed, ticket, verifier) = settle(conn, r, "the peer did not finish the handshake within 30 s; try again")?;
-    let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
-    let ticket = ticket.ok_or_else(|| anyhow!("resume ticket missing (internal error)"))?;
+    let (send, recv) = streams.ok_or(super::error::Error::Internal("stream 0 missing"))?;
+    let ticket = ticket.ok_or(super::error::Error::Internal("resume ticket missing"))?;
     let peer = ticket.peer_static;
     Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier, lease: None })
 }
@@ -500,7 +500,7 @@ pub async fn listen(
     }
     let (resumed, peer, verifier, lease) =
         settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
-    let (send, recv) = streams.ok_or_else(|| anyhow!("stream 0 missing (internal error)"))?;
+    let (send, recv) = streams.ok_or(super::error::Error::Internal("stream 0 missing"))?;
     Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier, lease: Some(lease) })
 }
 
@@ -607,13 +607,14 @@ fn resume_key(h: &[u8; 32], pair_psk: &Key<PairPsk>) -> Result<Key<PairPsk>> {
     let mut out = zeroize::Zeroizing::new([0u8; KEY_LEN]);
     Hkdf::<Sha256>::new(Some(h), pair_psk.as_bytes())
         .expand(RESUME_INFO, &mut *out)
-        .map_err(|_| anyhow!("hkdf length (internal error)"))?;
+        .map_err(|_| super::error::Error::Internal("hkdf length"))?;
     Ok(Key::from_bytes(*out))
 }
 
 fn ekm(conn: &Connection) -> Result<[u8; 32]> {
     let mut out = [0u8; 32];
-    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"").map_err(|_| anyhow!("TLS exporter unavailable"))?;
+    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"")
+        .map_err(|_| super::error::Error::Setup("TLS exporter unavailable".into()))?;
     Ok(out)
 }
 
@@ -625,7 +626,7 @@ fn is_auth(e: &anyhow::Error) -> bool {
 async fn write_hs(send: &mut SendStream, t: u8, msg: &[u8]) -> Result<()> {
     let len = msg.len() + 1;
     if len > MAX_HS_FRAME {
-        return Err(anyhow!("handshake message too long (internal error)"));
+        return Err(super::error::Error::Internal("handshake message too long").into());
     }
     let mut buf = Vec::with_capacity(4 + len);
     buf.extend_from_slice(&(len as u32).to_le_bytes());

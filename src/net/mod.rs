@@ -33,6 +33,7 @@ pub mod congestion;
 pub mod conn;
 pub mod connect;
 pub mod endpoint;
+pub mod error;
 pub mod handshake;
 pub mod listen;
 pub mod transport;

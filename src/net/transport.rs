@@ -22,7 +22,7 @@
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
@@ -161,7 +161,10 @@ impl Transport {
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(name.to_owned()).spawn(f).map_err(|e| anyhow!("starting a thread: {e}"))
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map_err(|e| super::error::Error::Setup(format!("starting a thread: {e}")).into())
 }
 
 fn set_err(slot: &Mutex<Option<anyhow::Error>>, conn: &Connection, e: anyhow::Error, code: u32) {
@@ -176,7 +179,7 @@ fn set_err(slot: &Mutex<Option<anyhow::Error>>, conn: &Connection, e: anyhow::Er
 fn write_err(e: quinn::WriteError) -> anyhow::Error {
     match e {
         quinn::WriteError::ConnectionLost(c) => conn_err(&c, "during the transfer"),
-        other => anyhow!("sending: {other}"),
+        other => super::error::Error::Stream(format!("sending: {other}")).into(),
     }
 }
 
@@ -423,7 +426,7 @@ async fn read_stream(
                     }
                     return Err(conn_err(&c, "during the transfer"));
                 }
-                Err(e) => return Err(anyhow!("receiving: {e}")),
+                Err(e) => return Err(super::error::Error::Stream(format!("receiving: {e}")).into()),
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::chunk::{ChunkHash, ChunkParams};
 use crate::path::SafeRelPath;
 
 /// Protocol version carried in `Hello`.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Chunks shorter than this (and than the minimum chunk size) are "inline": a file that is one
 /// such chunk, asked for by a `Need` with `inline` set (the destination has nothing at that
 /// path), gets its `Data` unasked right after its `FileSum`; `Data` this small travels on the

@@ -45,7 +45,7 @@ impl Reporter {
         self.json(serde_json::json!({
             "event": "error",
             "code": crate::error::kind_of(e).code(),
-            "message": sanitize(&format!("{e:#}")),
+            "message": sanitize(&crate::error::chain_text("", e)),
         }));
     }
 

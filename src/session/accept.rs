@@ -121,7 +121,7 @@ impl Server<'_> {
                 Ok(None) => continue,
                 Err(e) if kind_of(&e) == Kind::Auth && waiting.is_none() => return Err(e),
                 Err(e) => {
-                    self.rep.warn(&crate::report::sanitize(&format!("{e:#}")));
+                    self.rep.warn(&crate::report::sanitize(&crate::error::chain_text("", &e)));
                     continue;
                 }
             };
@@ -134,7 +134,10 @@ impl Server<'_> {
                 Ok(Ended::Refused(e)) => return Err(e),
                 Ok(Ended::Listed) => return Ok(Outcome::Ok),
                 Err(e) if retryable(&e) => {
-                    self.rep.warn(&crate::report::sanitize(&format!("{e:#}; waiting for the peer to reconnect")));
+                    self.rep.warn(&crate::report::sanitize(&format!(
+                        "{}; waiting for the peer to reconnect",
+                        crate::error::chain_text("", &e)
+                    )));
                     waiting = Some((Instant::now() + RESUME_WAIT, e));
                 }
                 Err(e) => return Err(e),
@@ -172,11 +175,11 @@ impl Server<'_> {
             Ok(Some(conn)) => {
                 self.listener.renew_code(self.rep);
                 if let Err(e) = self.session(conn) {
-                    self.rep.warn(&crate::report::sanitize(&format!("session failed: {e:#}")));
+                    self.rep.warn(&crate::report::sanitize(&crate::error::chain_text("session failed: ", &e)));
                 }
             }
             Err(e) => {
-                self.rep.warn(&crate::report::sanitize(&format!("{e:#}")));
+                self.rep.warn(&crate::report::sanitize(&crate::error::chain_text("", &e)));
                 self.listener.renew_code(self.rep);
             }
         }

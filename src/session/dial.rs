@@ -222,7 +222,7 @@ pub fn receive(
             }
         }
         let Some(cfg) = accepted.clone() else {
-            return Err(anyhow::anyhow!("offer not accepted (internal error)"));
+            return Err(crate::net::error::Error::Internal("offer not accepted").into());
         };
         conn.send_frame(&Response::Confirm { accept: true }.encode())?;
         std::fs::create_dir_all(&cfg.root)

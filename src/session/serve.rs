@@ -126,7 +126,7 @@ pub fn handle(
         }
         Plan::Offer => {
             let Grant::Offer(offered) = grant else {
-                return Err(anyhow::anyhow!("offer without files (internal error)"));
+                return Err(crate::net::error::Error::Internal("offer without files").into());
             };
             offer(conn, offered, rep, stats, stop)
         }
