@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Scale benchmark (issue 11): many small files, local `pcp sync -a` beside `rsync -a` on the same
+# tree on disk, page cache dropped before every run, both orders; peak RSS of every process.
+# Optionally (STRACE=1) `strace -c -f` of one fresh pcp run: syscalls per file.
+#
+# Usage (as root, for drop_caches): benches/compare-scale.sh [COUNTS] [WORKDIR]
+#   COUNTS  space-separated file counts, default "20000 300000" (add 1000000 for the full table;
+#           generating it takes a few minutes and ~3 GiB of disk)
+#   WORKDIR default /var/tmp/pcp-scale (on disk, not tmpfs: the point is the file system)
+# Files are 100 B - 4 KiB (seeded), 143 per directory (7,000 directories at 1 M files).
+set -euo pipefail
+COUNTS=${1:-"20000 300000"}
+W=${2:-/var/tmp/pcp-scale}
+here=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$here" && cargo build --release --quiet)
+PCP="$here/target/release/pcp"
+mkdir -p "$W"
+cd "$W"
+export XDG_STATE_HOME="$W/state"
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo "(cannot drop caches: not root?)" >&2; }
+gen() { # N: tree src-N with N files
+  [ -d "src-$1" ] && return
+  python3 - "$1" <<'PY'
+import os, random, sys
+n = int(sys.argv[1]); random.seed(n)
+per = 143
+for i in range(n):
+    d = f"src-{n}.tmp/d{i // per:05}"
+    if i % per == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i % per:03}", "wb") as f:
+        f.write(random.randbytes(random.randint(100, 4096)))
+os.rename(f"src-{n}.tmp", f"src-{n}")
+PY
+}
+# timed NAME CMD...: runs CMD under /usr/bin/time -v; prints "seconds peak_rss_kib"
+timed() {
+  local log; log=$(mktemp)
+  /usr/bin/time -v -o "$log" "$@" > /dev/null
+  local s r
+  s=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2, a, ":"); if (length(a) == 3) print a[1]*3600 + a[2]*60 + a[3]; else print a[1]*60 + a[2]}' "$log")
+  r=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+  rm -f "$log"
+  echo "$s $r"
+}
+pcp_fresh() { rm -rf "dst-pcp" "$XDG_STATE_HOME"; drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
+pcp_noop() { drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
+rsync_fresh() { rm -rf "dst-rsync"; drop; timed rsync -a "src-$1/" "dst-rsync/"; }
+rsync_noop() { drop; timed rsync -a "src-$1/" "dst-rsync/"; }
+ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+
+printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' files run order pcp_s pcp_rss_KiB rsync_s rsync_rss_KiB pcp/rsync
+for n in $COUNTS; do
+  gen "$n"
+  for order in pcp-first rsync-first; do
+    if [ "$order" = pcp-first ]; then
+      read -r pf pfr < <(pcp_fresh "$n"); read -r rf rfr < <(rsync_fresh "$n")
+      read -r pn pnr < <(pcp_noop "$n"); read -r rn rnr < <(rsync_noop "$n")
+    else
+      read -r rf rfr < <(rsync_fresh "$n"); read -r pf pfr < <(pcp_fresh "$n")
+      read -r rn rnr < <(rsync_noop "$n"); read -r pn pnr < <(pcp_noop "$n")
+    fi
+    printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" fresh "${order%%-*}" "$pf" "$pfr" "$rf" "$rfr" "$(ratio "$pf" "$rf")"
+    printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" no-op "${order%%-*}" "$pn" "$pnr" "$rn" "$rnr" "$(ratio "$pn" "$rn")"
+  done
+  if diff -r "src-$n" dst-pcp > /dev/null; then echo "  (pcp copy identical to the source)"; else echo "  pcp COPY DIFFERS"; fi
+  if [ -n "${STRACE:-}" ]; then
+    rm -rf dst-pcp "$XDG_STATE_HOME"; drop
+    strace -c -f -o strace.txt "$PCP" sync -a "src-$n/" dst-pcp/ > /dev/null
+    echo "  strace -c -f, fresh, $n files (calls per file):"
+    awk -v n="$n" '$NF != "total" && $NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $4 > n / 20 {printf "    %-16s %10d  %.2f\n", $NF, $4, $4 / n}' strace.txt
+    awk -v n="$n" '$NF == "total" {printf "    total %d  %.1f per file\n", $4, $4 / n}' strace.txt
+  fi
+done
