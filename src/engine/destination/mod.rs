@@ -290,9 +290,10 @@ impl Dest<'_> {
         match ev {
             DestEvent::Nothing | DestEvent::PeerDone => Ok(()),
             DestEvent::Hello(h) => self.hello(h.params),
-            DestEvent::Entries { first, entries } => {
-                for (k, e) in (first..).zip(entries) {
-                    self.entry(k, e)?;
+            DestEvent::Entries(mut batch) => {
+                while let Some(next) = self.st.next_entry(&mut batch) {
+                    let (id, e) = next?;
+                    self.entry(id, e)?;
                 }
                 self.pump()
             }

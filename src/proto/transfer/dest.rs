@@ -79,14 +79,11 @@ pub enum Event {
     Nothing,
     /// The source's Hello, accepted: open the manifest for its chunk parameters and answer.
     Hello(Hello),
-    /// Entries `first..`, each checked (order, offer, path rules): plan and apply each; queue
+    /// A batch of entries in order: take each through [`DestState::next_entry`], which checks
+    /// it (offer, path rules) as it hands it out, then plan and apply it before taking the next
+    /// (so an entry may name a directory made by an earlier one); queue
     /// ([`DestState::queue`]) those that need data.
-    Entries {
-        /// Id of the first entry.
-        first: u32,
-        /// The entries, ids running on from `first`.
-        entries: Vec<Entry>,
-    },
+    Entries(EntryBatch),
     /// FileListEnd, its count checked: no more entries.
     ListEnd,
     /// `file`'s chunk list grew from chunk `start`: place each new chunk ([`DestState::fill`]
@@ -147,6 +144,13 @@ pub enum Event {
     },
     /// The source's final Done (after [`DestState::finishing`]).
     PeerDone,
+}
+
+/// Entries of one FileList, not yet checked: only [`DestState::next_entry`] hands them out.
+#[derive(Debug)]
+pub struct EntryBatch {
+    next: u32,
+    entries: std::vec::IntoIter<Entry>,
 }
 
 /// An entry waiting for the window, with the driver's plan for it.
@@ -349,11 +353,9 @@ impl<P> DestState<P> {
                 if first != self.seen || self.phase != Phase::List {
                     return Err(state(format!("file list out of order at entry {first}")));
                 }
-                for e in &entries {
-                    self.seen = self.seen.checked_add(1).ok_or_else(|| state("too many entries".into()))?;
-                    self.admit(e)?;
-                }
-                Ok(Event::Entries { first, entries })
+                let n = u32::try_from(entries.len()).map_err(|_| state("too many entries".into()))?;
+                self.seen = self.seen.checked_add(n).ok_or_else(|| state("too many entries".into()))?;
+                Ok(Event::Entries(EntryBatch { next: first, entries: entries.into_iter() }))
             }
             Message::FileListEnd { count } => {
                 if self.phase != Phase::List {
@@ -388,6 +390,15 @@ impl<P> DestState<P> {
             }
             other => Err(state(format!("unexpected {} at the destination", kind_name(&other)))),
         }
+    }
+
+    /// The next entry of `batch` with its id, checked; `None` when the batch is done. An
+    /// entry that breaks a rule ends the transfer, after the entries before it were applied.
+    pub fn next_entry(&mut self, batch: &mut EntryBatch) -> Option<Result<(u32, Entry), Error>> {
+        let e = batch.entries.next()?;
+        let id = batch.next;
+        batch.next = batch.next.wrapping_add(1);
+        Some(self.admit(&e).map(|()| (id, e)))
     }
 
     /// Check one entry (T7/T10 and the offer): one entry per path, a parent that this transfer
@@ -573,7 +584,7 @@ impl<P> DestState<P> {
         Some(f)
     }
 
-    /// The driver's plan: entry `id` (accepted in an [`Event::Entries`]) needs data.
+    /// The driver's plan: entry `id` (from [`DestState::next_entry`]) needs data.
     pub fn queue(&mut self, id: u32, entry: Entry, plan: P) {
         self.queue.push_back(Queued { id, entry, plan });
     }

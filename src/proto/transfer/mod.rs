@@ -20,7 +20,7 @@ mod dest_tests;
 #[cfg(test)]
 mod source_tests;
 
-pub use dest::{DestState, Event as DestEvent, FileState, Queued};
+pub use dest::{DestState, EntryBatch, Event as DestEvent, FileState, Queued, Rejection};
 pub use source::{Event as SourceEvent, Listing, SourceState};
 
 /// Files the destination works on at once (bounds open temp files and memory).
