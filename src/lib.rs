@@ -181,6 +181,118 @@ pub mod fuzzing {
         let _ = drain.join();
     }
 
+    /// The destination's protocol state machine alone (no files), driven by an arbitrary
+    /// message sequence after a valid Hello, with a simulated driver (entries queued, the
+    /// window pumped, chunks found locally or asked for, some files failing): it must never
+    /// panic, and its state stays within the windows' bounds after every message.
+    pub fn transfer_dest(data: &[u8]) {
+        use crate::proto::transfer::{DestEvent as Ev, DestState};
+        use crate::proto::Kind;
+        fn pump(st: &mut DestState) {
+            while let Some(q) = st.pop_next() {
+                let inline = q.id % 2 == 0;
+                st.ask(q, inline);
+            }
+        }
+        let mut st: DestState = DestState::new(None);
+        for m in std::iter::once(hello()).chain(messages(data)) {
+            let Ok(ev) = st.handle(m) else { break };
+            match ev {
+                Ev::Entries(mut batch) => {
+                    while let Some(next) = st.next_entry(&mut batch) {
+                        let Ok((id, e)) = next else { return };
+                        if matches!(e.kind, Kind::File { .. }) && id % 5 != 4 {
+                            st.queue(id, e, ());
+                        }
+                    }
+                    pump(&mut st);
+                }
+                Ev::Chunks { file, start, inline } => {
+                    let n = st.file(file).map_or(0, |f| f.chunks().len());
+                    if file % 7 == 3 {
+                        st.fail(file);
+                    } else if !inline {
+                        for i in start..n {
+                            if i % 3 == 1 {
+                                st.fill(file, i, crate::chunk::ChunkHash([0; 32]));
+                            } else {
+                                st.want(file, i);
+                            }
+                        }
+                    }
+                }
+                Ev::Chunk { file, complete, .. } => {
+                    if complete {
+                        assert!(st.release(file).is_some_and(|f| f.is_complete()));
+                        pump(&mut st);
+                    }
+                }
+                Ev::Complete { file } => {
+                    assert!(st.release(file).is_some_and(|f| f.is_complete()));
+                    pump(&mut st);
+                }
+                Ev::ListEnd | Ev::Released { .. } | Ev::Unreadable { .. } | Ev::Rejected { .. } => pump(&mut st),
+                Ev::PeerDone => break,
+                Ev::Nothing | Ev::Hello(_) => {}
+            }
+            if let Err(e) = st.check_bounds() {
+                panic!("destination state out of bounds: {e}");
+            }
+            if st.is_finished() {
+                st.finishing();
+            }
+        }
+    }
+
+    /// The source's protocol state machine alone (no files), driven by an arbitrary message
+    /// sequence after a valid Hello, over a simulated listing (the first input byte sets the
+    /// number of entries; needed files get chunk lists; some reads fail and withdraw the file):
+    /// it must never panic, and its state stays bounded by what was listed.
+    pub fn transfer_source(data: &[u8]) {
+        use crate::proto::transfer::{Listing, SourceEvent as Ev, SourceState};
+        struct Fake {
+            n: u32,
+            needed: std::collections::HashSet<u32>,
+        }
+        impl Listing for Fake {
+            fn entry(&self, id: u32) -> Option<bool> {
+                (id < self.n).then_some(id % 3 != 1)
+            }
+            fn chunks(&self, file: u32) -> Option<usize> {
+                self.needed.contains(&file).then_some(file as usize % 50)
+            }
+        }
+        let Some((&n, rest)) = data.split_first() else { return };
+        let mut fake = Fake { n: u32::from(n), needed: std::collections::HashSet::new() };
+        let mut st = SourceState::new();
+        for m in std::iter::once(hello()).chain(messages(rest)) {
+            let Ok(ev) = st.handle(m, &fake) else { break };
+            match ev {
+                Ev::Need { files, .. } => {
+                    for f in files {
+                        assert!(fake.entry(f) == Some(true), "need for a file that is not listed");
+                        fake.needed.insert(f);
+                    }
+                }
+                Ev::Want { file, ranges } => {
+                    let listed = fake.chunks(file).unwrap_or(0) as u64;
+                    for (s, c) in ranges {
+                        assert!(u64::from(s) + u64::from(c) <= listed, "want for chunks not listed");
+                        if (u64::from(s) + u64::from(c)) % 13 == 12 {
+                            st.withdraw(file);
+                        }
+                    }
+                }
+                Ev::Done => break,
+                Ev::Nothing | Ev::Hello => {}
+            }
+            if let Err(e) = st.check_bounds() {
+                panic!("source state out of bounds: {e}");
+            }
+            assert!(st.state_size() <= 3 * fake.n as usize + 1, "source state grew past the listing");
+        }
+    }
+
     /// A fresh private directory for one run (under /dev/shm when it exists: fast).
     fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
