@@ -2,6 +2,8 @@
 //! rsync's generator decisions (quick check, itemize string, replace or keep), as a pure
 //! function. No IO: the caller looks at the disk (lstat, readlink), asks [`decide`], and
 //! applies the [`Action`] through fsio. So every decision is testable without a file system.
+//! (The accepted-offer check belongs to the destination's protocol state machine,
+//! `proto::transfer`; [`Offer`] is re-exported here for the commands that build it.)
 
 use crate::meta::{FType, Meta};
 use crate::path::SafeRelPath;

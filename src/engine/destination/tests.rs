@@ -242,3 +242,11 @@ mod hostile {
         assert!(!d.path().join("f").exists());
     }
 }
+
+/// The protocol layer escapes names the way the report does (it may not import it).
+#[test]
+fn protocol_escaping_matches_the_report() {
+    for s in ["plain é 日本", "a\x1b[1A\rb", "evil\u{202e}txt", "x\u{9b}y\u{2028}"] {
+        assert_eq!(crate::proto::transfer::shown(s), crate::report::sanitize(s));
+    }
+}
