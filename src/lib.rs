@@ -289,7 +289,7 @@ pub mod fuzzing {
             if let Err(e) = st.check_bounds() {
                 panic!("source state out of bounds: {e}");
             }
-            assert!(st.state_size() <= 3 * fake.n as usize + 1, "source state grew past the listing");
+            assert!(st.state_size() <= 3 * fake.n as usize, "source state grew past the listing");
         }
     }
 

@@ -104,15 +104,18 @@ impl SourceState {
                 Ok(Event::Need { files, inline })
             }
             Message::Want { file, ranges } => {
+                if ranges.is_empty() {
+                    return Ok(Event::Nothing);
+                }
                 let asked: u64 = ranges.iter().map(|&(_, c)| u64::from(c)).sum();
                 let chunks = listing.chunks(file);
                 let listed = chunks.unwrap_or(0) as u64;
-                let w = self.wanted.entry(file).or_insert(0);
-                *w = w.saturating_add(asked);
-                if *w > 2 * listed + 64 {
+                let total = self.wanted.get(&file).copied().unwrap_or(0).saturating_add(asked);
+                if total > 2 * listed + 64 {
                     return Err(state(format!("file {file}: asked for its chunks more than twice over")));
                 }
                 if self.withdrawn.contains(&file) {
+                    self.wanted.insert(file, total);
                     return Ok(Event::Nothing);
                 }
                 for &(start, cnt) in &ranges {
@@ -127,6 +130,8 @@ impl SourceState {
                         return Err(state(format!("want for chunk {idx} of file {file}, not listed")));
                     }
                 }
+                // Counted only once valid: every counted file has a chunk list (was needed).
+                self.wanted.insert(file, total);
                 Ok(Event::Want { file, ranges })
             }
             Message::Done => {
@@ -151,19 +156,19 @@ impl SourceState {
     }
 
     /// Per-file state held: needed, asked-for and withdrawn ids. Each is at most the number of
-    /// regular files listed (plus one asked-for id before the Want that breaks a cap).
+    /// regular files listed.
     pub fn state_size(&self) -> usize {
         self.needed.len() + self.wanted.len() + self.withdrawn.len()
     }
 
-    /// Check the bounds: asked-for and withdrawn files are needed files (one asked-for id more
-    /// at most, the one whose Want was refused). `Err` names the broken bound.
+    /// Check the bounds: asked-for and withdrawn files are needed files. `Err` names the
+    /// broken bound.
     pub fn check_bounds(&self) -> Result<(), String> {
         if self.withdrawn.iter().any(|f| !self.needed.contains(f)) {
             return Err("withdrawn a file that was never needed".into());
         }
         let stray = self.wanted.keys().filter(|f| !self.needed.contains(f)).count();
-        if stray > 1 {
+        if stray > 0 {
             return Err(format!("{stray} asked-for files that were never needed"));
         }
         Ok(())

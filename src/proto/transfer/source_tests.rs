@@ -86,6 +86,10 @@ fn want_checks() {
     assert!(e.contains("want for chunk 10 of file 0, not listed"), "{e}");
     let e = state_err(started().handle(want(2, vec![(0, 1)]), &fake()));
     assert!(e.contains("before its chunk list"), "{e}");
+    // An empty Want asks for nothing and is not counted (no state for an arbitrary id).
+    let mut st = started();
+    assert_eq!(st.handle(want(77, vec![]), &fake()).unwrap(), Event::Nothing);
+    assert_eq!(st.state_size(), 0);
     let mut st = started();
     st.handle(Message::Need { files: vec![0], inline: false }, &fake()).unwrap();
     for _ in 0..8 {
