@@ -183,6 +183,7 @@ impl Options {
             bwlimit: if self.reach == Reach::Network { self.bwlimit } else { None },
             offer: None,
             root_fd: None,
+            stop: &crate::INTERRUPTED,
         }
     }
 }

@@ -15,15 +15,18 @@
 //!             dialer finds a listener), handshake (PAKE → Noise, resume), listen (bind, code,
 //!             resume tickets), conn (the blocking face), transport (Link over QUIC streams).
 //!             The only module that names quinn or tokio.
-//!   engine    the drivers of the two roles: source (scan, chunk, send) and destination (plan,
-//!             assemble from local data, verify, install); file IO through fsio
+//!   engine    the drivers of the two roles' state machines (proto::transfer): source (scan,
+//!             chunk, send) and destination (plan, assemble from local data, install); file IO
+//!             through fsio; stops on the signal its config carries
 //!   fsio      every disk write and every read a peer can steer, through directory fds with
 //!             O_NOFOLLOW: DestRoot, SourceRoot, served (a served directory's lookups and
 //!             mkdirs), keyfile (the identity file), trust (symlinks someone else planted)
 //!   manifest  the only SQL: stat + chunk lists per root, a cache re-verified by BLAKE3
 //!   scan, filter, report (the only printing), error (kinds → exit codes), tty
 //! pure core — no IO, clock or randomness; bytes and events in, values out; fuzzed:
-//!   proto     messages, framing, caps, the session codec (proto::session)
+//!   proto     messages, framing, caps, the session codec (proto::session), and the per-role
+//!             transfer state machines (proto::transfer: message order, the accepted offer,
+//!             what may be asked for, windows, end checks; `handle(msg) -> event`)
 //!   plan      what to do with each entry (quick check, itemize, the accepted offer)
 //!   chunk     fastcdc cut points and BLAKE3 hashes
 //!   auth      codes, SPAKE2, Noise, typed keys and PeerId (randomness is passed in)
@@ -220,6 +223,118 @@ pub mod fuzzing {
         let _ = drain.join();
     }
 
+    /// The destination's protocol state machine alone (no files), driven by an arbitrary
+    /// message sequence after a valid Hello, with a simulated driver (entries queued, the
+    /// window pumped, chunks found locally or asked for, some files failing): it must never
+    /// panic, and its state stays within the windows' bounds after every message.
+    pub fn transfer_dest(data: &[u8]) {
+        use crate::proto::transfer::{DestEvent as Ev, DestState};
+        use crate::proto::Kind;
+        fn pump(st: &mut DestState) {
+            while let Some(q) = st.pop_next() {
+                let inline = q.id % 2 == 0;
+                st.ask(q, inline);
+            }
+        }
+        let mut st: DestState = DestState::new(None);
+        for m in std::iter::once(hello()).chain(messages(data)) {
+            let Ok(ev) = st.handle(m) else { break };
+            match ev {
+                Ev::Entries(mut batch) => {
+                    while let Some(next) = st.next_entry(&mut batch) {
+                        let Ok((id, e)) = next else { return };
+                        if matches!(e.kind, Kind::File { .. }) && id % 5 != 4 {
+                            st.queue(id, e, ());
+                        }
+                    }
+                    pump(&mut st);
+                }
+                Ev::Chunks { file, start, inline } => {
+                    let n = st.file(file).map_or(0, |f| f.chunks().len());
+                    if file % 7 == 3 {
+                        st.fail(file);
+                    } else if !inline {
+                        for i in start..n {
+                            if i % 3 == 1 {
+                                st.fill(file, i, crate::chunk::ChunkHash([0; 32]));
+                            } else {
+                                st.want(file, i);
+                            }
+                        }
+                    }
+                }
+                Ev::Chunk { file, complete, .. } => {
+                    if complete {
+                        assert!(st.release(file).is_some_and(|f| f.is_complete()));
+                        pump(&mut st);
+                    }
+                }
+                Ev::Complete { file } => {
+                    assert!(st.release(file).is_some_and(|f| f.is_complete()));
+                    pump(&mut st);
+                }
+                Ev::ListEnd | Ev::Released { .. } | Ev::Unreadable { .. } | Ev::Rejected { .. } => pump(&mut st),
+                Ev::PeerDone => break,
+                Ev::Nothing | Ev::Hello(_) => {}
+            }
+            if let Err(e) = st.check_bounds() {
+                panic!("destination state out of bounds: {e}");
+            }
+            if st.is_finished() {
+                st.finishing();
+            }
+        }
+    }
+
+    /// The source's protocol state machine alone (no files), driven by an arbitrary message
+    /// sequence after a valid Hello, over a simulated listing (the first input byte sets the
+    /// number of entries; needed files get chunk lists; some reads fail and withdraw the file):
+    /// it must never panic, and its state stays bounded by what was listed.
+    pub fn transfer_source(data: &[u8]) {
+        use crate::proto::transfer::{Listing, SourceEvent as Ev, SourceState};
+        struct Fake {
+            n: u32,
+            needed: std::collections::HashSet<u32>,
+        }
+        impl Listing for Fake {
+            fn entry(&self, id: u32) -> Option<bool> {
+                (id < self.n).then_some(id % 3 != 1)
+            }
+            fn chunks(&self, file: u32) -> Option<usize> {
+                self.needed.contains(&file).then_some(file as usize % 50)
+            }
+        }
+        let Some((&n, rest)) = data.split_first() else { return };
+        let mut fake = Fake { n: u32::from(n), needed: std::collections::HashSet::new() };
+        let mut st = SourceState::new();
+        for m in std::iter::once(hello()).chain(messages(rest)) {
+            let Ok(ev) = st.handle(m, &fake) else { break };
+            match ev {
+                Ev::Need { files, .. } => {
+                    for f in files {
+                        assert!(fake.entry(f) == Some(true), "need for a file that is not listed");
+                        fake.needed.insert(f);
+                    }
+                }
+                Ev::Want { file, ranges } => {
+                    let listed = fake.chunks(file).unwrap_or(0) as u64;
+                    for (s, c) in ranges {
+                        assert!(u64::from(s) + u64::from(c) <= listed, "want for chunks not listed");
+                        if (u64::from(s) + u64::from(c)) % 13 == 12 {
+                            st.withdraw(file);
+                        }
+                    }
+                }
+                Ev::Done => break,
+                Ev::Nothing | Ev::Hello => {}
+            }
+            if let Err(e) = st.check_bounds() {
+                panic!("source state out of bounds: {e}");
+            }
+            assert!(st.state_size() <= 3 * fake.n as usize, "source state grew past the listing");
+        }
+    }
+
     /// A fresh private directory for one run (under /dev/shm when it exists: fast).
     fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -335,16 +450,9 @@ fn install_signal_handler() {
     }
 }
 
-/// Set by SIGINT/SIGTERM; long-running loops check it and stop with `Kind::Interrupted`.
+/// Set by SIGINT/SIGTERM. Read only where commands are set up (`cmd`, `config`), which pass it
+/// down as the stop signal; long-running loops stop with `Kind::Interrupted` when it is set.
 pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Fails with the interrupted kind (exit 20) once a signal arrived.
-pub fn check_interrupted() -> anyhow::Result<()> {
-    if INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(error::tagged(error::Kind::Interrupted, "interrupted; rerun the same command to resume"));
-    }
-    Ok(())
-}
 
 /// Run pcp with `args` (argv including the program name); returns the exit code. Prints errors.
 pub fn run(args: Vec<OsString>) -> ExitCode {

@@ -2,6 +2,8 @@
 //! rsync's generator decisions (quick check, itemize string, replace or keep), as a pure
 //! function. No IO: the caller looks at the disk (lstat, readlink), asks [`decide`], and
 //! applies the [`Action`] through fsio. So every decision is testable without a file system.
+//! (The accepted-offer check belongs to the destination's protocol state machine,
+//! `proto::transfer`; [`Offer`] is re-exported here for the commands that build it.)
 
 use crate::meta::{FType, Meta};
 use crate::path::SafeRelPath;
@@ -32,48 +34,9 @@ impl Opts {
     }
 }
 
-/// What a receiver accepted (`pcp receive` shows the sender's list and asks): every entry of
-/// the transfer must be one of these, with the same kind, size and link target. Checked by the
-/// destination role itself for every entry, whatever carried it (security issue, item 3).
-#[derive(Debug, Default, Clone)]
-pub struct Offer {
-    by_name: std::collections::HashMap<String, Offered>,
-}
-
-/// One accepted entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Offered {
-    /// A regular file of this size.
-    File {
-        /// Size in bytes.
-        size: u64,
-    },
-    /// A directory.
-    Dir,
-    /// A symlink to this target.
-    Symlink {
-        /// Target bytes.
-        target: Vec<u8>,
-    },
-}
-
-impl Offer {
-    /// Accept `name` (`.` for the root) as `what`.
-    pub fn insert(&mut self, name: String, what: Offered) {
-        self.by_name.insert(name, what);
-    }
-
-    /// Whether `e` is exactly an accepted entry.
-    pub fn admits(&self, e: &Entry) -> bool {
-        let name = if e.path.is_root() { "." } else { e.path.as_str() };
-        match (self.by_name.get(name), &e.kind) {
-            (Some(Offered::File { size }), Kind::File { size: s }) => size == s,
-            (Some(Offered::Dir), Kind::Dir) => true,
-            (Some(Offered::Symlink { target }), Kind::Symlink { target: t }) => target == t,
-            _ => false,
-        }
-    }
-}
+/// The accepted-offer allow-list lives with the destination's protocol state machine, which
+/// checks it for every entry; re-exported here, where commands build it.
+pub use crate::proto::transfer::offer::{Offer, Offered};
 
 /// What is at the entry's path now.
 #[derive(Debug, Clone, Copy)]

@@ -7,6 +7,8 @@
 //!   randomness are passed in. (snow draws the Noise ephemeral keys from its own resolver inside
 //!   `auth::noise`; pcp never does so itself.)
 //! - only `net` names quinn or tokio: `cmd` and `session` use its blocking faces.
+//! - only `cmd` and `config` read the process-wide interrupt flag; below them it is a stop
+//!   signal passed in.
 //! - no file under src/ is over 800 lines, its `#[cfg(test)]` tests excepted.
 //!
 //! Each check reads the sources with comments and test modules removed.
@@ -130,6 +132,15 @@ fn pure_core_does_no_io_reads_no_clock_draws_no_randomness() {
 fn only_net_names_quinn_or_tokio() {
     let bad = violations(NET_ONLY_IN, NET_ONLY);
     assert!(bad.is_empty(), "quinn/tokio named outside net/:\n{}", bad.join("\n"));
+}
+
+/// The interrupt flag is read where commands are set up and passed down as a stop signal;
+/// no layer below reaches for the global.
+#[test]
+fn only_commands_read_the_interrupt_flag() {
+    let below = ["engine", "session", "net", "fsio", "scan.rs", "manifest", "report", "filter.rs"];
+    let bad = violations(&below, &["INTERRUPTED", "check_interrupted"]);
+    assert!(bad.is_empty(), "pass the stop signal down instead:\n{}", bad.join("\n"));
 }
 
 #[test]

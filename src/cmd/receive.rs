@@ -91,6 +91,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             bwlimit: None,
             offer: None,
             root_fd: None,
+            stop: &crate::INTERRUPTED,
         })))
     };
     let end = dial::receive(&crate::config::dial_options(&a.conn), code, &cx, &stats, decide)?;

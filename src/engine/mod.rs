@@ -1,4 +1,7 @@
 //! The two roles of a transfer, run as threads that exchange `proto::Message`s over a `Link`.
+//! Each role is a driver around a pure protocol state machine (`proto::transfer`): the state
+//! machine owns the protocol (message order, ids, windows, every check of what the peer
+//! sends), the driver owns the IO (the `Link`, files, the manifest, the clock, reporting).
 //! The source scans, chunks and serves chunk data; the destination plans (rsync's generator:
 //! quick check, then chunk lists only for files that differ), assembles files from local data
 //! first and asks only for missing chunks, and applies. A local sync joins the two with an
@@ -59,7 +62,8 @@ impl Pacer {
     }
 }
 
-/// Files the destination works on at once (bounds open temp files and memory).
-pub const FILE_WINDOW: usize = 256;
+/// Files the destination works on at once (bounds open temp files and memory); the window is
+/// the destination state machine's (`proto::transfer`).
+pub use crate::proto::transfer::FILE_WINDOW;
 /// Chunks per `ChunkList` batch.
 pub const LIST_BATCH: usize = 64;

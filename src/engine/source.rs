@@ -1,8 +1,11 @@
-//! The source role: scan and send the file list; chunk the files the destination needs (cached
-//! chunk lists from the source manifest when the file is unchanged) and stream their chunk lists
-//! while chunking; answer `Want` with chunk data, zstd-compressed only where it pays.
+//! The source role's driver: scan and send the file list; chunk the files the destination
+//! needs (cached chunk lists from the source manifest when the file is unchanged) and stream
+//! their chunk lists while chunking; answer `Want` with chunk data, zstd-compressed only where
+//! it pays. What the destination may ask (Hello first, Need ids, Want ranges and how often,
+//! withdrawn files) is the state machine's, [`crate::proto::transfer::SourceState`]: the
+//! responder feeds it every message and does what its events say; this file does the IO.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -15,6 +18,7 @@ use crate::filter::Filter;
 use crate::manifest::Manifest;
 use crate::meta::Stat;
 use crate::proto::message::is_inline;
+use crate::proto::transfer::{Listing, SourceEvent, SourceState};
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Hello, Kind, Message};
 use crate::report::{add, Reporter, Stats};
 use crate::scan::{self, ScanOptions, Skip, SourceRef, SourceSpec};
@@ -241,7 +245,8 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                         return Err(e);
                     }
                     // File vanished or unreadable: tell the destination with an empty, impossible sum.
-                    rep.warn(&crate::report::sanitize(&format!("{}: {e:#}", src.display().display())));
+                    let shown = format!("{}: ", src.display().display());
+                    rep.warn(&crate::report::sanitize(&crate::error::chain_text(&shown, &e)));
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     out.msg(Message::FileSum { file: id, count: u32::MAX, size: 0, hash: ChunkHash([0; 32]) })?;
                 }
@@ -263,6 +268,25 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     })
 }
 
+/// What this side listed so far, for the state machine: the lister's entries and the
+/// chunker's chunk lists.
+struct Listed<'a> {
+    files: &'a [Option<SourceRef>],
+    table: &'a HashMap<u32, FileChunks>,
+}
+
+impl Listing for Listed<'_> {
+    fn entry(&self, id: u32) -> Option<bool> {
+        self.files.get(id as usize).map(Option::is_some)
+    }
+
+    fn chunks(&self, file: u32) -> Option<usize> {
+        self.table.get(&file).map(|f| f.chunks.len())
+    }
+}
+
+/// The responder: each message from the destination through the state machine, then what it
+/// says: files to chunk go to the chunker, asked-for chunks are read and sent.
 fn respond(
     link: &Link,
     need_tx: &crossbeam_channel::Sender<(u32, bool)>,
@@ -272,51 +296,29 @@ fn respond(
     rep: &Reporter,
     skipped: &std::sync::atomic::AtomicU64,
 ) -> Result<()> {
+    let mut st = SourceState::new();
     let mut open: Option<(u32, std::fs::File)> = None;
-    // Each entry is needed at most once (a repeated id would chunk the file again), and a file's
-    // chunks are sent at most twice over (a destination asking again and again would make this
-    // side read and send without end: security.md T33).
-    let mut needed: HashSet<u32> = HashSet::new();
-    let mut wanted: HashMap<u32, u64> = HashMap::new();
-    let mut withdrawn: HashSet<u32> = HashSet::new();
     loop {
         let msg = match link.rx.recv() {
             Ok(m) => m,
             Err(_) => return Err(PErr::Closed.into()),
         };
-        match msg {
-            Message::Hello(h) => {
-                if h.version != crate::proto::message::VERSION {
-                    return Err(PErr::Version(h.version, crate::proto::message::VERSION).into());
-                }
-            }
-            Message::Need { files: ids, inline } => {
-                let listed = files.lock().map_err(|_| anyhow!("lock"))?;
+        let ev = {
+            let f = files.lock().map_err(|_| anyhow!("lock"))?;
+            let t = table.lock().map_err(|_| anyhow!("lock"))?;
+            st.handle(msg, &Listed { files: &f, table: &t })?
+        };
+        match ev {
+            SourceEvent::Nothing | SourceEvent::Hello => {}
+            SourceEvent::Need { files: ids, inline } => {
                 for id in ids {
-                    match listed.get(id as usize) {
-                        None => return Err(PErr::State(format!("need for unknown entry {id}")).into()),
-                        Some(None) => {
-                            return Err(PErr::State(format!("need for entry {id}, which is not a regular file")).into())
-                        }
-                        Some(Some(_)) => {}
-                    }
-                    if !needed.insert(id) {
-                        return Err(PErr::State(format!("entry {id} was needed twice")).into());
-                    }
                     let _ = need_tx.send((id, inline));
                 }
             }
-            Message::Want { file, ranges } => {
-                let asked: u64 = ranges.iter().map(|&(_, c)| u64::from(c)).sum();
-                let listed = table.lock().map_err(|_| anyhow!("lock"))?.get(&file).map_or(0, |f| f.chunks.len());
-                let w = wanted.entry(file).or_insert(0);
-                *w += asked;
-                if *w > 2 * listed as u64 + 64 {
-                    return Err(PErr::State(format!("file {file}: asked for its chunks more than twice over")).into());
-                }
+            SourceEvent::Want { file, ranges } => {
                 'ranges: for (start, cnt) in ranges {
                     for idx in start..start.saturating_add(cnt) {
-                        if withdrawn.contains(&file) {
+                        if st.is_withdrawn(file) {
                             break 'ranges;
                         }
                         let (c, stat, reopen) = {
@@ -353,7 +355,7 @@ fn respond(
                                 // Changed or gone since it was chunked: withdraw this one file
                                 // (an empty Data, docs/protocol.md); the others go on.
                                 open = None;
-                                withdrawn.insert(file);
+                                st.withdraw(file);
                                 let shown = table
                                     .lock()
                                     .map_err(|_| anyhow!("lock"))?
@@ -375,12 +377,10 @@ fn respond(
                     }
                 }
             }
-            Message::Done => {
+            SourceEvent::Done => {
                 let _ = out.msg(Message::Done);
                 return Ok(());
             }
-            Message::Error { text } => return Err(PErr::Remote(text).into()),
-            other => return Err(PErr::State(format!("unexpected message at the source: {}", kind_name(&other))).into()),
         }
     }
 }
@@ -466,18 +466,5 @@ fn chunk_one(
     Ok(())
 }
 
-/// Short name of a message for errors.
-pub fn kind_name(m: &Message) -> &'static str {
-    match m {
-        Message::Hello(_) => "Hello",
-        Message::FileList { .. } => "FileList",
-        Message::FileListEnd { .. } => "FileListEnd",
-        Message::Need { .. } => "Need",
-        Message::ChunkList { .. } => "ChunkList",
-        Message::FileSum { .. } => "FileSum",
-        Message::Want { .. } => "Want",
-        Message::Data { .. } => "Data",
-        Message::Done => "Done",
-        Message::Error { .. } => "Error",
-    }
-}
+/// Short name of a message for errors (the protocol's; kept here for existing callers).
+pub use crate::proto::transfer::kind_name;

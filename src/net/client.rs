@@ -137,7 +137,12 @@ impl Dialer {
 
     /// Run `f` (one connection's worth of work) and, when the connection drops, reconnect and
     /// run it again, up to `retries` times with exponential backoff.
-    pub fn with_retries<T>(&mut self, rep: &Reporter, mut f: impl FnMut(&mut Self, u32) -> Result<T>) -> Result<T> {
+    pub fn with_retries<T>(
+        &mut self,
+        rep: &Reporter,
+        stop: &std::sync::atomic::AtomicBool,
+        mut f: impl FnMut(&mut Self, u32) -> Result<T>,
+    ) -> Result<T> {
         let mut delay = BACKOFF_START;
         let mut attempt = 0u32;
         let retries = self.retries;
@@ -149,7 +154,12 @@ impl Dialer {
                 }
                 // Only a dropped session is retried: a first connection that fails is reported
                 // at once, and a spent code is never tried again.
-                Err(e) if attempt < retries && retryable(&e) && self.ticket.is_some() => {
+                Err(e)
+                    if attempt < retries
+                        && retryable(&e)
+                        && self.ticket.is_some()
+                        && !stop.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
                     attempt += 1;
                     rep.warn(&format!(
                         "{}; reconnecting in {:.1} s (attempt {attempt} of {retries})",
@@ -171,9 +181,6 @@ impl Dialer {
 
 /// Whether an error is a dropped connection worth reconnecting for.
 pub fn retryable(e: &anyhow::Error) -> bool {
-    if crate::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
-        return false;
-    }
     if e.chain().any(|c| matches!(c.downcast_ref::<crate::proto::Error>(), Some(crate::proto::Error::Closed))) {
         return true;
     }

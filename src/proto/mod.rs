@@ -1,9 +1,12 @@
-//! The wire protocol, sans-IO: messages, framing and codec (docs/protocol.md). No sockets, files,
-//! clock or randomness here: bytes in, messages out.
+//! The wire protocol, sans-IO: messages, framing and codec (docs/protocol.md), and the
+//! per-role transfer state machines (`transfer`: what each side accepts, in which order; the
+//! engine's drivers do the IO they imply). No sockets, files, clock or randomness here: bytes
+//! in, messages out; messages in, events out.
 
 pub mod frame;
 pub mod message;
 pub mod session;
+pub mod transfer;
 
 pub use message::{ChunkId, Entry, Flags, Hello, Kind, Message};
 

@@ -50,7 +50,7 @@ pub struct Server<'a> {
     /// `--stats` after each transfer.
     pub show_stats: bool,
     /// Set (by SIGINT/SIGTERM) to stop accepting and end running sessions.
-    pub stop: &'a AtomicBool,
+    pub stop: &'static AtomicBool,
 }
 
 impl Server<'_> {
@@ -133,7 +133,7 @@ impl Server<'_> {
                 }
                 Ok(Ended::Refused(e)) => return Err(e),
                 Ok(Ended::Listed) => return Ok(Outcome::Ok),
-                Err(e) if retryable(&e) => {
+                Err(e) if retryable(&e) && !self.stop.load(Ordering::Relaxed) => {
                     self.rep.warn(&crate::report::sanitize(&format!(
                         "{}; waiting for the peer to reconnect",
                         crate::error::chain_text("", &e)

@@ -31,7 +31,7 @@ pub struct Ctx<'a> {
     /// Output.
     pub rep: &'a Reporter,
     /// The interrupt signal.
-    pub stop: &'a AtomicBool,
+    pub stop: &'static AtomicBool,
     /// Asks whether the verifier words match (`--verify`).
     pub verify: &'a dyn Fn(&str) -> Result<bool>,
 }
@@ -96,7 +96,7 @@ pub fn push(
     // trip less before the first byte (docs/protocol.md "Round trips").
     let named_by_answer = (single && !src_is_dir) || (o.cp && src_is_dir);
     let mut d = Dialer::new(peer, &o.dial, code, Bulk::Send)?;
-    d.with_retries(cx.rep, |d, _| {
+    d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&req.encode())?;
         let mut specs = specs.clone();
@@ -156,7 +156,7 @@ pub fn pull(
         gitignore: o.filter.gitignore,
     };
     let mut d = Dialer::new(peer, &o.dial, code, Bulk::Receive)?;
-    d.with_retries(cx.rep, |d, _| {
+    d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&req.encode())?;
         let Response::Ok { is_dir } = conn.read_response()? else { return Err(unexpected()) };
@@ -176,7 +176,7 @@ pub fn pull(
 pub fn list(dial: &DialOptions, code: Code, peer: &str, rpath: &str, cx: &Ctx<'_>) -> Result<Vec<ListEntry>> {
     let req = Request::List { path: peer_path(rpath)? };
     let mut d = Dialer::new(peer, dial, code, Bulk::Receive)?;
-    d.with_retries(cx.rep, |d, _| {
+    d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&req.encode())?;
         let all = conn.read_entries()?;
@@ -204,7 +204,7 @@ pub fn receive(
 ) -> Result<Option<TransferEnd>> {
     let mut d = Dialer::new("sender", dial, code, Bulk::Receive)?;
     let mut accepted: Option<crate::engine::destination::DestConfig> = None;
-    d.with_retries(cx.rep, |d, _| {
+    d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&Request::Offer.encode())?;
         let entries = conn.read_entries()?;

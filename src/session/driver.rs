@@ -53,7 +53,7 @@ pub fn run_role(
     role: RoleConfig,
     rep: &Reporter,
     stats: &Arc<Stats>,
-    stop: &AtomicBool,
+    stop: &'static AtomicBool,
 ) -> Result<TransferEnd> {
     let trole = match &role {
         RoleConfig::Source(_) => Role::Source,

@@ -87,7 +87,7 @@ pub fn handle(
     listener: &Listener,
     rep: &Reporter,
     stats: &Arc<Stats>,
-    stop: &AtomicBool,
+    stop: &'static AtomicBool,
 ) -> Result<Ended> {
     // The lease lives until this function returns: until then a resume of this session waits.
     let _lease = conn.take_lease();
@@ -101,7 +101,7 @@ pub fn handle(
         // A path outside what is served: answer with the reason, like any other refusal.
         Err(crate::proto::Error::PeerPath(text)) => Err(refuse(Kind::Select, text)),
         Err(e) => return Err(e.into()),
-        Ok(req) => plan(&grant, req),
+        Ok(req) => plan(&grant, req, stop),
     };
     let plan = match plan {
         Ok(p) => p,
@@ -134,7 +134,7 @@ pub fn handle(
 }
 
 /// `pcp send`: show the list, wait for the receiver's answer, send.
-fn offer(conn: &mut Conn, o: &Offered, rep: &Reporter, stats: &Arc<Stats>, stop: &AtomicBool) -> Result<Ended> {
+fn offer(conn: &mut Conn, o: &Offered, rep: &Reporter, stats: &Arc<Stats>, stop: &'static AtomicBool) -> Result<Ended> {
     conn.send_frame(&frames(&entry_frames(&o.entries)))?;
     // The receiver may take its time to decide (a person reads the list).
     let answer = conn.recv_frame(Some((CONFIRM_TIMEOUT, "the receiver did not answer the offer within 10 minutes")))?;
@@ -164,7 +164,7 @@ fn filter_from(rules: Vec<Rule>, gitignore: bool) -> Result<Filter, Response> {
     Filter::new(rules, gitignore).map_err(|e| refuse(Kind::Usage, e.to_string()))
 }
 
-fn plan(grant: &Grant<'_>, req: Request) -> Result<Plan, Response> {
+fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Plan, Response> {
     let (served, read_only) = match grant {
         Grant::Dir { served, read_only } => (*served, *read_only),
         Grant::Offer(_) => {
@@ -184,7 +184,7 @@ fn plan(grant: &Grant<'_>, req: Request) -> Result<Plan, Response> {
                     "this peer serves its directory read-only (--read-only); pull from it instead",
                 ));
             }
-            push(served, &path, flags, max_delete, single_file, filter_from(rules, gitignore)?)
+            push(served, &path, flags, max_delete, single_file, filter_from(rules, gitignore)?, stop)
         }
         Request::Pull { path, flags, scan, rename_if_file, contents_if_dir, rules, gitignore } => {
             let rel = path.rel();
@@ -225,6 +225,7 @@ fn push(
     max_delete: u64,
     single_file: bool,
     filter: Filter,
+    stop: &'static AtomicBool,
 ) -> Result<Plan, Response> {
     let rel = path.rel();
     let found = served::lookup(&served.root, rel).map_err(refusal)?;
@@ -263,6 +264,7 @@ fn push(
         bwlimit: None,
         offer: None,
         root_fd,
+        stop,
     };
     Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
 }
