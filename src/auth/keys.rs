@@ -125,7 +125,7 @@ impl<P: KeyPurpose> fmt::Debug for Key<P> {
 /// This installation's long-term Noise X25519 static keypair (security.md §3.1).
 ///
 /// The public key always belongs to the secret key: [`Identity::generate`] makes both, and
-/// [`Identity::load`] checks them against each other.
+/// [`Identity::decode_checked`] (what `fsio::keyfile::load` uses) checks them against each other.
 pub struct Identity {
     secret: Key<StaticSecret>,
     public: [u8; KEY_LEN],
