@@ -5,9 +5,9 @@
 //! withdrawn files) is the state machine's, [`crate::proto::transfer::SourceState`]: the
 //! responder feeds it every message and does what its events say; this file does the IO.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -17,7 +17,7 @@ use crate::chunk::{file_hash, ChunkHash, ChunkParams, ChunkRef, Chunker};
 use crate::filter::Filter;
 use crate::manifest::Manifest;
 use crate::meta::Stat;
-use crate::proto::message::is_inline;
+use crate::proto::message::{is_inline, LIST_AHEAD};
 use crate::proto::transfer::{Listing, SourceEvent, SourceState};
 use crate::proto::{ChunkId, Entry, Error as PErr, Flags, Hello, Kind, Message};
 use crate::report::{add, Reporter, Stats};
@@ -123,8 +123,44 @@ struct FileChunks {
 }
 
 type Table = Arc<Mutex<HashMap<u32, FileChunks>>>;
-/// Where to read each listed entry (`None`: not a regular file), by entry id.
-type Files = Arc<Mutex<Vec<Option<SourceRef>>>>;
+
+/// Where to read each listed entry the destination has not finished (`None`: not a regular
+/// file), by entry id: a window that moves with the destination's `Progress`, so its size is
+/// bounded by [`LIST_AHEAD`] whatever the tree's size. The lister waits on `moved` while the
+/// window is full.
+#[derive(Default)]
+struct Window {
+    /// Id of `items[0]`.
+    base: u32,
+    items: VecDeque<Option<SourceRef>>,
+    /// The destination's last Progress.
+    finished: u32,
+    /// The responder stopped: nothing will move the window any more.
+    closed: bool,
+}
+
+impl Window {
+    fn get(&self, id: u32) -> Option<&Option<SourceRef>> {
+        id.checked_sub(self.base).and_then(|i| self.items.get(i as usize))
+    }
+
+    fn listed(&self) -> u32 {
+        self.base.saturating_add(self.items.len() as u32)
+    }
+
+    fn full(&self) -> bool {
+        !self.closed && self.listed() >= self.finished.saturating_add(LIST_AHEAD)
+    }
+
+    fn finish_below(&mut self, done: u32) {
+        self.finished = self.finished.max(done);
+        while self.base < done && self.items.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+}
+
+type Files = Arc<(Mutex<Window>, Condvar)>;
 
 /// Run the source role until the destination says `Done`. Returns the number of entries skipped
 /// with an error (names that cannot be sent, unreadable files).
@@ -139,7 +175,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     .map_err(|_| PErr::Closed)?;
     let files: Files = Arc::default();
     let table: Table = Arc::default();
-    let (need_tx, need_rx) = crossbeam_channel::unbounded::<(u32, bool)>();
+    let (need_tx, need_rx) = crossbeam_channel::unbounded::<(u32, bool, SourceRef)>();
     let skipped = std::sync::atomic::AtomicU64::new(0);
     let list_done = std::sync::atomic::AtomicBool::new(false);
     let pacer = Mutex::new(super::Pacer::new(cfg.bwlimit));
@@ -169,7 +205,27 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                         }
                     };
                     add(&stats.files, 1);
-                    files.lock().map_err(|_| anyhow!("lock"))?.push(local);
+                    {
+                        let (lock, moved) = &*files;
+                        let mut w = lock.lock().map_err(|_| anyhow!("lock"))?;
+                        if w.full() && !batch.is_empty() {
+                            // Let the destination see what it has to finish before waiting.
+                            drop(w);
+                            let n = batch.len() as u32;
+                            tx.send(Message::FileList { first, entries: std::mem::take(&mut batch) })
+                                .map_err(|_| PErr::Closed)?;
+                            first += n;
+                            last_flush = Instant::now();
+                            w = lock.lock().map_err(|_| anyhow!("lock"))?;
+                        }
+                        while w.full() {
+                            w = moved.wait(w).map_err(|_| anyhow!("lock"))?;
+                        }
+                        if w.closed {
+                            return Err(PErr::Closed.into());
+                        }
+                        w.items.push_back(local);
+                    }
                     batch.push(item.entry);
                     count += 1;
                     if batch.len() >= crate::proto::message::MAX_ENTRIES / 4
@@ -232,14 +288,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                         }
                     }
                 };
-                let (id, inline_ok) = next;
-                let src = {
-                    let f = files.lock().map_err(|_| anyhow!("lock"))?;
-                    f.get(id as usize).cloned().flatten()
-                };
-                let Some(src) = src else {
-                    bail!(PErr::State(format!("destination asked for entry {id}, which is not a regular file")));
-                };
+                let (id, inline_ok, src) = next;
                 if let Err(e) = chunk_one(id, inline_ok, &src, &cfg, &mut manifest, &table, &mut out) {
                     if e.downcast_ref::<PErr>().is_some() {
                         return Err(e);
@@ -259,6 +308,11 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
         let result =
             respond(&link, &need_tx, &table, &files, &mut Out::new(&tx, stats, cfg.compress, &pacer), rep, &skipped);
         drop(need_tx);
+        // Nothing moves the list window any more: a lister waiting on it stops.
+        if let Ok(mut w) = files.0.lock() {
+            w.closed = true;
+        }
+        files.1.notify_all();
         let c = chunker.join().map_err(|_| anyhow!("chunker thread panicked"))?;
         let l = lister.join().map_err(|_| anyhow!("lister thread panicked"))?;
         result?;
@@ -271,17 +325,21 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
 /// What this side listed so far, for the state machine: the lister's entries and the
 /// chunker's chunk lists.
 struct Listed<'a> {
-    files: &'a [Option<SourceRef>],
+    files: &'a Window,
     table: &'a HashMap<u32, FileChunks>,
 }
 
 impl Listing for Listed<'_> {
     fn entry(&self, id: u32) -> Option<bool> {
-        self.files.get(id as usize).map(Option::is_some)
+        self.files.get(id).map(Option::is_some)
     }
 
     fn chunks(&self, file: u32) -> Option<usize> {
         self.table.get(&file).map(|f| f.chunks.len())
+    }
+
+    fn listed(&self) -> u32 {
+        self.files.listed()
     }
 }
 
@@ -289,7 +347,7 @@ impl Listing for Listed<'_> {
 /// says: files to chunk go to the chunker, asked-for chunks are read and sent.
 fn respond(
     link: &Link,
-    need_tx: &crossbeam_channel::Sender<(u32, bool)>,
+    need_tx: &crossbeam_channel::Sender<(u32, bool, SourceRef)>,
     table: &Table,
     files: &Files,
     out: &mut Out<'_>,
@@ -304,15 +362,20 @@ fn respond(
             Err(_) => return Err(PErr::Closed.into()),
         };
         let ev = {
-            let f = files.lock().map_err(|_| anyhow!("lock"))?;
+            let f = files.0.lock().map_err(|_| anyhow!("lock"))?;
             let t = table.lock().map_err(|_| anyhow!("lock"))?;
             st.handle(msg, &Listed { files: &f, table: &t })?
         };
         match ev {
             SourceEvent::Nothing | SourceEvent::Hello => {}
             SourceEvent::Need { files: ids, inline } => {
+                // The state machine checked each id names a listed regular file.
+                let f = files.0.lock().map_err(|_| anyhow!("lock"))?;
                 for id in ids {
-                    let _ = need_tx.send((id, inline));
+                    let Some(Some(src)) = f.get(id) else {
+                        return Err(PErr::State(format!("need for entry {id}, which is not a regular file")).into());
+                    };
+                    let _ = need_tx.send((id, inline, src.clone()));
                 }
             }
             SourceEvent::Want { file, ranges } => {
@@ -375,6 +438,16 @@ fn respond(
                             }
                         }
                     }
+                }
+            }
+            SourceEvent::Progress { done } => {
+                // Finished at the destination: what was kept for those entries goes, and the
+                // lister may go on.
+                files.0.lock().map_err(|_| anyhow!("lock"))?.finish_below(done);
+                files.1.notify_all();
+                table.lock().map_err(|_| anyhow!("lock"))?.retain(|&id, _| id >= done);
+                if open.as_ref().is_some_and(|(f, _)| *f < done) {
+                    open = None;
                 }
             }
             SourceEvent::Done => {

@@ -7,7 +7,7 @@ use crate::chunk::{ChunkHash, ChunkParams};
 use crate::path::SafeRelPath;
 
 /// Protocol version carried in `Hello`.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Chunks shorter than this (and than the minimum chunk size) are "inline": a file that is one
 /// such chunk, asked for by a `Need` with `inline` set (the destination has nothing at that
 /// path), gets its `Data` unasked right after its `FileSum`; `Data` this small travels on the
@@ -192,6 +192,15 @@ pub enum Message {
         /// The bytes (shared, so a received frame is not copied again).
         data: bytes::Bytes,
     },
+    /// The destination's progress: every entry with an id below `done` is finished there
+    /// (decided, and if it needed data, installed or failed); no Need or Want will name it
+    /// again. The source forgets what it kept for those entries and may list up to
+    /// [`LIST_AHEAD`] entries beyond `done` (the file list's window: bounded memory on both
+    /// sides whatever the tree's size).
+    Progress {
+        /// The first entry id not yet finished.
+        done: u32,
+    },
     /// The sender of this message has finished.
     Done,
     /// Fatal error on the other side.
@@ -211,6 +220,10 @@ const T_WANT: u8 = 7;
 const T_DATA: u8 = 8;
 const T_DONE: u8 = 9;
 const T_ERROR: u8 = 10;
+const T_PROGRESS: u8 = 11;
+
+/// Entries the source may list beyond the destination's last [`Message::Progress`].
+pub const LIST_AHEAD: u32 = 8192;
 
 const K_FILE: u8 = 0;
 const K_DIR: u8 = 1;
@@ -309,6 +322,10 @@ impl Message {
                 e.raw(hash.as_bytes());
                 e.u8(u8::from(*compressed));
                 tail = Some(data.clone());
+            }
+            Self::Progress { done } => {
+                e.u8(T_PROGRESS);
+                e.varint(u64::from(*done));
             }
             Self::Done => e.u8(T_DONE),
             Self::Error { text } => {
@@ -430,6 +447,7 @@ impl Message {
                 let data = body.slice(body.len() - rest..);
                 return Ok(Self::Data { file, index, hash, compressed, data });
             }
+            T_PROGRESS => Self::Progress { done: d.u32v("progress")? },
             T_DONE => Self::Done,
             T_ERROR => {
                 let b = d.bytes(MAX_TEXT, "error text")?;
@@ -565,6 +583,7 @@ mod tests {
                 compressed: false,
                 data: vec![1, 2, 3].into(),
             },
+            Message::Progress { done: 300 },
             Message::Done,
             Message::Error { text: "boom".into() },
         ]
@@ -583,6 +602,7 @@ mod tests {
     #[test]
     fn exact_bytes() {
         assert_eq!(Message::Done.encode(), vec![1, 0, 0, 0, 9]);
+        assert_eq!(Message::Progress { done: 300 }.encode(), vec![3, 0, 0, 0, 11, 0xac, 0x02]);
         assert_eq!(
             Message::Want { file: 1, ranges: vec![(0, 1), (5, 10)] }.encode(),
             vec![7, 0, 0, 0, 7, 1, 2, 0, 1, 5, 10]

@@ -31,7 +31,7 @@ impl Dest<'_> {
         let Some(f) = self.st.release(file) else { return Ok(()) };
         let Some(hash) = f.sum() else { return Ok(()) };
         let staged = b.tmp.as_ref().map(TempFile::rel).filter(|_| b.staged > 0);
-        match self.prepare(&f, &mut b, hash) {
+        match self.prepare(file, &f, &mut b, hash) {
             Err(e) => {
                 self.fail(&f.entry().path, &e);
                 self.forget_staged(staged)?;
@@ -116,7 +116,7 @@ impl Dest<'_> {
 
     /// Check the assembled temp file against the source's file hash and give it its final
     /// size, mode and mtime. `None` when the file in place already had this content.
-    fn prepare(&mut self, f: &FileState, b: &mut Build, hash: ChunkHash) -> Result<Option<Ready>> {
+    fn prepare(&mut self, id: u32, f: &FileState, b: &mut Build, hash: ChunkHash) -> Result<Option<Ready>> {
         let size = f.size();
         let hashes: Vec<ChunkHash> = f.hashes().map(|h| h.unwrap_or(ChunkHash([0; 32]))).collect();
         // T30: the whole file must match the source's file hash.
@@ -151,6 +151,7 @@ impl Dest<'_> {
         let chunks = chunk_refs(f, &hashes);
         let staged = (b.staged > 0).then(|| tmp.rel());
         Ok(Some(Ready {
+            id,
             tmp,
             path: e.path.clone(),
             item: b.plan.item.clone(),

@@ -144,6 +144,8 @@ struct Basis {
 /// final mode and mtime. With fsync on, files wait here so that one `syncfs` makes a whole
 /// batch durable before their renames (see [`Dest::install_ready`]).
 struct Ready {
+    /// Entry id (unfinished until installed: see `Dest::progress`).
+    id: u32,
     tmp: TempFile,
     path: SafeRelPath,
     item: String,
@@ -180,6 +182,8 @@ struct Dest<'a> {
     ready: Vec<Ready>,
     ready_bytes: u64,
     ready_since: Instant,
+    /// The last Progress sent.
+    progress_sent: u32,
     /// Temp files staged by earlier runs → the path each was built for (loaded when needed).
     staged_for: Option<HashMap<String, String>>,
 }
@@ -237,6 +241,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         ready: Vec::new(),
         ready_bytes: 0,
         ready_since: Instant::now(),
+        progress_sent: 0,
         staged_for: None,
     };
     let r = d.main_loop();
@@ -275,6 +280,7 @@ impl Dest<'_> {
             // next file takes long to arrive.
             if !self.ready.is_empty() && self.ready_since.elapsed() >= READY_WAIT {
                 self.install_ready()?;
+                self.progress()?;
             }
             let msg = match self.link.rx.recv_timeout(std::time::Duration::from_millis(200)) {
                 Ok(m) => m,
@@ -290,11 +296,35 @@ impl Dest<'_> {
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(PErr::Closed.into()),
             };
             let ev = self.st.handle(msg)?;
+            let may_finish = !matches!(ev, DestEvent::Nothing | DestEvent::Chunk { complete: false, .. });
             self.on_event(ev)?;
+            if may_finish {
+                self.progress()?;
+            }
             if self.st.is_finished() {
                 return self.finish();
             }
         }
+    }
+
+    /// Tell the source how far this side has finished ([`Message::Progress`]): it forgets what it
+    /// kept for those entries and lists further. Sent every quarter window, and whenever
+    /// everything received is finished (so a source waiting for room always hears).
+    fn progress(&mut self) -> Result<()> {
+        let seen = self.st.seen();
+        let done =
+            [self.st.first_unfinished(), self.builds.keys().min().copied(), self.ready.iter().map(|r| r.id).min()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(seen)
+                .min(seen);
+        let step = crate::proto::message::LIST_AHEAD / 4;
+        if done > self.progress_sent && (done >= self.progress_sent.saturating_add(step) || done == seen) {
+            self.progress_sent = done;
+            self.link.tx.send(Message::Progress { done }).map_err(|_| PErr::Closed)?;
+        }
+        Ok(())
     }
 
     /// Do what the state machine says a message means.

@@ -316,6 +316,18 @@ impl<P> DestState<P> {
         self.dirs.contains(path)
     }
 
+    /// Entries accepted so far: the next entry's id.
+    pub fn seen(&self) -> u32 {
+        self.seen
+    }
+
+    /// The lowest id this side still works on: queued for the window, or in it.
+    pub fn first_unfinished(&self) -> Option<u32> {
+        let q = self.queue.front().map(|q| q.id);
+        let w = self.files.keys().min().copied();
+        q.into_iter().chain(w).min()
+    }
+
     /// A file in the window.
     pub fn file(&self, id: u32) -> Option<&FileState> {
         self.files.get(&id)

@@ -51,6 +51,7 @@ pub fn kind_name(m: &super::Message) -> &'static str {
         Message::FileSum { .. } => "FileSum",
         Message::Want { .. } => "Want",
         Message::Data { .. } => "Data",
+        Message::Progress { .. } => "Progress",
         Message::Done => "Done",
         Message::Error { .. } => "Error",
     }

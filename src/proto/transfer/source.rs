@@ -22,6 +22,8 @@ pub trait Listing {
     fn entry(&self, id: u32) -> Option<bool>;
     /// Chunks of `file` listed so far; `None` before its chunk list started.
     fn chunks(&self, file: u32) -> Option<usize>;
+    /// Entries listed so far (sent in FileList messages).
+    fn listed(&self) -> u32;
 }
 
 /// What the driver does for a message.
@@ -46,6 +48,12 @@ pub enum Event {
         /// `(start, count)` ranges of chunk indices.
         ranges: Vec<(u32, u32)>,
     },
+    /// Every entry below `done` is finished at the destination: forget what is kept for them,
+    /// and list up to `done + LIST_AHEAD`.
+    Progress {
+        /// The first unfinished entry id.
+        done: u32,
+    },
     /// The destination has finished: answer Done and stop.
     Done,
 }
@@ -66,6 +74,8 @@ pub struct SourceState {
     wanted: HashMap<u32, u64>,
     /// Files this side withdrew (could not read the listed bytes any more).
     withdrawn: HashSet<u32>,
+    /// The destination's last Progress: entries below it are finished (never named again).
+    finished: u32,
 }
 
 impl SourceState {
@@ -92,6 +102,9 @@ impl SourceState {
             Message::Hello(_) => Err(state("second Hello".into())),
             Message::Need { files, inline } => {
                 for &id in &files {
+                    if id < self.finished {
+                        return Err(state(format!("need for entry {id}, which the destination said was finished")));
+                    }
                     match listing.entry(id) {
                         None => return Err(state(format!("need for unknown entry {id}"))),
                         Some(false) => return Err(state(format!("need for entry {id}, which is not a regular file"))),
@@ -114,6 +127,9 @@ impl SourceState {
                 if total > 2 * listed + 64 {
                     return Err(state(format!("file {file}: asked for its chunks more than twice over")));
                 }
+                if file < self.finished {
+                    return Err(state(format!("want for file {file}, which the destination said was finished")));
+                }
                 if self.withdrawn.contains(&file) {
                     self.wanted.insert(file, total);
                     return Ok(Event::Nothing);
@@ -133,6 +149,21 @@ impl SourceState {
                 // Counted only once valid: every counted file has a chunk list (was needed).
                 self.wanted.insert(file, total);
                 Ok(Event::Want { file, ranges })
+            }
+            Message::Progress { done } => {
+                if done < self.finished || done > listing.listed() {
+                    return Err(state(format!(
+                        "progress {done} outside {}..={} (what was listed)",
+                        self.finished,
+                        listing.listed()
+                    )));
+                }
+                self.finished = done;
+                // Entries below `done` are never named again: their state goes.
+                self.needed.retain(|&f| f >= done);
+                self.wanted.retain(|&f, _| f >= done);
+                self.withdrawn.retain(|&f| f >= done);
+                Ok(Event::Progress { done })
             }
             Message::Done => {
                 self.done = true;

@@ -20,6 +20,9 @@ impl Listing for Fake {
     fn chunks(&self, file: u32) -> Option<usize> {
         self.chunks.get(&file).copied()
     }
+    fn listed(&self) -> u32 {
+        self.n
+    }
 }
 
 fn fake() -> Fake {
@@ -108,4 +111,23 @@ fn withdrawn_files_are_not_sent_again() {
     assert_eq!(st.handle(Message::Want { file: 0, ranges: vec![(0, 1)] }, &fake()).unwrap(), Event::Nothing);
     st.check_bounds().unwrap();
     let _ = ChunkHash::of(b"");
+}
+
+#[test]
+fn progress_forgets_finished_entries_and_refuses_them_later() {
+    let mut st = started();
+    let l = fake();
+    assert_eq!(
+        st.handle(Message::Need { files: vec![0, 2], inline: false }, &l).unwrap(),
+        Event::Need { files: vec![0, 2], inline: false }
+    );
+    assert_eq!(st.handle(Message::Progress { done: 1 }, &l).unwrap(), Event::Progress { done: 1 });
+    assert_eq!(st.state_size(), 1, "entry 0's state is gone");
+    // Finished entries are never named again; progress never goes back or past the list.
+    assert!(state_err(st.handle(Message::Want { file: 0, ranges: vec![(0, 1)] }, &l)).contains("finished"));
+    let mut st = started();
+    st.handle(Message::Progress { done: 3 }, &l).unwrap();
+    assert!(state_err(st.handle(Message::Need { files: vec![2], inline: false }, &l)).contains("finished"));
+    assert!(state_err(st.handle(Message::Progress { done: 2 }, &l)).contains("progress"));
+    assert!(state_err(st.handle(Message::Progress { done: 5 }, &l)).contains("progress"));
 }
