@@ -252,6 +252,24 @@ fn state(s: String) -> Error {
     Error::State(s)
 }
 
+/// A listed path, as the destination remembers it for the whole transfer: 64 bits of its
+/// BLAKE3 hash instead of the path (8 bytes an entry rather than ~80: a million entries fit in
+/// a few MiB). Fail-safe: the same path always has the same key, so a duplicate (T7) is always
+/// caught; two different paths with one key (odds about n²/2⁶⁵, 3·10⁻⁸ at a million entries)
+/// can only make an honest transfer stop as a "duplicate", or keep an extraneous file that
+/// `--delete` would have removed, never write where it must not (fsio checks every path).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct PathKey(u64);
+
+impl PathKey {
+    fn of(p: &SafeRelPath) -> Self {
+        let h = blake3::hash(p.as_str().as_bytes());
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&h.as_bytes()[..8]);
+        Self(u64::from_le_bytes(b))
+    }
+}
+
 /// The destination's protocol state (see the module documentation). `P` is what the driver
 /// keeps with each queued entry until it is asked for.
 pub struct DestState<P = ()> {
@@ -261,9 +279,9 @@ pub struct DestState<P = ()> {
     /// Entries accepted so far (the next entry's id).
     seen: u32,
     /// Every path of this transfer.
-    paths: HashSet<SafeRelPath>,
+    paths: HashSet<PathKey>,
     /// The paths this transfer sent as directories (entries beneath them may come).
-    dirs: HashSet<SafeRelPath>,
+    dirs: HashSet<PathKey>,
     /// Files that need data, waiting for the window.
     queue: VecDeque<Queued<P>>,
     /// The window: files asked for.
@@ -283,7 +301,7 @@ impl<P> DestState<P> {
     /// A fresh destination; with `offer`, only entries it lists are accepted.
     pub fn new(offer: Option<Arc<Offer>>) -> Self {
         let mut dirs = HashSet::new();
-        dirs.insert(SafeRelPath::root());
+        dirs.insert(PathKey::of(&SafeRelPath::root()));
         Self {
             phase: Phase::Hello,
             params: ChunkParams::DEFAULT,
@@ -308,12 +326,12 @@ impl<P> DestState<P> {
 
     /// Whether `path` is an entry of this transfer.
     pub fn is_listed(&self, path: &SafeRelPath) -> bool {
-        self.paths.contains(path)
+        self.paths.contains(&PathKey::of(path))
     }
 
     /// Whether this transfer sent `path` as a directory.
     pub fn is_dir(&self, path: &SafeRelPath) -> bool {
-        self.dirs.contains(path)
+        self.dirs.contains(&PathKey::of(path))
     }
 
     /// Entries accepted so far: the next entry's id.
@@ -425,18 +443,19 @@ impl<P> DestState<P> {
                 shown(if e.path.is_root() { "." } else { e.path.as_str() })
             )));
         }
-        if !self.paths.insert(e.path.clone()) {
+        let key = PathKey::of(&e.path);
+        if !self.paths.insert(key) {
             return Err(state(format!("duplicate entry {}", e.path)));
         }
         if let Some((parent, _)) = e.path.split_last() {
-            if !self.dirs.contains(&parent) {
+            if !self.dirs.contains(&PathKey::of(&parent)) {
                 return Err(state(format!("entry {} arrived before its directory", e.path)));
             }
         } else if !matches!(e.kind, Kind::Dir) {
             return Err(state("the root entry must be a directory".into()));
         }
         if matches!(e.kind, Kind::Dir) && !e.path.is_root() {
-            self.dirs.insert(e.path.clone());
+            self.dirs.insert(key);
         }
         Ok(())
     }
