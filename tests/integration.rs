@@ -27,6 +27,7 @@ mod cli;
 mod layering;
 mod links;
 mod net;
+mod scale;
 mod stats;
 mod sync;
 mod util;
