@@ -303,6 +303,9 @@ pub mod fuzzing {
             fn chunks(&self, file: u32) -> Option<usize> {
                 self.needed.contains(&file).then_some(file as usize % 50)
             }
+            fn listed(&self) -> u32 {
+                self.n
+            }
         }
         let Some((&n, rest)) = data.split_first() else { return };
         let mut fake = Fake { n: u32::from(n), needed: std::collections::HashSet::new() };
@@ -324,6 +327,10 @@ pub mod fuzzing {
                             st.withdraw(file);
                         }
                     }
+                }
+                Ev::Progress { done } => {
+                    assert!(done <= fake.n, "progress past what was listed");
+                    fake.needed.retain(|&f| f >= done);
                 }
                 Ev::Done => break,
                 Ev::Nothing | Ev::Hello => {}
