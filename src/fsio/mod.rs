@@ -126,6 +126,9 @@ pub struct TempFile {
     pub dir: SafeRelPath,
     /// Its name inside `dir`.
     pub name: String,
+    /// Created empty by this run (not a temp kept from an interrupted one): once every chunk of
+    /// a file is written it has exactly the file's size, and needs no `ftruncate`.
+    pub fresh: bool,
     keep: bool,
     dirfd: Option<OwnedFd>,
 }
@@ -156,16 +159,24 @@ impl Drop for TempFile {
     }
 }
 
+/// A fresh temp-name suffix: one random prefix per process (drawn once) and a counter, so a
+/// temp file costs no `getrandom` call (issue 11: one syscall less per file). Names stay
+/// unguessable across runs; within a run, `O_CREAT|O_EXCL|O_NOFOLLOW` is what guarantees we
+/// never open or follow someone else's file, and a name taken by someone else is skipped.
 fn random_suffix() -> String {
-    let mut b = [0u8; 8];
-    // If the OS RNG fails the name is still unique enough with the pid and a counter, and
-    // O_EXCL guarantees we never open someone else's file.
-    if getrandom::fill(&mut b).is_err() {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        b = (u64::from(std::process::id()) << 32 | n).to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        // If the OS RNG fails, the pid and the time still make runs differ.
+        if getrandom::fill(&mut b).is_err() {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            b = (u64::from(std::process::id()) << 32 ^ t.as_nanos() as u64).to_le_bytes();
+        }
+        u64::from_le_bytes(b)
+    });
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix:016x}{n:x}")
 }
 
 fn ts(sec: i64, nsec: u32) -> Timestamps {
@@ -310,7 +321,14 @@ impl DestRoot {
             let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC;
             match rustix::fs::openat(&dirfd, name.as_str(), flags, Mode::from_raw_mode(0o600)) {
                 Ok(f) => {
-                    return Ok(TempFile { file: File::from(f), dir: parent, name, keep: false, dirfd: Some(dirfd) })
+                    return Ok(TempFile {
+                        file: File::from(f),
+                        dir: parent,
+                        name,
+                        fresh: true,
+                        keep: false,
+                        dirfd: Some(dirfd),
+                    })
                 }
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(e) => return Err(ioe(&d, e)),
@@ -327,7 +345,14 @@ impl DestRoot {
         let dirfd = fd.try_clone().map_err(|e| ioe(&d, e))?;
         let f = rustix::fs::openat(&dirfd, name, OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| ioe(&d, e))?;
-        Ok(TempFile { file: File::from(f), dir: parent, name: name.to_owned(), keep: false, dirfd: Some(dirfd) })
+        Ok(TempFile {
+            file: File::from(f),
+            dir: parent,
+            name: name.to_owned(),
+            fresh: false,
+            keep: false,
+            dirfd: Some(dirfd),
+        })
     }
 
     /// Open an existing regular file for reading, without following links.

@@ -139,7 +139,12 @@ impl Dest<'_> {
                 add(&self.stats.bytes_written, len);
             }
         }
-        tmp.file.set_len(size)?;
+        if !tmp.fresh {
+            // A kept temp of an interrupted run may be longer; a fresh one is exactly the size.
+            tmp.file.set_len(size)?;
+        }
+        // (Checked in debug builds, so every test run checks the claim above.)
+        debug_assert_eq!(tmp.file.metadata().map(|m| m.len()).ok(), Some(size), "temp file length");
         let e = f.entry();
         let mode = if self.cfg.flags.has(crate::proto::Flags::PERMS) {
             e.mode & 0o777
