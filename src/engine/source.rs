@@ -175,7 +175,9 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     .map_err(|_| PErr::Closed)?;
     let files: Files = Arc::default();
     let table: Table = Arc::default();
-    let (need_tx, need_rx) = crossbeam_channel::unbounded::<(u32, bool, SourceRef)>();
+    // std's channel blocks without spinning (crossbeam's yields the CPU a few times first:
+    // 3 sched_yield calls per small file, issue 11).
+    let (need_tx, need_rx) = std::sync::mpsc::channel::<(u32, bool, SourceRef)>();
     let skipped = std::sync::atomic::AtomicU64::new(0);
     let list_done = std::sync::atomic::AtomicBool::new(false);
     let pacer = Mutex::new(super::Pacer::new(cfg.bwlimit));
@@ -267,6 +269,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
 
         // Chunker: chunk needed files in order, streaming their chunk lists.
         let chunker = s.spawn(|| -> Result<()> {
+            let need_rx = need_rx; // moved in: a std Receiver is not shared between threads
             let mut manifest = match &cfg.manifest {
                 Some(p) => Manifest::open(p, cfg.params).or_else(|_| Manifest::in_memory(cfg.params)),
                 None => Manifest::in_memory(cfg.params),
@@ -279,8 +282,8 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 // must not wait on its lock.
                 let next = match need_rx.try_recv() {
                     Ok(n) => n,
-                    Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-                    Err(crossbeam_channel::TryRecvError::Empty) => {
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
                         manifest.flush()?;
                         match need_rx.recv() {
                             Ok(n) => n,
@@ -347,7 +350,7 @@ impl Listing for Listed<'_> {
 /// says: files to chunk go to the chunker, asked-for chunks are read and sent.
 fn respond(
     link: &Link,
-    need_tx: &crossbeam_channel::Sender<(u32, bool, SourceRef)>,
+    need_tx: &std::sync::mpsc::Sender<(u32, bool, SourceRef)>,
     table: &Table,
     files: &Files,
     out: &mut Out<'_>,
