@@ -3,19 +3,10 @@
 //! and tag characters are shown escaped. Escaping is idempotent (its output is plain ASCII
 //! where it changed anything), so every message line is sanitised once more when printed.
 
-/// Escape `s` for display.
+/// Escape `s` for display (the one escaping rule lives in the pure core, which must escape
+/// the names it puts into protocol errors: `proto::transfer::shown`).
 pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let bad = c.is_control()
-            || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xE0000..=0xE007F);
-        if bad {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::proto::transfer::shown(s)
 }
 
 /// Escape raw bytes (e.g. a symlink target) for display.

@@ -57,8 +57,8 @@ pub fn kind_name(m: &super::Message) -> &'static str {
     }
 }
 
-/// A peer-supplied name made safe to show: control and bidi characters escaped (the same
-/// escaping as `report::sanitize`, which this pure layer does not import).
+/// A peer-supplied name made safe to show: control and bidi characters escaped. The one
+/// escaping rule of pcp: `report::sanitize` calls it.
 pub fn shown(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
