@@ -37,6 +37,27 @@ impl SourceSpec {
     pub fn local(path: PathBuf, contents: bool) -> Self {
         Self { path, contents, rename: None, within: None }
     }
+
+    /// The local SRC arguments of a transfer, each checked to exist (exit 3 otherwise); a
+    /// `PEER:PATH` among them is refused (one side of a transfer is local).
+    pub fn from_args(srcs: &[String]) -> anyhow::Result<Vec<Self>> {
+        use crate::error::{tagged, Kind};
+        use crate::location::Location;
+        let mut specs = Vec::with_capacity(srcs.len());
+        for s in srcs {
+            let Location::Local { path, contents } = Location::parse(s) else {
+                return Err(tagged(
+                    Kind::Usage,
+                    format!("{s}: SRC and DEST cannot both be on peers; one side must be local (write ./{s} for a local name containing ':')"),
+                ));
+            };
+            if std::fs::symlink_metadata(&path).is_err() {
+                return Err(tagged(Kind::Select, format!("source {s} does not exist; check the path")));
+            }
+            specs.push(Self::local(path, contents));
+        }
+        Ok(specs)
+    }
 }
 
 /// What to include.

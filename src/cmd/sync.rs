@@ -37,27 +37,11 @@ fn is_real_dir(p: &Path) -> bool {
 /// destination root reached through a symlink owned by neither root nor the user is refused
 /// ([`trust::check`]).
 pub fn resolve_paths(srcs: &[String], dest: &str, cp: bool) -> Result<(Vec<SourceSpec>, PathBuf)> {
-    let mut specs = Vec::new();
-    for s in srcs {
-        match Location::parse(s) {
-            Location::Local { path, contents } => {
-                if std::fs::symlink_metadata(&path).is_err() {
-                    return Err(tagged(Kind::Select, format!("source {s} does not exist; check the path")));
-                }
-                specs.push(SourceSpec::local(path, contents));
-            }
-            Location::Peer { name, .. } => {
-                return Err(tagged(
-                    Kind::Usage,
-                    format!("{s}: syncing with peer {name:?} is not available in this build; use local paths (write ./{s} for a local name containing ':')"),
-                ))
-            }
-        }
-    }
+    let mut specs = SourceSpec::from_args(srcs)?;
     if Location::parse(dest).is_peer() {
         return Err(tagged(
             Kind::Usage,
-            format!("{dest}: syncing with a peer is not available in this build; use a local path (write ./{dest} for a local name containing ':')"),
+            format!("{dest}: names a peer, but this is a local sync; write ./{dest} for a local name containing ':'"),
         ));
     }
     let dest_path = PathBuf::from(dest);

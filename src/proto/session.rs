@@ -311,6 +311,16 @@ fn frame(e: Enc) -> Vec<u8> {
     buf
 }
 
+/// A decoder past the version byte that opens every request and response.
+fn opened(body: &[u8]) -> Result<Dec<'_>, PErr> {
+    let mut d = Dec::new(body);
+    let v = d.u8()?;
+    if v != SESSION_VERSION {
+        return Err(PErr::Version(u32::from(v), u32::from(SESSION_VERSION)));
+    }
+    Ok(d)
+}
+
 fn start() -> Enc {
     let mut e = Enc::default();
     e.raw(&[0, 0, 0, 0]);
@@ -352,11 +362,7 @@ impl Request {
 
     /// Decode a frame body.
     pub fn decode(body: &[u8]) -> Result<Self, PErr> {
-        let mut d = Dec::new(body);
-        let v = d.u8()?;
-        if v != SESSION_VERSION {
-            return Err(PErr::Version(u32::from(v), u32::from(SESSION_VERSION)));
-        }
+        let mut d = opened(body)?;
         let r = match d.u8()? {
             T_PUSH => {
                 let path = PeerPath::parse(&dec_str(&mut d, "path")?)?;
@@ -426,11 +432,7 @@ impl Response {
 
     /// Decode a frame body.
     pub fn decode(body: &[u8]) -> Result<Self, PErr> {
-        let mut d = Dec::new(body);
-        let v = d.u8()?;
-        if v != SESSION_VERSION {
-            return Err(PErr::Version(u32::from(v), u32::from(SESSION_VERSION)));
-        }
+        let mut d = opened(body)?;
         let r = match d.u8()? {
             R_OK => Self::Ok { is_dir: dec_bool(&mut d)? },
             R_REFUSED => Self::Refused { code: d.u8()?, text: dec_str(&mut d, "text")? },

@@ -16,7 +16,7 @@ use super::driver::{run_role, RoleConfig, TransferEnd};
 use crate::auth::Code;
 use crate::config::Options;
 use crate::error::{tagged, Kind};
-use crate::location::{naming, DestShape, Location, SrcShape};
+use crate::location::{naming, DestShape, SrcShape};
 use crate::net::client::{DialOptions, Dialer};
 use crate::net::conn::{Answer, Close};
 use crate::net::endpoint::Bulk;
@@ -59,24 +59,11 @@ pub fn push(
     cx: &Ctx<'_>,
     stats: &Arc<Stats>,
 ) -> Result<TransferEnd> {
-    let mut specs = Vec::new();
-    for s in srcs {
-        match Location::parse(s) {
-            Location::Local { path, contents } => {
-                if std::fs::symlink_metadata(&path).is_err() {
-                    return Err(tagged(Kind::Select, format!("source {s} does not exist; check the path")));
-                }
-                if o.cp && !o.scan.recursive && is_real_dir(&path) {
-                    return Err(tagged(Kind::Select, format!("{s} is a directory; use -r to copy directories")));
-                }
-                specs.push(SourceSpec::local(path, contents));
-            }
-            Location::Peer { .. } => {
-                return Err(tagged(
-                    Kind::Usage,
-                    format!("{s}: SRC and DEST cannot both be on peers; one side must be local"),
-                ))
-            }
+    let specs = SourceSpec::from_args(srcs)?;
+    if o.cp && !o.scan.recursive {
+        if let Some(d) = specs.iter().find(|s| is_real_dir(&s.path)) {
+            let shown = d.path.display();
+            return Err(tagged(Kind::Select, format!("{shown} is a directory; use -r to copy directories")));
         }
     }
     let path = peer_path(rpath)?;
