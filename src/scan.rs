@@ -84,7 +84,7 @@ pub struct SourceRef {
 
 impl SourceRef {
     /// Open it for reading (beneath the root, no symlinks, the same inode).
-    pub fn open(&self) -> std::io::Result<std::fs::File> {
+    pub fn open(&self) -> std::io::Result<(std::fs::File, crate::meta::Stat)> {
         self.root.open_file(&self.rel, Some(self.id))
     }
 

@@ -276,23 +276,32 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
             }
             .context("opening the source manifest")?;
             let mut out = Out::new(&tx, stats, cfg.compress, &pacer);
+            // Needed files, opened and read ahead, in order.
+            let mut ahead: VecDeque<Ahead> = VecDeque::with_capacity(READ_AHEAD);
+            let mut disconnected = false;
             loop {
-                // Commit the chunk-list cache whenever there is no work queued: a second
-                // session on the same tree (a rerun while this one is still winding down)
-                // must not wait on its lock.
-                let next = match need_rx.try_recv() {
-                    Ok(n) => n,
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {
-                        manifest.flush()?;
-                        match need_rx.recv() {
-                            Ok(n) => n,
-                            Err(_) => break,
-                        }
+                while ahead.len() < READ_AHEAD && !disconnected {
+                    match need_rx.try_recv() {
+                        Ok(n) => ahead.push_back(Ahead::open(n)),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => disconnected = true,
                     }
+                }
+                let Some(Ahead { id, inline_ok, src, opened }) = ahead.pop_front() else {
+                    if disconnected {
+                        break;
+                    }
+                    // Commit the chunk-list cache whenever there is no work queued: a second
+                    // session on the same tree (a rerun while this one is still winding down)
+                    // must not wait on its lock.
+                    manifest.flush()?;
+                    match need_rx.recv() {
+                        Ok(n) => ahead.push_back(Ahead::open(n)),
+                        Err(_) => disconnected = true,
+                    }
+                    continue;
                 };
-                let (id, inline_ok, src) = next;
-                if let Err(e) = chunk_one(id, inline_ok, &src, &cfg, &mut manifest, &table, &mut out) {
+                if let Err(e) = chunk_one(id, inline_ok, &src, opened, &cfg, &mut manifest, &table, &mut out) {
                     if e.downcast_ref::<PErr>().is_some() {
                         return Err(e);
                     }
@@ -399,7 +408,7 @@ fn respond(
                         };
                         let read = (|| -> std::io::Result<Vec<u8>> {
                             if let Some(src) = &reopen {
-                                open = Some((file, src.open()?));
+                                open = Some((file, src.open()?.0));
                             }
                             let Some((_, f)) = &open else { return Err(std::io::Error::other("not open")) };
                             // Read straight into the buffer that will travel (no extra copy).
@@ -461,19 +470,44 @@ fn respond(
     }
 }
 
+/// Needed files the chunker opens and reads ahead of the one it chunks: small files read one
+/// after another leave one disk request in flight; read ahead, up to this many (cold-cache
+/// trees of small files, issue 11: cat of 20,000 files takes 2.3 s, 8 readers 0.7 s).
+const READ_AHEAD: usize = 32;
+/// How much of each file is read ahead (the kernel's sequential readahead takes over after).
+const READ_AHEAD_BYTES: u64 = 128 * 1024;
+
+/// A needed file, opened (or not) and its first bytes asked for.
+struct Ahead {
+    id: u32,
+    inline_ok: bool,
+    src: SourceRef,
+    opened: std::io::Result<(std::fs::File, Stat)>,
+}
+
+impl Ahead {
+    fn open((id, inline_ok, src): (u32, bool, SourceRef)) -> Self {
+        let opened = src.open();
+        if let Ok((f, _)) = &opened {
+            crate::fsio::will_need(f, src.size.min(READ_AHEAD_BYTES));
+        }
+        Self { id, inline_ok, src, opened }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn chunk_one(
     id: u32,
     inline_ok: bool,
     src: &SourceRef,
+    opened: std::io::Result<(std::fs::File, Stat)>,
     cfg: &SourceConfig,
     manifest: &mut Manifest,
     table: &Table,
     out: &mut Out<'_>,
 ) -> Result<()> {
     let (tx, stats) = (out.tx, out.stats);
-    let f = src.open()?;
-    let md = f.metadata()?;
-    let stat = Stat::from_meta(&md);
+    let (f, stat) = opened?;
     if stat.size != src.size {
         bail!("changed size since it was listed ({} -> {} bytes); rerun to send it", src.size, stat.size);
     }

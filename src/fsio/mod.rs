@@ -50,7 +50,7 @@ fn ioe(path: &impl std::fmt::Display, source: impl Into<io::Error>) -> Error {
 
 /// The `Meta` of a raw stat.
 #[allow(clippy::unnecessary_cast)] // field types differ between architectures
-fn meta_of(st: &rustix::fs::Stat) -> Meta {
+pub(crate) fn meta_of(st: &rustix::fs::Stat) -> Meta {
     let ftype = match FileType::from_raw_mode(st.st_mode as _) {
         FileType::RegularFile => FType::File,
         FileType::Directory => FType::Dir,
@@ -541,6 +541,15 @@ fn remove_at(dirfd: &OwnedFd, name: &str, depth: usize) -> io::Result<()> {
 pub fn read_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     f.read_exact_at(buf, offset)
+}
+
+/// Ask the kernel to start reading the first `len` bytes of `f` now, without waiting (readahead
+/// for files the caller will read soon: many small files read one after another keep one disk
+/// request in flight; read ahead, they keep many). Advisory: errors are ignored.
+pub fn will_need(f: &File, len: u64) {
+    if let Some(len) = std::num::NonZeroU64::new(len) {
+        let _ = rustix::fs::fadvise(f, 0, Some(len), rustix::fs::Advice::WillNeed);
+    }
 }
 
 /// Write all of `buf` at `offset`.

@@ -14,6 +14,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+use crate::meta::Stat;
 
 /// Identity of a scanned file: the open must find this very inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +198,8 @@ impl SourceRoot {
 
     /// Open regular file `rel` for reading. With `expect`, it must be that inode (the one the
     /// scan listed). FIFOs, devices and sockets are refused without blocking.
-    pub fn open_file(&self, rel: &Path, expect: Option<FileId>) -> io::Result<File> {
+    /// Returns the file with the stat of the opened inode (its one `fstat`).
+    pub fn open_file(&self, rel: &Path, expect: Option<FileId>) -> io::Result<(File, Stat)> {
         let fd = self.beneath(rel, OFlags::RDONLY | OFlags::NONBLOCK)?;
         let st = rustix::fs::fstat(&fd)?;
         if FileType::from_raw_mode(st.st_mode as _) != FileType::RegularFile {
@@ -206,7 +208,7 @@ impl SourceRoot {
         if expect.is_some_and(|id| id != FileId::of(&st)) {
             return Err(changed("replaced by another file"));
         }
-        Ok(File::from(fd))
+        Ok((File::from(fd), super::meta_of(&st).stat))
     }
 }
 
