@@ -63,6 +63,7 @@
 //!   `plan` carry their meaning to both roles.
 
 pub mod auth;
+pub mod chan;
 pub mod chunk;
 pub mod cli;
 pub mod cmd;

@@ -11,7 +11,7 @@
 pub mod destination;
 pub mod source;
 
-use crossbeam_channel::{Receiver, Sender};
+use crate::chan::{Receiver, Sender};
 
 use crate::proto::Message;
 
@@ -27,8 +27,8 @@ pub struct Link {
 /// exerts backpressure, bounding memory); destination→source is unbounded (small requests), so
 /// neither side can block the other into a deadlock.
 pub fn local_pair(bound: usize) -> (Link, Link) {
-    let (s2d_tx, s2d_rx) = crossbeam_channel::bounded(bound);
-    let (d2s_tx, d2s_rx) = crossbeam_channel::unbounded();
+    let (s2d_tx, s2d_rx) = crate::chan::bounded(bound);
+    let (d2s_tx, d2s_rx) = crate::chan::unbounded();
     (Link { tx: s2d_tx, rx: d2s_rx }, Link { tx: d2s_tx, rx: s2d_rx })
 }
 

@@ -50,7 +50,7 @@ pub struct SourceConfig {
 /// `Data` (zstd only where it pays, counted in the stats, paced for --bwlimit). The responder
 /// (asked-for chunks) and the chunker (inline files) each own one; they share the pacer.
 struct Out<'a> {
-    tx: &'a crossbeam_channel::Sender<Message>,
+    tx: &'a crate::chan::Sender<Message>,
     stats: &'a Stats,
     zctx: Option<zstd::bulk::Compressor<'static>>,
     compress_ok: bool,
@@ -62,22 +62,56 @@ struct Out<'a> {
     /// The last chunk waited for --bwlimit.
     paced: bool,
     pacer: &'a Mutex<super::Pacer>,
+    /// Messages held back to go out as one batch (one wake-up of the receiver, not one per
+    /// message: small files make three messages each).
+    held: Vec<Message>,
+    held_bytes: usize,
 }
+
+/// Most messages [`Out`] holds back before it sends them as a batch.
+const HOLD: usize = 64;
+/// Most chunk bytes [`Out`] holds back.
+const HOLD_BYTES: usize = 256 * 1024;
 
 impl<'a> Out<'a> {
     fn new(
-        tx: &'a crossbeam_channel::Sender<Message>,
+        tx: &'a crate::chan::Sender<Message>,
         stats: &'a Stats,
         compress: bool,
         pacer: &'a Mutex<super::Pacer>,
     ) -> Self {
         let zctx = zstd::bulk::Compressor::new(1).ok();
-        Self { tx, stats, zctx, compress_ok: compress, probe: (0, 0), pressure: 1.0, paced: false, pacer }
+        Self {
+            tx,
+            stats,
+            zctx,
+            compress_ok: compress,
+            probe: (0, 0),
+            pressure: 1.0,
+            paced: false,
+            pacer,
+            held: Vec::with_capacity(HOLD),
+            held_bytes: 0,
+        }
     }
 
-    /// Send a control message.
-    fn msg(&self, m: Message) -> Result<()> {
-        self.tx.send(m).map_err(|_| PErr::Closed.into())
+    /// Queue a message; it goes out with the held batch (see [`Out::flush`]).
+    fn msg(&mut self, m: Message) -> Result<()> {
+        if let Message::Data { data, .. } = &m {
+            self.held_bytes += data.len();
+        }
+        self.held.push(m);
+        if self.held.len() >= HOLD || self.held_bytes >= HOLD_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Send the held messages, in order. Called before the owner waits for anything, and
+    /// after each message of a large file (its chunk lists must reach the destination at once).
+    fn flush(&mut self) -> Result<()> {
+        self.held_bytes = 0;
+        self.tx.send_all(&mut self.held).map_err(|_| PErr::Closed.into())
     }
 
     /// Send chunk `index` of `file` as `Data`.
@@ -110,8 +144,7 @@ impl<'a> Out<'a> {
         if let Ok(mut p) = self.pacer.lock() {
             self.paced = p.pace(chunk.len() as u64);
         }
-        tx.send(Message::Data { file, index, hash, compressed, data: chunk.into() }).map_err(|_| PErr::Closed)?;
-        Ok(())
+        self.msg(Message::Data { file, index, hash, compressed, data: chunk.into() })
     }
 }
 
@@ -175,9 +208,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
     .map_err(|_| PErr::Closed)?;
     let files: Files = Arc::default();
     let table: Table = Arc::default();
-    // std's channel blocks without spinning (crossbeam's yields the CPU a few times first:
-    // 3 sched_yield calls per small file, issue 11).
-    let (need_tx, need_rx) = std::sync::mpsc::channel::<(u32, bool, SourceRef)>();
+    let (need_tx, need_rx) = crate::chan::unbounded::<(u32, bool, SourceRef)>();
     let skipped = std::sync::atomic::AtomicU64::new(0);
     let list_done = std::sync::atomic::AtomicBool::new(false);
     let pacer = Mutex::new(super::Pacer::new(cfg.bwlimit));
@@ -269,7 +300,6 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
 
         // Chunker: chunk needed files in order, streaming their chunk lists.
         let chunker = s.spawn(|| -> Result<()> {
-            let need_rx = need_rx; // moved in: a std Receiver is not shared between threads
             let mut manifest = match &cfg.manifest {
                 Some(p) => Manifest::open(p, cfg.params).or_else(|_| Manifest::in_memory(cfg.params)),
                 None => Manifest::in_memory(cfg.params),
@@ -283,14 +313,15 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                 while ahead.len() < READ_AHEAD && !disconnected {
                     match need_rx.try_recv() {
                         Ok(n) => ahead.push_back(Ahead::open(n)),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => disconnected = true,
+                        Err(crate::chan::TryRecvError::Empty) => break,
+                        Err(crate::chan::TryRecvError::Disconnected) => disconnected = true,
                     }
                 }
                 let Some(Ahead { id, inline_ok, src, opened }) = ahead.pop_front() else {
                     if disconnected {
                         break;
                     }
+                    out.flush()?;
                     // Commit the chunk-list cache whenever there is no work queued: a second
                     // session on the same tree (a rerun while this one is still winding down)
                     // must not wait on its lock.
@@ -312,6 +343,7 @@ pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resu
                     out.msg(Message::FileSum { file: id, count: u32::MAX, size: 0, hash: ChunkHash([0; 32]) })?;
                 }
             }
+            out.flush()?;
             manifest.flush()?;
             Ok(())
         });
@@ -359,7 +391,7 @@ impl Listing for Listed<'_> {
 /// says: files to chunk go to the chunker, asked-for chunks are read and sent.
 fn respond(
     link: &Link,
-    need_tx: &std::sync::mpsc::Sender<(u32, bool, SourceRef)>,
+    need_tx: &crate::chan::Sender<(u32, bool, SourceRef)>,
     table: &Table,
     files: &Files,
     out: &mut Out<'_>,
@@ -383,12 +415,15 @@ fn respond(
             SourceEvent::Need { files: ids, inline } => {
                 // The state machine checked each id names a listed regular file.
                 let f = files.0.lock().map_err(|_| anyhow!("lock"))?;
+                let mut batch = Vec::with_capacity(ids.len());
                 for id in ids {
                     let Some(Some(src)) = f.get(id) else {
                         return Err(PErr::State(format!("need for entry {id}, which is not a regular file")).into());
                     };
-                    let _ = need_tx.send((id, inline, src.clone()));
+                    batch.push((id, inline, src.clone()));
                 }
+                drop(f);
+                let _ = need_tx.send_all(&mut batch);
             }
             SourceEvent::Want { file, ranges } => {
                 'ranges: for (start, cnt) in ranges {
@@ -464,9 +499,11 @@ fn respond(
             }
             SourceEvent::Done => {
                 let _ = out.msg(Message::Done);
+                let _ = out.flush();
                 return Ok(());
             }
         }
+        out.flush()?;
     }
 }
 
@@ -506,7 +543,7 @@ fn chunk_one(
     table: &Table,
     out: &mut Out<'_>,
 ) -> Result<()> {
-    let (tx, stats) = (out.tx, out.stats);
+    let stats = out.stats;
     let (f, stat) = opened?;
     if stat.size != src.size {
         bail!("changed size since it was listed ({} -> {} bytes); rerun to send it", src.size, stat.size);
@@ -514,7 +551,10 @@ fn chunk_one(
     let shown = src.display();
     let key = shown.to_string_lossy();
     table.lock().map_err(|_| anyhow!("lock"))?.insert(id, FileChunks { src: src.clone(), stat, chunks: Vec::new() });
-    let send_batch = |first: u32, chunks: &[ChunkRef]| -> Result<()> {
+    // A file of one chunk goes out with the held batch; a larger one's chunk lists go at once
+    // (the destination asks for data as they arrive).
+    let large = stat.size >= u64::from(cfg.params.min);
+    let send_batch = |out: &mut Out<'_>, first: u32, chunks: &[ChunkRef]| -> Result<()> {
         {
             let mut t = table.lock().map_err(|_| anyhow!("lock"))?;
             if let Some(fc) = t.get_mut(&id) {
@@ -522,7 +562,10 @@ fn chunk_one(
             }
         }
         let ids = chunks.iter().map(|c| ChunkId { short: c.hash.short(), len: c.len }).collect();
-        tx.send(Message::ChunkList { file: id, first, chunks: ids }).map_err(|_| PErr::Closed)?;
+        out.msg(Message::ChunkList { file: id, first, chunks: ids })?;
+        if large {
+            out.flush()?;
+        }
         Ok(())
     };
     // Files below the minimum chunk size are one chunk: reading them again is cheaper than the
@@ -530,11 +573,10 @@ fn chunk_one(
     let cached = stat.size >= u64::from(cfg.params.min);
     if let Some((hash, chunks)) = if cached { manifest.file_chunks(&key, &stat)? } else { None } {
         for (i, b) in chunks.chunks(LIST_BATCH).enumerate() {
-            send_batch((i * LIST_BATCH) as u32, b)?;
+            send_batch(out, (i * LIST_BATCH) as u32, b)?;
         }
-        tx.send(Message::FileSum { file: id, count: chunks.len() as u32, size: stat.size, hash })
-            .map_err(|_| PErr::Closed)?;
-        return Ok(());
+        out.msg(Message::FileSum { file: id, count: chunks.len() as u32, size: stat.size, hash })?;
+        return out.flush();
     }
     // At most the listed size (what the destination was told): a file that grows meanwhile is
     // read up to there; one that shrinks is reported below.
@@ -551,13 +593,13 @@ fn chunk_one(
         }
         pending.push(r);
         if pending.len() >= batch_size {
-            send_batch(all.len() as u32, &pending)?;
+            send_batch(out, all.len() as u32, &pending)?;
             all.append(&mut pending);
             batch_size = LIST_BATCH;
         }
     }
     if !pending.is_empty() {
-        send_batch(all.len() as u32, &pending)?;
+        send_batch(out, all.len() as u32, &pending)?;
         all.append(&mut pending);
     }
     let size = ch.position();
@@ -566,9 +608,12 @@ fn chunk_one(
         bail!("changed size while it was read ({} -> {size} bytes); rerun to send it", src.size);
     }
     let hash = file_hash(all.iter().map(|c| &c.hash));
-    tx.send(Message::FileSum { file: id, count: all.len() as u32, size, hash }).map_err(|_| PErr::Closed)?;
+    out.msg(Message::FileSum { file: id, count: all.len() as u32, size, hash })?;
     if let (Some(bytes), [c]) = (inline, all.as_slice()) {
         out.data(id, 0, c.hash, bytes)?;
+    }
+    if large {
+        out.flush()?;
     }
     if size == stat.size && cached {
         manifest.record_file(&key, &stat, &hash, &all)?;

@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 
@@ -115,7 +116,7 @@ impl Drop for Scratch {
 pub struct DestRoot {
     root: OwnedFd,
     root_path: PathBuf,
-    cache: Option<(SafeRelPath, OwnedFd)>,
+    cache: Option<(SafeRelPath, Arc<OwnedFd>)>,
 }
 
 /// A temp file being assembled in the destination.
@@ -130,7 +131,8 @@ pub struct TempFile {
     /// a file is written it has exactly the file's size, and needs no `ftruncate`.
     pub fresh: bool,
     keep: bool,
-    dirfd: Option<OwnedFd>,
+    /// Its directory, shared with the root's cache (no `dup` per temp file).
+    dirfd: Option<Arc<OwnedFd>>,
 }
 
 impl TempFile {
@@ -236,11 +238,19 @@ impl DestRoot {
         let hit = matches!(&self.cache, Some((p, _)) if *p == parent);
         if !hit {
             let fd = self.open_dir(&parent)?;
-            self.cache = Some((parent, fd));
+            self.cache = Some((parent, Arc::new(fd)));
         }
         match &self.cache {
             Some((_, fd)) => Ok((fd, name)),
             None => Err(ioe(&self.disp(rel), io::Error::other("directory cache"))),
+        }
+    }
+
+    /// The cached directory's fd, shared (after [`DestRoot::parent`] filled the cache).
+    fn cached_dir(&self, d: &str) -> Result<Arc<OwnedFd>, Error> {
+        match &self.cache {
+            Some((_, fd)) => Ok(fd.clone()),
+            None => Err(ioe(&d, io::Error::other("directory cache"))),
         }
     }
 
@@ -314,8 +324,8 @@ impl DestRoot {
         let d = self.disp(rel);
         let (parent, _) =
             rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("cannot write the root as a file")))?;
-        let (fd, _) = self.parent(rel)?;
-        let dirfd = fd.try_clone().map_err(|e| ioe(&d, e))?;
+        self.parent(rel)?;
+        let dirfd = self.cached_dir(&d)?;
         for _ in 0..16 {
             let name = format!("{TEMP_PREFIX}{}", random_suffix());
             let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC;
@@ -341,8 +351,8 @@ impl DestRoot {
     pub fn reopen_temp(&mut self, temp_rel: &SafeRelPath) -> Result<TempFile, Error> {
         let d = self.disp(temp_rel);
         let (parent, name) = temp_rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("bad temp name")))?;
-        let (fd, _) = self.parent(temp_rel)?;
-        let dirfd = fd.try_clone().map_err(|e| ioe(&d, e))?;
+        self.parent(temp_rel)?;
+        let dirfd = self.cached_dir(&d)?;
         let f = rustix::fs::openat(&dirfd, name, OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| ioe(&d, e))?;
         Ok(TempFile {
@@ -389,15 +399,18 @@ impl DestRoot {
 
     /// Rename the (sealed) temp file over `rel`. Whatever is at `rel` (a file or a link) is
     /// replaced atomically; a directory there must have been removed first. Returns the final
-    /// stat.
-    pub fn install(&mut self, mut tmp: TempFile, rel: &SafeRelPath) -> Result<Meta, Error> {
+    /// stat when asked (`stat`: one `fstat` more).
+    pub fn install(&mut self, mut tmp: TempFile, rel: &SafeRelPath, stat: bool) -> Result<Option<Meta>, Error> {
         let d = self.disp(rel);
         let (_, name) = rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("cannot write the root as a file")))?;
         let dirfd = tmp.dirfd.as_ref().ok_or_else(|| ioe(&d, io::Error::other("temp without directory")))?;
         rustix::fs::renameat(dirfd, tmp.name.as_str(), dirfd, name).map_err(|e| ioe(&d, e))?;
         tmp.keep = true; // renamed: nothing to clean up
+        if !stat {
+            return Ok(None);
+        }
         let st = rustix::fs::fstat(&tmp.file).map_err(|e| ioe(&d, e))?;
-        Ok(meta_of(&st))
+        Ok(Some(meta_of(&st)))
     }
 
     /// Set mode and/or mtime of an existing entry (links: mtime only).

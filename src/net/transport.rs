@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Result;
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crate::chan::{Receiver, Sender, TryRecvError, TrySendError};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use tokio::runtime::Handle;
 
@@ -84,12 +84,12 @@ pub fn start(
     let mut tasks = Vec::new();
     let link = match role {
         Role::Source => {
-            let (out_tx, out_rx) = crossbeam_channel::bounded::<Message>(OUTGOING_BOUND);
+            let (out_tx, out_rx) = crate::chan::bounded::<Message>(OUTGOING_BOUND);
             // Requests from the destination are bounded too (a hostile destination cannot
             // queue Needs and Wants without end): when the source is busy sending, its
             // reader stops and QUIC flow control holds the destination's writer. No cycle:
             // the destination's engine never blocks on sending, and keeps reading data.
-            let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(REQUEST_BOUND);
+            let (in_tx, in_rx) = crate::chan::bounded::<Message>(REQUEST_BOUND);
             let (atx, mut arx) = tokio::sync::mpsc::channel::<Message>(REQUEST_BOUND);
             threads.push(spawn("pcp-forward", move || {
                 while let Some(m) = arx.blocking_recv() {
@@ -110,8 +110,8 @@ pub fn start(
             Link { tx: out_tx, rx: in_rx }
         }
         Role::Destination => {
-            let (out_tx, out_rx) = crossbeam_channel::unbounded::<Message>();
-            let (in_tx, in_rx) = crossbeam_channel::bounded::<Message>(INCOMING_BOUND / 2);
+            let (out_tx, out_rx) = crate::chan::unbounded::<Message>();
+            let (in_tx, in_rx) = crate::chan::bounded::<Message>(INCOMING_BOUND / 2);
             let (atx, mut arx) = tokio::sync::mpsc::channel::<Message>(INCOMING_BOUND / 2);
             let (rt2, conn2, err2) = (rt.clone(), conn.clone(), error.clone());
             threads.push(spawn("pcp-write0", move || stream_writer(&rt2, &conn2, send0, &out_rx, &err2))?);
@@ -211,7 +211,7 @@ fn dispatch(
                 if writers.is_empty() {
                     for i in 0..DATA_STREAMS {
                         let s = rt.block_on(conn.open_uni()).map_err(|e| conn_err(&e, "opening a data stream"))?;
-                        let (tx, rx) = crossbeam_channel::bounded::<Message>(PER_STREAM_BOUND);
+                        let (tx, rx) = crate::chan::bounded::<Message>(PER_STREAM_BOUND);
                         let (rt2, conn2, err2) = (rt.clone(), conn.clone(), err.clone());
                         let h = spawn(&format!("pcp-data{i}"), move || stream_writer(&rt2, &conn2, s, &rx, &err2))?;
                         writers.push((tx, h));

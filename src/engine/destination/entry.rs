@@ -6,11 +6,15 @@
 
 use anyhow::{anyhow, Result};
 
-use super::{Build, Dest, Plan, SPACE_CHECK_MIN};
+use super::{Build, Dest, Plan, MADE_DIRS, SPACE_CHECK_MIN};
 use crate::meta::FType;
 use crate::plan;
 use crate::proto::{Entry, Error as PErr, Flags, Kind, Message};
+use crate::proto::transfer::FILE_WINDOW;
 use crate::report::add;
+
+/// Files a Need asks for at least, while others are in flight (the window is [`FILE_WINDOW`]).
+const NEED_BATCH: usize = FILE_WINDOW / 8;
 
 impl Dest<'_> {
     /// Plan and apply one accepted entry (id `id`); queue it when it needs data. A failure
@@ -18,7 +22,8 @@ impl Dest<'_> {
     pub(super) fn entry(&mut self, id: u32, e: Entry) -> Result<()> {
         let dry = self.cfg.flags.has(Flags::DRY_RUN);
         let opts = plan::Opts::from_flags(self.cfg.flags);
-        let cur = match self.root.lstat(&e.path) {
+        let in_made_dir = e.path.split_last().is_some_and(|(parent, _)| self.made_dirs.contains(&parent));
+        let cur = match if in_made_dir { Ok(None) } else { self.root.lstat(&e.path) } {
             Ok(m) => m,
             Err(err) => {
                 self.fail(&e.path, &err.into());
@@ -49,6 +54,10 @@ impl Dest<'_> {
                         self.root.remove_all(&e.path)?;
                     }
                     self.root.mkdir(&e.path, 0o700)?;
+                    if self.made_dirs.len() >= MADE_DIRS {
+                        self.made_dirs.clear();
+                    }
+                    self.made_dirs.insert(e.path.clone());
                     if !opts.perms {
                         self.root.set_meta(&e.path, false, Some(0o777 & !self.cfg.umask), None)?;
                     }
@@ -112,7 +121,8 @@ impl Dest<'_> {
                     }
                     self.rep.change(&item, &name);
                 } else {
-                    self.st.queue(id, e, Plan { item, existed_mode });
+                    let dir_in_way = cur.is_some_and(|m| m.ftype == FType::Dir);
+                    self.st.queue(id, e, Plan { item, existed_mode, dir_in_way });
                 }
             }
         }
@@ -121,6 +131,12 @@ impl Dest<'_> {
 
     /// Ask for the next files while the window (the state machine's) has room.
     pub(super) fn pump(&mut self) -> Result<()> {
+        // Ask in batches: once the window is full, a Need per finished file would wake the
+        // source once per file (issue 11).
+        let in_flight = self.st.in_flight();
+        if in_flight > 0 && FILE_WINDOW - in_flight.min(FILE_WINDOW) < NEED_BATCH {
+            return Ok(());
+        }
         let mut fresh = Vec::new();
         let mut old = Vec::new();
         while let Some(q) = self.st.pop_next() {

@@ -91,13 +91,17 @@ impl Dest<'_> {
     }
 
     fn install(&mut self, r: Ready) -> Result<()> {
-        // A directory in the way goes just before the rename.
-        if let Ok(Some(Meta { ftype: FType::Dir, .. })) = self.root.lstat(&r.path) {
-            self.root.remove_all(&r.path)?;
+        // A directory in the way (the plan saw one) goes just before the rename.
+        if r.dir_in_way {
+            if let Ok(Some(Meta { ftype: FType::Dir, .. })) = self.root.lstat(&r.path) {
+                self.root.remove_all(&r.path)?;
+            }
         }
-        let meta = self.root.install(r.tmp, &r.path)?;
+        // Small files are not indexed: they need no stat after the rename.
+        let indexed = self.manifest.is_some() && r.size >= u64::from(self.st.params().min);
+        let meta = self.root.install(r.tmp, &r.path, indexed)?;
         if let Some(m) = self.manifest.as_mut() {
-            if r.size >= u64::from(self.st.params().min) {
+            if let Some(meta) = meta.filter(|_| indexed) {
                 m.record_file(r.path.as_str(), &meta.stat, &r.hash, &r.chunks)?;
             } else if !r.created {
                 // Small files are not indexed (cheaper to resend than to record); drop stale rows.
@@ -161,6 +165,7 @@ impl Dest<'_> {
             path: e.path.clone(),
             item: b.plan.item.clone(),
             created: b.plan.existed_mode.is_none(),
+            dir_in_way: b.plan.dir_in_way,
             size,
             hash,
             chunks,

@@ -114,6 +114,8 @@ struct Plan {
     item: String,
     /// Mode of what was at the path (`None`: nothing was).
     existed_mode: Option<u32>,
+    /// A directory was at the path: it goes just before the file is renamed into place.
+    dir_in_way: bool,
 }
 
 /// The IO side of a file in the window (its protocol side is the state machine's `FileState`).
@@ -150,6 +152,8 @@ struct Ready {
     path: SafeRelPath,
     item: String,
     created: bool,
+    /// The plan saw a directory at the path.
+    dir_in_way: bool,
     size: u64,
     hash: ChunkHash,
     chunks: Vec<ChunkRef>,
@@ -186,7 +190,14 @@ struct Dest<'a> {
     progress_sent: u32,
     /// Temp files staged by earlier runs → the path each was built for (loaded when needed).
     staged_for: Option<HashMap<String, String>>,
+    /// Directories this run created (the most recent [`MADE_DIRS`]): nothing is in them but
+    /// what this run puts there, so their entries need no lstat (issue 11: an existence probe
+    /// per new file).
+    made_dirs: std::collections::HashSet<SafeRelPath>,
 }
+
+/// Most directories [`Dest::made_dirs`] remembers (then it starts again: only a probe saved).
+const MADE_DIRS: usize = 4096;
 
 /// Files smaller than this are not staged for resume.
 const STAGE_MIN: u64 = 4 << 20;
@@ -243,6 +254,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         ready_since: Instant::now(),
         progress_sent: 0,
         staged_for: None,
+        made_dirs: Default::default(),
     };
     let r = d.main_loop();
     if let Err(e) = &r {
@@ -284,7 +296,7 @@ impl Dest<'_> {
             }
             let msg = match self.link.rx.recv_timeout(std::time::Duration::from_millis(200)) {
                 Ok(m) => m,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                Err(crate::chan::RecvTimeoutError::Timeout) => {
                     // Nothing arrives (a stalled or vanished peer): commit what is recorded,
                     // so a rerun, which may start before this run notices the loss, finds
                     // the received chunks instead of waiting on the manifest's lock.
@@ -293,7 +305,7 @@ impl Dest<'_> {
                     }
                     continue;
                 }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Err(PErr::Closed.into()),
+                Err(crate::chan::RecvTimeoutError::Disconnected) => return Err(PErr::Closed.into()),
             };
             let ev = self.st.handle(msg)?;
             let may_finish = !matches!(ev, DestEvent::Nothing | DestEvent::Chunk { complete: false, .. });

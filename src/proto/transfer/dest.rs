@@ -635,6 +635,11 @@ impl<P> DestState<P> {
         self.queue.pop_front()
     }
 
+    /// Files asked for and not finished (the window's occupancy).
+    pub fn in_flight(&self) -> usize {
+        self.files.len()
+    }
+
     /// The driver sends a Need for `q` (from [`pop_next`](Self::pop_next)): it joins the
     /// window, and its ChunkList, FileSum and Data are accepted from now on. `inline_ok`: the
     /// Need had `inline` set (an inline file's data may come unasked). Returns the driver's plan.
