@@ -5,10 +5,16 @@
 #
 # Usage (as root, for drop_caches): benches/compare-scale.sh [COUNTS] [WORKDIR]
 #   COUNTS  space-separated file counts, default "20000 300000" (add 1000000 for the full table;
-#           generating it takes a few minutes and ~3 GiB of disk)
+#           generating it takes a few minutes and ~3 GiB of disk); "10G" is one 10 GiB file
 #   WORKDIR default /var/tmp/pcp-scale (on disk, not tmpfs: the point is the file system)
+#   NET=1   over the network instead: `pcp serve` + `pcp sync x:dst --addr` over loopback QUIC
+#           beside rsync over ssh (a throwaway sshd), in a private network namespace holding only
+#           loopback (needs openssh-server); the peak RSS of both pcp processes is printed
 # Files are 100 B - 4 KiB (seeded), 143 per directory (7,000 directories at 1 M files).
 set -euo pipefail
+if [ -n "${NET:-}" ] && [ -z "${PCP_SCALE_INNER:-}" ]; then
+  exec env PCP_SCALE_INNER=1 unshare -n bash "$0" "$@"
+fi
 COUNTS=${1:-"20000 300000"}
 W=${2:-/var/tmp/pcp-scale}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,11 +22,18 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 PCP="$here/target/release/pcp"
 mkdir -p "$W"
 cd "$W"
-export XDG_STATE_HOME="$W/state"
+export XDG_STATE_HOME="$W/state" XDG_CONFIG_HOME="$W/config" PCP_CODE=bench-abandon-ability-able
 
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo "(cannot drop caches: not root?)" >&2; }
-gen() { # N: tree src-N with N files
+gen() { # N: tree src-N with N files ("10G": one 10 GiB file)
   [ -d "src-$1" ] && return
+  if [ "$1" = 10G ]; then
+    mkdir -p src-10G.tmp
+    (set +o pipefail; openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:pcp-scale-10g -in /dev/zero 2>/dev/null \
+      | head -c 10G > src-10G.tmp/big.bin)
+    mv src-10G.tmp src-10G
+    return
+  fi
   python3 - "$1" <<'PY'
 import os, random, sys
 n = int(sys.argv[1]); random.seed(n)
@@ -44,10 +57,53 @@ timed() {
   rm -f "$log"
   echo "$s $r"
 }
-pcp_fresh() { rm -rf "dst-pcp" "$XDG_STATE_HOME"; drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
-pcp_noop() { drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
-rsync_fresh() { rm -rf "dst-rsync"; drop; timed rsync -a "src-$1/" "dst-rsync/"; }
-rsync_noop() { drop; timed rsync -a "src-$1/" "dst-rsync/"; }
+if [ -n "${NET:-}" ]; then
+  ip link set lo up
+  [ -f hostkey ] || ssh-keygen -q -t ed25519 -N '' -f hostkey
+  [ -f userkey ] || ssh-keygen -q -t ed25519 -N '' -f userkey
+  cp userkey.pub authorized_keys
+  cat > sshd_config <<CFG
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $W/hostkey
+AuthorizedKeysFile $W/authorized_keys
+PermitRootLogin yes
+StrictModes no
+PasswordAuthentication no
+UsePAM no
+PidFile $W/sshd.pid
+CFG
+  mkdir -p /run/sshd
+  /usr/sbin/sshd -f "$W/sshd_config"
+  trap 'kill $(cat "$W/sshd.pid") 2>/dev/null || true' EXIT
+  SSH="ssh -p 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+  mkdir -p served
+  # pcp over the network: a fresh `serve --once` (the code is single-use), both processes
+  # timed; prints "seconds client_rss server_rss" (the larger RSS is what the table shows).
+  pcp_net() {
+    /usr/bin/time -v -o serve.log "$PCP" serve served --once --listen 127.0.0.1:47000 -q &
+    local sp=$!
+    sleep 0.3
+    local c; c=$(timed "$PCP" sync -a "src-$1/" "x:dst-pcp/" --addr 127.0.0.1:47000 -q)
+    wait "$sp"
+    local sr; sr=$(awk -F': ' '/Maximum resident set size/ {print $2}' serve.log)
+    set -- $c
+    echo "$1 $(( $2 > sr ? $2 : sr ))"
+    echo "$2 $sr" > net-rss.txt
+  }
+  pcp_fresh() { rm -rf served/dst-pcp "$XDG_STATE_HOME"; drop; pcp_net "$1"; }
+  pcp_noop() { drop; pcp_net "$1"; }
+  rsync_fresh() { rm -rf "dst-rsync"; drop; timed rsync -a -e "$SSH" "src-$1/" "root@127.0.0.1:$W/dst-rsync/"; }
+  rsync_noop() { drop; timed rsync -a -e "$SSH" "src-$1/" "root@127.0.0.1:$W/dst-rsync/"; }
+  copy_of() { echo served/dst-pcp; }
+  echo "network: pcp serve + sync over loopback QUIC beside rsync over ssh; pcp_rss is the larger of its two processes"
+else
+  pcp_fresh() { rm -rf "dst-pcp" "$XDG_STATE_HOME"; drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
+  pcp_noop() { drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
+  rsync_fresh() { rm -rf "dst-rsync"; drop; timed rsync -a "src-$1/" "dst-rsync/"; }
+  rsync_noop() { drop; timed rsync -a "src-$1/" "dst-rsync/"; }
+  copy_of() { echo dst-pcp; }
+fi
 ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 
 printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' files run order pcp_s pcp_rss_KiB rsync_s rsync_rss_KiB pcp/rsync
@@ -64,8 +120,9 @@ for n in $COUNTS; do
     printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" fresh "${order%%-*}" "$pf" "$pfr" "$rf" "$rfr" "$(ratio "$pf" "$rf")"
     printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" no-op "${order%%-*}" "$pn" "$pnr" "$rn" "$rnr" "$(ratio "$pn" "$rn")"
   done
-  if diff -r "src-$n" dst-pcp > /dev/null; then echo "  (pcp copy identical to the source)"; else echo "  pcp COPY DIFFERS"; fi
-  if [ -n "${STRACE:-}" ]; then
+  if [ -n "${NET:-}" ]; then echo "  (last pcp run: client/server peak RSS KiB: $(cat net-rss.txt))"; fi
+  if diff -r "src-$n" "$(copy_of)" > /dev/null; then echo "  (pcp copy identical to the source)"; else echo "  pcp COPY DIFFERS"; fi
+  if [ -n "${STRACE:-}" ] && [ -z "${NET:-}" ]; then
     rm -rf dst-pcp "$XDG_STATE_HOME"; drop
     strace -c -f -o strace.txt "$PCP" sync -a "src-$n/" dst-pcp/ > /dev/null
     echo "  strace -c -f, fresh, $n files (calls per file):"

@@ -134,6 +134,7 @@ pub fn start(
                 }
             }));
             tasks.push(rt.spawn(accept_data(conn.clone(), sink, stats, error.clone())));
+            tasks.push(rt.spawn(tune_receive_window(conn.clone())));
             Link { tx: out_tx, rx: in_rx }
         }
     };
@@ -313,6 +314,25 @@ fn stream_writer(
     })();
     if let Err(e) = res {
         set_err(err, conn, e, close::ERROR);
+    }
+}
+
+/// Destination side: keep the connection's receive window at the path's bandwidth-delay
+/// product ([`super::endpoint::receive_window_for`] of the measured RTT), every quarter second
+/// until the connection closes: long fat pipes get the window they need, short paths keep
+/// their buffers (and this side's memory) small.
+async fn tune_receive_window(conn: Connection) {
+    let mut last = None;
+    while conn.close_reason().is_none() {
+        let w = super::endpoint::receive_window_for(conn.rtt());
+        if last != Some(w) {
+            conn.set_receive_window(w);
+            last = Some(w);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            _ = conn.closed() => break,
+        }
     }
 }
 
