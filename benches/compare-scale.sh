@@ -7,6 +7,9 @@
 #   COUNTS  space-separated file counts, default "20000 300000" (add 1000000 for the full table;
 #           generating it takes a few minutes and ~3 GiB of disk); "10G" is one 10 GiB file
 #   WORKDIR default /var/tmp/pcp-scale (on disk, not tmpfs: the point is the file system)
+#   REPS=K  K rounds of both orders (default 1); the median of each column is printed after them
+#   PCP_FLAGS extra pcp flags, e.g. PCP_FLAGS=--no-fsync for rsync's durability (none: pcp makes
+#           every file durable with one syncfs per group before renaming it into place)
 #   NET=1   over the network instead: `pcp serve` + `pcp sync x:dst --addr` over loopback QUIC
 #           beside rsync over ssh (a throwaway sshd), in a private network namespace holding only
 #           loopback (needs openssh-server); the peak RSS of both pcp processes is printed
@@ -84,7 +87,7 @@ CFG
     /usr/bin/time -v -o serve.log "$PCP" serve served --once --listen 127.0.0.1:47000 -q &
     local sp=$!
     sleep 0.3
-    local c; c=$(timed "$PCP" sync -a "src-$1/" "x:dst-pcp/" --addr 127.0.0.1:47000 -q)
+    local c; c=$(timed "$PCP" sync -a ${PCP_FLAGS:-} "src-$1/" "x:dst-pcp/" --addr 127.0.0.1:47000 -q)
     wait "$sp"
     local sr; sr=$(awk -F': ' '/Maximum resident set size/ {print $2}' serve.log)
     set -- $c
@@ -98,18 +101,21 @@ CFG
   copy_of() { echo served/dst-pcp; }
   echo "network: pcp serve + sync over loopback QUIC beside rsync over ssh; pcp_rss is the larger of its two processes"
 else
-  pcp_fresh() { rm -rf "dst-pcp" "$XDG_STATE_HOME"; drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
-  pcp_noop() { drop; timed "$PCP" sync -a "src-$1/" "dst-pcp/"; }
+  pcp_fresh() { rm -rf "dst-pcp" "$XDG_STATE_HOME"; drop; timed "$PCP" sync -a ${PCP_FLAGS:-} "src-$1/" "dst-pcp/"; }
+  pcp_noop() { drop; timed "$PCP" sync -a ${PCP_FLAGS:-} "src-$1/" "dst-pcp/"; }
   rsync_fresh() { rm -rf "dst-rsync"; drop; timed rsync -a "src-$1/" "dst-rsync/"; }
   rsync_noop() { drop; timed rsync -a "src-$1/" "dst-rsync/"; }
   copy_of() { echo dst-pcp; }
 fi
 ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 
+REPS=${REPS:-1}
+median() { python3 -c 'import sys,statistics; print("%g" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' files run order pcp_s pcp_rss_KiB rsync_s rsync_rss_KiB pcp/rsync
 for n in $COUNTS; do
   gen "$n"
-  for order in pcp-first rsync-first; do
+  PF=(); PFR=(); RF=(); RFR=(); PN=(); PNR=(); RN=(); RNR=()
+  for order in $(for _ in $(seq "$REPS"); do echo pcp-first rsync-first; done); do
     if [ "$order" = pcp-first ]; then
       read -r pf pfr < <(pcp_fresh "$n"); read -r rf rfr < <(rsync_fresh "$n")
       read -r pn pnr < <(pcp_noop "$n"); read -r rn rnr < <(rsync_noop "$n")
@@ -119,7 +125,12 @@ for n in $COUNTS; do
     fi
     printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" fresh "${order%%-*}" "$pf" "$pfr" "$rf" "$rfr" "$(ratio "$pf" "$rf")"
     printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" no-op "${order%%-*}" "$pn" "$pnr" "$rn" "$rnr" "$(ratio "$pn" "$rn")"
+    PF+=("$pf"); PFR+=("$pfr"); RF+=("$rf"); RFR+=("$rfr"); PN+=("$pn"); PNR+=("$pnr"); RN+=("$rn"); RNR+=("$rnr")
   done
+  a=$(median "${PF[@]}"); b=$(median "${RF[@]}")
+  printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" fresh median "$a" "$(median "${PFR[@]}")" "$b" "$(median "${RFR[@]}")" "$(ratio "$a" "$b")"
+  a=$(median "${PN[@]}"); b=$(median "${RN[@]}")
+  printf '%-9s %-7s %-6s %9s %11s %9s %11s %9s\n' "$n" no-op median "$a" "$(median "${PNR[@]}")" "$b" "$(median "${RNR[@]}")" "$(ratio "$a" "$b")"
   if [ -n "${NET:-}" ]; then echo "  (last pcp run: client/server peak RSS KiB: $(cat net-rss.txt))"; fi
   if diff -r "src-$n" "$(copy_of)" > /dev/null; then echo "  (pcp copy identical to the source)"; else echo "  pcp COPY DIFFERS"; fi
   if [ -n "${STRACE:-}" ] && [ -z "${NET:-}" ]; then

@@ -220,9 +220,7 @@ pub fn verbosity(o: &crate::cli::OutputArgs, itemize: bool, progress: bool) -> V
 
 /// The process umask (read once; restored immediately).
 pub fn umask() -> u32 {
-    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    rustix::process::umask(old);
-    old.as_raw_mode() as u32
+    crate::fsio::process_umask()
 }
 
 /// Canonical form of `p` even when it does not exist yet (the destination of a first sync):

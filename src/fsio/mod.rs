@@ -130,6 +130,8 @@ pub struct TempFile {
     /// Created empty by this run (not a temp kept from an interrupted one): once every chunk of
     /// a file is written it has exactly the file's size, and needs no `ftruncate`.
     pub fresh: bool,
+    /// The mode it was created with, if this run created it (see [`DestRoot::create_temp`]).
+    created_mode: Option<u32>,
     keep: bool,
     /// Its directory, shared with the root's cache (no `dup` per temp file).
     dirfd: Option<Arc<OwnedFd>>,
@@ -159,6 +161,16 @@ impl Drop for TempFile {
             }
         }
     }
+}
+
+/// The process umask, read once (set and restored at once: nothing else in pcp changes it).
+pub fn process_umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let old = rustix::process::umask(Mode::from_raw_mode(0o022));
+        rustix::process::umask(old);
+        old.as_raw_mode() as u32 & 0o777
+    })
 }
 
 /// A fresh temp-name suffix: one random prefix per process (drawn once) and a counter, so a
@@ -320,7 +332,13 @@ impl DestRoot {
     }
 
     /// Create a temp file next to `rel`.
-    pub fn create_temp(&mut self, rel: &SafeRelPath) -> Result<TempFile, Error> {
+    ///
+    /// It is created with `mode` (its final mode; never setuid, setgid or sticky, and always
+    /// readable and writable by its owner, so a kept temp can be reopened to resume), less the
+    /// process umask: when that is already the final mode, [`DestRoot::seal`] needs no `fchmod`
+    /// (issue 11: one syscall per file). Like rsync's temp files, a partial file is as readable
+    /// as the finished one will be.
+    pub fn create_temp(&mut self, rel: &SafeRelPath, mode: u32) -> Result<TempFile, Error> {
         let d = self.disp(rel);
         let (parent, _) =
             rel.split_last().ok_or_else(|| ioe(&d, io::Error::other("cannot write the root as a file")))?;
@@ -329,13 +347,15 @@ impl DestRoot {
         for _ in 0..16 {
             let name = format!("{TEMP_PREFIX}{}", random_suffix());
             let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC;
-            match rustix::fs::openat(&dirfd, name.as_str(), flags, Mode::from_raw_mode(0o600)) {
+            let asked = (mode & 0o777) | 0o600;
+            match rustix::fs::openat(&dirfd, name.as_str(), flags, Mode::from_raw_mode(asked)) {
                 Ok(f) => {
                     return Ok(TempFile {
                         file: File::from(f),
                         dir: parent,
                         name,
                         fresh: true,
+                        created_mode: Some(asked & !process_umask()),
                         keep: false,
                         dirfd: Some(dirfd),
                     })
@@ -360,6 +380,7 @@ impl DestRoot {
             dir: parent,
             name: name.to_owned(),
             fresh: false,
+            created_mode: None,
             keep: false,
             dirfd: Some(dirfd),
         })
@@ -377,7 +398,9 @@ impl DestRoot {
     /// Give the finished temp file its final mode and mtime (before it is made durable).
     pub fn seal(&self, tmp: &TempFile, rel: &SafeRelPath, mode: u32, mtime: Option<(i64, u32)>) -> Result<(), Error> {
         let d = self.disp(rel);
-        rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(mode)).map_err(|e| ioe(&d, e))?;
+        if tmp.created_mode != Some(mode) {
+            rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(mode)).map_err(|e| ioe(&d, e))?;
+        }
         if let Some((s, ns)) = mtime {
             rustix::fs::futimens(&tmp.file, &ts(s, ns)).map_err(|e| ioe(&d, e))?;
         }

@@ -45,7 +45,8 @@ impl Dest<'_> {
     fn resolve(&mut self, file: u32, b: &mut Build, start: usize, inline: bool) -> Result<()> {
         let f = self.st.file(file).ok_or_else(|| anyhow!("file {file} not in the window"))?;
         if b.tmp.is_none() {
-            b.tmp = Some(self.root.create_temp(&f.entry().path)?);
+            let mode = self.final_mode(f.entry(), b.plan.existed_mode);
+            b.tmp = Some(self.root.create_temp(&f.entry().path, mode)?);
         }
         if !b.basis_tried {
             b.basis_tried = true;

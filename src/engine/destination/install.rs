@@ -18,7 +18,8 @@ impl Dest<'_> {
         if b.tmp.is_none() && self.st.file(file).is_some_and(|f| f.chunks().is_empty()) {
             // An empty file: no chunk list made its temp.
             let Some(f) = self.st.file(file) else { return Ok(()) };
-            match self.root.create_temp(&f.entry().path) {
+            let mode = self.final_mode(f.entry(), b.plan.existed_mode);
+            match self.root.create_temp(&f.entry().path, mode) {
                 Ok(t) => b.tmp = Some(t),
                 Err(e) => {
                     let p = f.entry().path.clone();
@@ -42,6 +43,7 @@ impl Dest<'_> {
                 if self.ready.is_empty() {
                     self.ready_since = std::time::Instant::now();
                 }
+                self.ready_min = Some(self.ready_min.map_or(r.id, |m| m.min(r.id)));
                 self.ready.push(r);
                 if !self.cfg.fsync
                     || self.ready.len() >= READY_FILES
@@ -69,6 +71,7 @@ impl Dest<'_> {
         if self.ready.is_empty() {
             return Ok(());
         }
+        self.ready_min = None;
         if self.cfg.fsync {
             if let Err(e) = self.root.sync_fs() {
                 // Not durable: leave them as temp files (cleaned up, resent next run).
@@ -118,6 +121,16 @@ impl Dest<'_> {
         Ok(())
     }
 
+    /// The mode a file gets: the source's with -p, else the mode of the file it replaces, else
+    /// the source's less the umask (rsync's rule).
+    pub(super) fn final_mode(&self, e: &crate::proto::Entry, existed_mode: Option<u32>) -> u32 {
+        if self.cfg.flags.has(crate::proto::Flags::PERMS) {
+            e.mode & 0o777
+        } else {
+            existed_mode.unwrap_or(e.mode & 0o777 & !self.cfg.umask)
+        }
+    }
+
     /// Check the assembled temp file against the source's file hash and give it its final
     /// size, mode and mtime. `None` when the file in place already had this content.
     fn prepare(&mut self, id: u32, f: &FileState, b: &mut Build, hash: ChunkHash) -> Result<Option<Ready>> {
@@ -150,11 +163,7 @@ impl Dest<'_> {
         // (Checked in debug builds, so every test run checks the claim above.)
         debug_assert_eq!(tmp.file.metadata().map(|m| m.len()).ok(), Some(size), "temp file length");
         let e = f.entry();
-        let mode = if self.cfg.flags.has(crate::proto::Flags::PERMS) {
-            e.mode & 0o777
-        } else {
-            b.plan.existed_mode.unwrap_or(e.mode & 0o777 & !self.cfg.umask)
-        };
+        let mode = self.final_mode(e, b.plan.existed_mode);
         let mtime = self.cfg.flags.has(crate::proto::Flags::TIMES).then_some((e.mtime, e.mtime_ns));
         self.root.seal(&tmp, &e.path, mode, mtime)?;
         let chunks = chunk_refs(f, &hashes);

@@ -25,7 +25,7 @@ mod install;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -172,7 +172,8 @@ struct Dest<'a> {
     manifest: Option<Manifest>,
     /// Directory entries whose metadata is applied last.
     dir_meta: Vec<crate::proto::Entry>,
-    builds: HashMap<u32, Build>,
+    /// By id (the lowest is the first: see `progress`).
+    builds: BTreeMap<u32, Build>,
     outcome: Outcome,
     seed: Option<(String, File)>,
     start: Instant,
@@ -185,6 +186,8 @@ struct Dest<'a> {
     /// Complete, verified, sealed files waiting for the next group commit (with fsync).
     ready: Vec<Ready>,
     ready_bytes: u64,
+    /// The lowest id in `ready`.
+    ready_min: Option<u32>,
     ready_since: Instant,
     /// The last Progress sent.
     progress_sent: u32,
@@ -239,7 +242,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         st: DestState::new(cfg.offer.clone()),
         manifest: None,
         dir_meta: Vec::new(),
-        builds: HashMap::new(),
+        builds: BTreeMap::new(),
         outcome: Outcome::default(),
         seed: None,
         start: Instant::now(),
@@ -251,6 +254,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         pacer: super::Pacer::new(cfg.bwlimit),
         ready: Vec::new(),
         ready_bytes: 0,
+        ready_min: None,
         ready_since: Instant::now(),
         progress_sent: 0,
         staged_for: None,
@@ -325,7 +329,7 @@ impl Dest<'_> {
     fn progress(&mut self) -> Result<()> {
         let seen = self.st.seen();
         let done =
-            [self.st.first_unfinished(), self.builds.keys().min().copied(), self.ready.iter().map(|r| r.id).min()]
+            [self.st.first_unfinished(), self.builds.keys().next().copied(), self.ready_min]
                 .into_iter()
                 .flatten()
                 .min()

@@ -15,7 +15,7 @@
 //! chunks counted) and the end checks (FileListEnd's count, no Done while files wait).
 //! It holds no file, socket or clock: the driver owns all IO.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -285,7 +285,8 @@ pub struct DestState<P = ()> {
     /// Files that need data, waiting for the window.
     queue: VecDeque<Queued<P>>,
     /// The window: files asked for.
-    files: HashMap<u32, FileState>,
+    /// By id: the lowest unfinished one is the first (Progress asks for it after every event).
+    files: BTreeMap<u32, FileState>,
     /// Chunk-list slots the window's files may use in all.
     window_chunks: usize,
     /// Failed files released from the window, newest last (late Data for them is ignored).
@@ -310,7 +311,7 @@ impl<P> DestState<P> {
             paths: HashSet::new(),
             dirs,
             queue: VecDeque::new(),
-            files: HashMap::new(),
+            files: BTreeMap::new(),
             window_chunks: 0,
             released: VecDeque::new(),
             released_set: HashSet::new(),
@@ -342,7 +343,7 @@ impl<P> DestState<P> {
     /// The lowest id this side still works on: queued for the window, or in it.
     pub fn first_unfinished(&self) -> Option<u32> {
         let q = self.queue.front().map(|q| q.id);
-        let w = self.files.keys().min().copied();
+        let w = self.files.keys().next().copied();
         q.into_iter().chain(w).min()
     }
 
