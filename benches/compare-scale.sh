@@ -84,7 +84,7 @@ CFG
   # pcp over the network: a fresh `serve --once` (the code is single-use), both processes
   # timed; prints "seconds client_rss server_rss" (the larger RSS is what the table shows).
   pcp_net() {
-    /usr/bin/time -v -o serve.log "$PCP" serve served --once --listen 127.0.0.1:47000 -q &
+    /usr/bin/time -v -o serve.log "$PCP" serve served --once --listen 127.0.0.1:47000 -q 2> serve.err &
     local sp=$!
     sleep 0.3
     local c; c=$(timed "$PCP" sync -a ${PCP_FLAGS:-} "src-$1/" "x:dst-pcp/" --addr 127.0.0.1:47000 -q)

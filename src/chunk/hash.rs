@@ -57,11 +57,27 @@ impl fmt::Debug for ChunkHash {
 /// Hash of a whole file as pcp defines it: BLAKE3 over the concatenation of its chunk hashes.
 /// Each byte of data is hashed once (per chunk); the file hash costs 32 bytes per chunk.
 pub fn file_hash<'a>(chunks: impl IntoIterator<Item = &'a ChunkHash>) -> ChunkHash {
-    let mut h = blake3::Hasher::new();
+    let mut h = FileHasher::default();
     for c in chunks {
-        h.update(&c.0);
+        h.update(c);
     }
-    ChunkHash(*h.finalize().as_bytes())
+    h.finish()
+}
+
+/// [`file_hash`] fed one chunk hash at a time (no list of them kept).
+#[derive(Default)]
+pub struct FileHasher(blake3::Hasher);
+
+impl FileHasher {
+    /// The next chunk's hash.
+    pub fn update(&mut self, c: &ChunkHash) {
+        self.0.update(&c.0);
+    }
+
+    /// The file hash of the chunks so far.
+    pub fn finish(&self) -> ChunkHash {
+        ChunkHash(*self.0.finalize().as_bytes())
+    }
 }
 
 #[cfg(test)]

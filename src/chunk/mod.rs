@@ -8,7 +8,7 @@
 
 mod hash;
 
-pub use hash::{file_hash, ChunkHash};
+pub use hash::{file_hash, ChunkHash, FileHasher};
 
 use std::io::{self, Read};
 

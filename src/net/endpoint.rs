@@ -56,14 +56,14 @@ const STREAM_WINDOW: u32 = 12 << 20;
 /// loopback receiver, which cannot keep up with its sender on 2 cores, 45-90 MiB of RSS.
 const CONN_WINDOW: u32 = 32 << 20;
 /// The connection receive window a connection starts with, and the least it shrinks to:
-/// 1 Gbit/s up to 67 ms RTT.
-const MIN_CONN_WINDOW: u32 = 8 << 20;
+/// 1 Gbit/s up to 33 ms RTT.
+const MIN_CONN_WINDOW: u32 = 4 << 20;
 /// The rate the receive window is sized for: 1 Gbit/s, plus a quarter for RTT jitter.
 const WINDOW_RATE: f64 = 1.25 * 125e6;
 
 /// The connection receive window for a path of round-trip time `rtt`: its bandwidth-delay
 /// product at 1 Gbit/s (plus a quarter), between [`MIN_CONN_WINDOW`] and [`CONN_WINDOW`] —
-/// 31 MiB at 200 ms (issue 9: one connection fills 1 Gbit/s there), 8 MiB below 53 ms.
+/// 31 MiB at 200 ms (issue 9: one connection fills 1 Gbit/s there), 4 MiB below 27 ms.
 pub fn receive_window_for(rtt: Duration) -> VarInt {
     let bdp = rtt.as_secs_f64() * WINDOW_RATE;
     let w = (bdp as u64).clamp(u64::from(MIN_CONN_WINDOW), u64::from(CONN_WINDOW));
