@@ -21,26 +21,10 @@ mkdir -p "$W" && cd "$W"
 export XDG_STATE_HOME="$W/state" XDG_CONFIG_HOME="$W/config" PCP_CODE=bench-abandon-ability-able
 
 # --- a throwaway sshd ---------------------------------------------------------------------
-[ -f hostkey ] || ssh-keygen -q -t ed25519 -N '' -f hostkey
-[ -f userkey ] || ssh-keygen -q -t ed25519 -N '' -f userkey
-cp userkey.pub authorized_keys
-cat > sshd_config <<CFG
-Port 2222
-ListenAddress 127.0.0.1
-HostKey $W/hostkey
-AuthorizedKeysFile $W/authorized_keys
-PermitRootLogin yes
-StrictModes no
-PasswordAuthentication no
-UsePAM no
-PidFile $W/sshd.pid
-Subsystem sftp /usr/lib/openssh/sftp-server
-CFG
-mkdir -p /run/sshd
-/usr/sbin/sshd -f "$W/sshd_config"
+# shellcheck source=bench-sshd.sh
+. "$PCP_ROOT/benches/bench-sshd.sh"
+start_sshd
 trap 'kill $(cat "$W/sshd.pid") 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true' EXIT
-SSH="ssh -p 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-SCP="scp -q -P 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 
 # --- data -----------------------------------------------------------------------------------
 # shellcheck source=bench-data.sh

@@ -62,24 +62,10 @@ timed() {
 }
 if [ -n "${NET:-}" ]; then
   ip link set lo up
-  [ -f hostkey ] || ssh-keygen -q -t ed25519 -N '' -f hostkey
-  [ -f userkey ] || ssh-keygen -q -t ed25519 -N '' -f userkey
-  cp userkey.pub authorized_keys
-  cat > sshd_config <<CFG
-Port 2222
-ListenAddress 127.0.0.1
-HostKey $W/hostkey
-AuthorizedKeysFile $W/authorized_keys
-PermitRootLogin yes
-StrictModes no
-PasswordAuthentication no
-UsePAM no
-PidFile $W/sshd.pid
-CFG
-  mkdir -p /run/sshd
-  /usr/sbin/sshd -f "$W/sshd_config"
+  # shellcheck source=bench-sshd.sh
+  . "$here/benches/bench-sshd.sh"
+  start_sshd
   trap 'kill $(cat "$W/sshd.pid") 2>/dev/null || true' EXIT
-  SSH="ssh -p 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
   mkdir -p served
   # pcp over the network: a fresh `serve --once` (the code is single-use), both processes
   # timed; prints "seconds client_rss server_rss" (the larger RSS is what the table shows).

@@ -192,19 +192,7 @@ impl<T> Sender<T> {
 impl<T> Receiver<T> {
     /// The next message, waiting while the queue is empty.
     pub fn recv(&self) -> Result<T, RecvError> {
-        let mut s = self.0.lock();
-        loop {
-            if let Some(m) = s.queue.pop_front() {
-                self.popped(s);
-                return Ok(m);
-            }
-            if s.senders == 0 {
-                return Err(RecvError);
-            }
-            s.waiting_rx += 1;
-            s = self.0.not_empty.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
-            s.waiting_rx -= 1;
-        }
+        self.recv_until(None).map_err(|_| RecvError)
     }
 
     /// The next message if one is queued.
@@ -222,7 +210,12 @@ impl<T> Receiver<T> {
 
     /// The next message, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
+        // A deadline too far to represent is no deadline.
+        self.recv_until(Instant::now().checked_add(timeout))
+    }
+
+    /// The next message, waiting until `deadline` (`None`: for as long as it takes).
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut s = self.0.lock();
         loop {
             if let Some(m) = s.queue.pop_front() {
@@ -232,15 +225,18 @@ impl<T> Receiver<T> {
             if s.senders == 0 {
                 return Err(RecvTimeoutError::Disconnected);
             }
-            let left = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::from_secs(3600),
-            };
-            if left.is_zero() {
-                return Err(RecvTimeoutError::Timeout);
-            }
             s.waiting_rx += 1;
-            s = self.0.not_empty.wait_timeout(s, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            s = match deadline {
+                None => self.0.not_empty.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        s.waiting_rx -= 1;
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    self.0.not_empty.wait_timeout(s, left).unwrap_or_else(std::sync::PoisonError::into_inner).0
+                }
+            };
             s.waiting_rx -= 1;
         }
     }

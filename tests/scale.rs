@@ -119,7 +119,8 @@ fn network_memory_stays_bounded_as_the_tree_grows() {
             assert!(std::time::Instant::now() < deadline, "serve printed no address:\n{text}");
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        let mut push = timed_pcp(&td, &push_rss, &["sync", "-a", &format!("{}/", s(&src)), "peer:dst/", "--addr", &addr]);
+        let mut push =
+            timed_pcp(&td, &push_rss, &["sync", "-a", &format!("{}/", s(&src)), "peer:dst/", "--addr", &addr]);
         let out = run_timeout(push.env("PCP_CODE", code), std::time::Duration::from_secs(300));
         assert!(out.status.success(), "push of {n} files failed: {}", String::from_utf8_lossy(&out.stderr));
         assert!(child.wait().unwrap().success(), "serve failed: {}", std::fs::read_to_string(&err).unwrap());

@@ -13,8 +13,8 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use crate::meta::Stat;
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 /// Identity of a scanned file: the open must find this very inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

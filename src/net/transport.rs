@@ -22,9 +22,9 @@
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::chan::{Receiver, Sender, TryRecvError, TrySendError};
 use anyhow::Result;
 use bytes::Bytes;
-use crate::chan::{Receiver, Sender, TryRecvError, TrySendError};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use tokio::runtime::Handle;
 

@@ -9,8 +9,8 @@ use anyhow::{anyhow, Result};
 use super::{Build, Dest, Plan, MADE_DIRS, SPACE_CHECK_MIN};
 use crate::meta::FType;
 use crate::plan;
-use crate::proto::{Entry, Error as PErr, Flags, Kind, Message};
 use crate::proto::transfer::FILE_WINDOW;
+use crate::proto::{Entry, Error as PErr, Flags, Kind, Message};
 use crate::report::add;
 
 /// Files a Need asks for at least, while others are in flight (the window is [`FILE_WINDOW`]).

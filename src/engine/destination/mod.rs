@@ -328,13 +328,12 @@ impl Dest<'_> {
     /// everything received is finished (so a source waiting for room always hears).
     fn progress(&mut self) -> Result<()> {
         let seen = self.st.seen();
-        let done =
-            [self.st.first_unfinished(), self.builds.keys().next().copied(), self.ready_min]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(seen)
-                .min(seen);
+        let done = [self.st.first_unfinished(), self.builds.keys().next().copied(), self.ready_min]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(seen)
+            .min(seen);
         let step = crate::proto::message::LIST_AHEAD / 4;
         if done > self.progress_sent && (done >= self.progress_sent.saturating_add(step) || done == seen) {
             self.progress_sent = done;
