@@ -62,7 +62,7 @@ const MIN_CONN_WINDOW: u32 = 4 << 20;
 const WINDOW_RATE: f64 = 1.25 * 125e6;
 
 /// The connection receive window for a path of round-trip time `rtt`: its bandwidth-delay
-/// product at 1 Gbit/s (plus a quarter), between [`MIN_CONN_WINDOW`] and [`CONN_WINDOW`] —
+/// product at 1 Gbit/s (plus a quarter), between `MIN_CONN_WINDOW` and `CONN_WINDOW` —
 /// 31 MiB at 200 ms (issue 9: one connection fills 1 Gbit/s there), 4 MiB below 27 ms.
 pub fn receive_window_for(rtt: Duration) -> VarInt {
     let bdp = rtt.as_secs_f64() * WINDOW_RATE;
