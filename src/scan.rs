@@ -41,15 +41,19 @@ impl SourceSpec {
     /// The local SRC arguments of a transfer, each checked to exist (exit 3 otherwise); a
     /// `PEER:PATH` among them is refused (one side of a transfer is local).
     pub fn from_args(srcs: &[String]) -> anyhow::Result<Vec<Self>> {
+        Self::from_local_args(srcs, |s| {
+            format!("{s}: SRC and DEST cannot both be on peers; one side must be local (write ./{s} for a local name containing ':')")
+        })
+    }
+
+    /// Like [`SourceSpec::from_args`], with `on_peer` saying why a `PEER:PATH` is refused.
+    pub fn from_local_args(srcs: &[String], on_peer: impl Fn(&str) -> String) -> anyhow::Result<Vec<Self>> {
         use crate::error::{tagged, Kind};
         use crate::location::Location;
         let mut specs = Vec::with_capacity(srcs.len());
         for s in srcs {
             let Location::Local { path, contents } = Location::parse(s) else {
-                return Err(tagged(
-                    Kind::Usage,
-                    format!("{s}: SRC and DEST cannot both be on peers; one side must be local (write ./{s} for a local name containing ':')"),
-                ));
+                return Err(tagged(Kind::Usage, on_peer(s)));
             };
             if std::fs::symlink_metadata(&path).is_err() {
                 return Err(tagged(Kind::Select, format!("source {s} does not exist; check the path")));

@@ -9,7 +9,6 @@ use super::Outcome;
 use crate::cli::SendArgs;
 use crate::error::{tagged, Kind};
 use crate::filter::Filter;
-use crate::location::Location;
 use crate::net::listen::Listener;
 use crate::proto::session::{ListEntry, ListKind, MAX_LIST_ENTRIES};
 use crate::proto::Kind as EKind;
@@ -26,19 +25,9 @@ pub fn run(a: &SendArgs) -> Result<Outcome> {
 
 /// The specs and the list shown to the receiver.
 fn offer(paths: &[String]) -> Result<(Vec<SourceSpec>, Vec<ListEntry>)> {
-    let mut specs = Vec::new();
-    for p in paths {
-        let Location::Local { path, contents } = Location::parse(p) else {
-            return Err(tagged(
-                Kind::Usage,
-                format!("{p}: pcp send takes local paths (write ./{p} for a name with ':')"),
-            ));
-        };
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Err(tagged(Kind::Select, format!("{p} does not exist; check the path")));
-        }
-        specs.push(SourceSpec::local(path, contents));
-    }
+    let specs = SourceSpec::from_local_args(paths, |p| {
+        format!("{p}: pcp send takes local paths (write ./{p} for a name with ':')")
+    })?;
     let mut entries = Vec::new();
     let opts = ScanOptions { recursive: true, links: true };
     for spec in &specs {
