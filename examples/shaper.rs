@@ -124,6 +124,8 @@ fn main() {
     let mut free_at: HashMap<[u8; 4], Instant> = HashMap::new();
     // Per direction: the latest due time handed out (in-order jitter never goes below it).
     let mut last_due: HashMap<[u8; 4], Instant> = HashMap::new();
+    // Tail drops per (protocol, destination) since the last report.
+    let mut dropped: HashMap<(u8, [u8; 4]), u64> = HashMap::new();
     let mut seq = 0u64;
     let mut buf = vec![0u8; 65536];
     let (mut passed, mut lost, mut tail) = (0u64, 0u64, 0u64);
@@ -151,6 +153,9 @@ fn main() {
             let start = (*free).max(now);
             if start - now > link.queue {
                 tail += 1;
+                if !report.is_zero() {
+                    *dropped.entry((buf[9], dst)).or_default() += 1;
+                }
                 continue;
             }
             depart = start + Duration::from_secs_f64(n as f64 / link.rate);
@@ -185,6 +190,9 @@ fn main() {
                         p => format!("p{p}"),
                     };
                     line.push_str(&format!(" {name}:{}.{}.{}.{}={bytes}", d[0], d[1], d[2], d[3]));
+                }
+                for ((proto, d), n) in std::mem::take(&mut dropped) {
+                    line.push_str(&format!(" dropped-{proto}:{}.{}.{}.{}={n}", d[0], d[1], d[2], d[3]));
                 }
                 eprintln!("{line}");
                 next_report = now + report;

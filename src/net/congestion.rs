@@ -1,197 +1,152 @@
-//! An experimental congestion controller (`PCP_CONGESTION=paced-bbr`, not the default):
-//! quinn's BBR, with the data in flight held to what BBR's own model asks for.
+//! pcp's congestion controller: a model-based one in the spirit of BBR (v1, as Linux's TCP
+//! BBR): it estimates the path's bottleneck rate from delivery-rate samples and its
+//! propagation delay from the minimum RTT, sends at that rate (paced by net::pace, not by the
+//! window), and keeps about one bandwidth-delay product in flight. Random loss is not read as
+//! congestion, so a lossy radio or long-haul link keeps its speed.
 //!
-//! Status (benches/compare-wan.sh, benches/fairness-wan.sh): behind a deep queue it shared a
-//! link with one TCP BBR flow half and half (quinn's BBR: 90/10 with a medium queue), and it
-//! met the bufferbloat case; but at RTT 80 ms with 1% loss it took 8.0 s where quinn's BBR
-//! takes about 2.4 s and rsync 5.6 s, and with a shallow queue it still took 88%. The way on is
-//! rate-based pacing (quinn PR #2802), with BBR's window only as a cap.
+//! Why not quinn's BBR (0.11): its bandwidth "samples" are the rate between the last two
+//! packets sent and the last two ACKs, so its max filter keeps the rate of back-to-back
+//! packets, well above the link's (on a 20 Mbit/s link it estimated 120 Mbit/s); and quinn
+//! paces at 1.25 × window / RTT, so its window of two BDPs is its sending rate. Sharing a link
+//! with one TCP BBR flow, it took 86–90% of it (benches/fairness-wan.sh).
 //!
-//! Why a wrapper: quinn paces a connection at 1.25 × window / smoothed RTT and never reads a
-//! controller's pacing rate. BBR's window is twice its estimate of the path's bandwidth-delay
-//! product (room for delayed and aggregated ACKs); TCP's BBR paces at the estimated rate and
-//! only caps by that window, but under quinn the window *is* the rate: quinn's BBR keeps a
-//! whole BDP standing in the bottleneck queue. Sharing a 20 Mbit/s link with one TCP BBR flow
-//! (benches/fairness-wan.sh) it took 90% of it.
+//! Here, as in the BBR draft (draft-cardwell-iccrg-bbr-congestion-control) and Linux's
+//! tcp_rate.c:
+//! - Each packet sent records how much had been delivered, and when, at that moment
+//!   ([`Snapshot`]). Its ACK gives one sample: bytes delivered since then over the longer of
+//!   the send and ACK intervals, and no sample if that is shorter than the minimum RTT (ACK
+//!   compression).
+//! - Bottleneck bandwidth: the max of those samples over the last 10 round trips. Rounds are
+//!   counted by delivery: a round ends when a packet sent after it began is acknowledged.
+//! - Min RTT: the lowest RTT of the last 10 s; when it is that old, ProbeRTT holds 4 packets in
+//!   flight for 200 ms (and one round) to see the empty queue again.
+//! - States: Startup (gain 2.89 until the bandwidth stops growing by 25% for 3 rounds), Drain
+//!   (until the queue Startup built is gone), ProbeBW (gains 1.25, 0.75, then 1 for six phases
+//!   of one min RTT each), ProbeRTT.
+//! - Window: 2 × BDP (room for delayed and aggregated ACKs; the rate, not the window, sets the
+//!   pace), at least 4 packets; persistent congestion drops it to the minimum until the model
+//!   recovers.
 //!
-//! [`PacedBbr`] keeps BBR's model (bandwidth filter, min-RTT, startup, gain cycle, probe-RTT)
-//! and bounds its window by `pacing rate × min RTT × INFLIGHT_GAIN`: about 1.25 BDP while
-//! cruising, more while BBR probes for bandwidth, less while it drains. Random loss still does
-//! not shrink it (BBR's model does not read loss as congestion), so the WAN cases keep their
-//! speed, and the standing queue (what bloats buffers and starves other flows) shrinks to a
-//! quarter of a BDP.
+//! Pacing: the socket (net::pace) holds each datagram to [`PACING_HEADROOM`] × the model's
+//! rate, and the window does the rest. Measured (benches/fairness-wan.sh, one pcp push and one
+//! TCP BBR flow, pcp's share): pacing at exactly the model's rate, as Linux does, left pcp
+//! 16% (20 Mbit/s, RTT 40 ms, 50 ms queue) and 8% (50 Mbit/s, RTT 80 ms, 10 ms queue): a TCP
+//! flow whose window binds is ACK-clocked and refills every slot the queue frees, so evenly
+//! paced packets found the queue full and pcp lost 40% of them to TCP's 4%. At 1.5×: 34% and
+//! 12%; at 2×: 51%, 29% and 46% (10 Mbit/s behind a 200 ms queue). With no rate pacing
+//! (quinn's own, bursts of 10 packets) it took 66% of the first link.
 //!
-//! Loss as a secondary signal: over an epoch (at least one min RTT and 64 packets), a loss
-//! rate above 15% (a queue overflowing under a competing flow, not a lossy radio link) sets a
-//! ceiling at 0.9 of the window, which grows back by a quarter per clean epoch; it can at
-//! most quarter the paced window (without that floor, the burst losses of a CPU-bound
-//! path at RTT 4 ms spiralled the window down: 64 MiB took 71 s instead of 1 s).
-//!
-//! Pure state, no IO and no clock: quinn passes times in, so the unit tests run in virtual time.
+//! Pure state, no IO and no clock: quinn passes times in, and the tests below drive it in
+//! virtual time through a simulated bottleneck.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use quinn::congestion::{BbrConfig, Controller, ControllerFactory, ControllerMetrics};
+use quinn::congestion::{Controller, ControllerFactory, ControllerMetrics};
 
-/// Data in flight as a multiple of what BBR's pacing rate delivers in one minimum RTT.
-const INFLIGHT_GAIN: f64 = 1.25;
-/// The window never goes below this many full-size packets (as quinn's own minimum).
+use super::pace::Rate;
+
+/// Startup's gain: 2/ln 2, the smallest that doubles the delivery rate every round.
+const STARTUP_GAIN: f64 = 2.885;
+/// ProbeBW's pacing gains, one phase of one min RTT each.
+const CYCLE: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+/// Data in flight allowed, as a multiple of the BDP, once the pipe is full.
+const CWND_GAIN: f64 = 2.0;
+/// The window's extra gain while ProbeBW probes (see update_cwnd).
+const PROBE_CWND_GAIN: f64 = 1.25;
+/// Rounds the bandwidth max filter spans.
+const BW_ROUNDS: u64 = 10;
+/// How long a min RTT stays valid before ProbeRTT.
+const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
+/// How long ProbeRTT holds the window at its minimum.
+const PROBE_RTT_TIME: Duration = Duration::from_millis(200);
+/// The window never goes below this many packets.
 const MIN_PACKETS: u64 = 4;
-/// A loss rate above this, over an epoch, is congestion, not noise or a lossy radio link.
-/// BBRv2 uses 2%, but TCP here is BBRv1, which keeps a shallow queue losing 10-20%: at 2% or
-/// 5% pcp got 5-14% of a link it shared with one TCP flow. At 15% (close to where Linux
-/// BBRv1 starts to treat loss as a policer) the shares stayed within the 1/3 floor.
-const LOSS_THRESHOLD: f64 = 0.15;
-/// An epoch ends after one minimum RTT and at least this many packets' worth of ACKs, so a
-/// single loss on a tiny window does not read as 10%.
-const EPOCH_PACKETS: u64 = 64;
-/// On congestion the in-flight ceiling drops to this fraction of the window (BBRv2: 0.7,
-/// which left pcp 13% of a shared link).
-const BETA: f64 = 0.9;
-/// Per epoch without congestion the ceiling grows by 1/GROWTH_DIV of itself (at least 2
-/// packets): it is back above the window within a few round trips once the loss stops.
-const GROWTH_DIV: u64 = 4;
+/// The window before the first ACK (packets; quinn's default is 10 for its own controllers,
+/// RFC 9002 §7.2 allows up to 10 and 14,720 bytes).
+const INITIAL_PACKETS: u64 = 10;
+/// At most this many send snapshots are kept (a silent peer must not grow them unbounded):
+/// enough for a 32 MiB window of 1,200-byte packets.
+const MAX_SNAPSHOTS: usize = 1 << 15;
+/// Rounds the ACK-aggregation max filter spans (Linux: bbr_extra_acked_win_rtts).
+const ACK_AGG_ROUNDS: u64 = 5;
+/// The most the window grows for ACK aggregation, in time at the bottleneck rate (Linux:
+/// bbr_extra_acked_max_us).
+const ACK_AGG_MAX: Duration = Duration::from_millis(100);
+/// The socket paces at this multiple of the model's rate (see the module docs, "Pacing").
+const PACING_HEADROOM: f64 = 2.0;
+/// The sending rate is a hair under the estimate (Linux: 1%), so the queue drains on average.
+const PACING_MARGIN: f64 = 0.99;
 
-/// Builds [`PacedBbr`] controllers (`TransportConfig::congestion_controller_factory`).
+/// Builds [`Bbr`] controllers; with a rate cell, each publishes its pacing rate there for the
+/// socket to pace by (net::pace).
 #[derive(Debug, Default)]
-pub struct PacedBbrConfig {
-    bbr: Arc<BbrConfig>,
+pub struct BbrConfig {
+    pub rate: Option<Arc<Rate>>,
 }
 
-impl ControllerFactory for PacedBbrConfig {
+impl ControllerFactory for BbrConfig {
     fn build(self: Arc<Self>, now: Instant, current_mtu: u16) -> Box<dyn Controller> {
-        Box::new(PacedBbr {
-            inner: self.bbr.clone().build(now, current_mtu),
-            min_rtt: Duration::ZERO,
-            mtu: current_mtu,
-            loss: LossEpochs::new(now),
-        })
+        Box::new(Bbr { model: Model::new(now, current_mtu), rate: self.rate.clone() })
     }
 }
 
-/// quinn's BBR whose window is bounded by its own pacing rate (see the module docs).
-pub struct PacedBbr {
-    inner: Box<dyn Controller>,
-    /// The path's minimum RTT as quinn measured it; zero until the first ACK.
-    min_rtt: Duration,
-    mtu: u16,
-    loss: LossEpochs,
+/// The quinn face of [`Model`].
+pub struct Bbr {
+    model: Model,
+    rate: Option<Arc<Rate>>,
 }
 
-/// Loss as a secondary signal: the loss rate per epoch, and the in-flight ceiling it sets.
-#[derive(Clone, Debug)]
-struct LossEpochs {
-    started: Instant,
-    acked: u64,
-    lost: u64,
-    /// The ceiling on data in flight after congestion; `None` until the first.
-    ceiling: Option<u64>,
-}
-
-impl LossEpochs {
-    fn new(now: Instant) -> Self {
-        Self { started: now, acked: 0, lost: 0, ceiling: None }
-    }
-
-    /// Ends the epoch when it is long enough: above the threshold, the ceiling drops to BETA
-    /// of `window`; below, it grows back.
-    fn on_end_acks(&mut self, now: Instant, min_rtt: Duration, mtu: u64, window: u64) {
-        if now.saturating_duration_since(self.started) < min_rtt || self.acked + self.lost < EPOCH_PACKETS * mtu {
-            return;
+impl Bbr {
+    fn publish(&self) {
+        if let Some(r) = &self.rate {
+            r.set((self.model.pacing_rate() as f64 * PACING_HEADROOM) as u64, self.model.mtu);
         }
-        let rate = self.lost as f64 / (self.acked + self.lost) as f64;
-        let floor = MIN_PACKETS * mtu;
-        if rate > LOSS_THRESHOLD {
-            self.ceiling = Some(((window as f64 * BETA) as u64).max(floor));
-        } else if let Some(c) = self.ceiling {
-            // Once well above the window the ceiling is out of the way: drop it (it would
-            // otherwise grow without bound, a quarter per epoch).
-            let grown = c.saturating_add((c / GROWTH_DIV).max(2 * mtu));
-            self.ceiling = (grown <= window.saturating_mul(2)).then_some(grown);
-        }
-        *self = Self { started: now, acked: 0, lost: 0, ceiling: self.ceiling };
     }
 }
 
-impl PacedBbr {
-    /// The bound on the window: what BBR's pacing rate delivers in `INFLIGHT_GAIN` minimum
-    /// RTTs; `None` before BBR has a rate or the path an RTT.
-    fn paced_window(&self) -> Option<u64> {
-        paced_bound(self.inner.metrics().pacing_rate?, self.min_rtt, self.mtu)
-    }
-}
-
-/// The window: BBR's, bounded by the paced window and by the loss ceiling, which may quarter
-/// the paced window, never more: a burst of loss (startup overshooting a queue) must not
-/// spiral the window down to a few packets, where every loss looks like 25% and the delivery
-/// rate BBR measures falls with the window.
-fn bound(bbr: u64, paced: Option<u64>, ceiling: Option<u64>) -> u64 {
-    let Some(paced) = paced else { return bbr };
-    let w = bbr.min(paced);
-    ceiling.map_or(w, |c| w.min(c.max(paced / 4)))
-}
-
-/// `bits_per_s / 8 × min_rtt × INFLIGHT_GAIN` bytes, at least [`MIN_PACKETS`] packets; `None`
-/// while the rate or the RTT is unknown (zero).
-fn paced_bound(bits_per_s: u64, min_rtt: Duration, mtu: u16) -> Option<u64> {
-    if bits_per_s == 0 || min_rtt.is_zero() {
-        return None;
-    }
-    let bytes = bits_per_s as f64 / 8.0 * min_rtt.as_secs_f64() * INFLIGHT_GAIN;
-    // f64 → u64 saturates; the floor keeps ACKs coming on a path with a tiny BDP.
-    Some((bytes as u64).max(MIN_PACKETS * u64::from(mtu)))
-}
-
-impl Controller for PacedBbr {
-    fn on_sent(&mut self, now: Instant, bytes: u64, last_packet_number: u64) {
-        self.inner.on_sent(now, bytes, last_packet_number);
+impl Controller for Bbr {
+    fn on_sent(&mut self, now: Instant, bytes: u64, _last_packet_number: u64) {
+        self.model.on_sent(now, bytes);
     }
 
-    fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, app_limited: bool, rtt: &quinn_proto::RttEstimator) {
-        self.min_rtt = rtt.min();
-        self.loss.acked += bytes;
-        self.inner.on_ack(now, sent, bytes, app_limited, rtt);
+    fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, app_limited: bool, _rtt: &quinn_proto::RttEstimator) {
+        self.model.on_ack(now, sent, bytes, app_limited);
     }
 
-    fn on_end_acks(&mut self, now: Instant, in_flight: u64, app_limited: bool, largest: Option<u64>) {
-        self.inner.on_end_acks(now, in_flight, app_limited, largest);
-        let w = self.window();
-        self.loss.on_end_acks(now, self.min_rtt, u64::from(self.mtu), w);
+    fn on_end_acks(&mut self, now: Instant, in_flight: u64, app_limited: bool, _largest: Option<u64>) {
+        self.model.on_end_acks(now, in_flight, app_limited);
+        self.publish();
     }
 
-    fn on_congestion_event(&mut self, now: Instant, sent: Instant, persistent: bool, lost_bytes: u64) {
-        self.loss.lost += lost_bytes;
-        self.inner.on_congestion_event(now, sent, persistent, lost_bytes);
+    fn on_congestion_event(&mut self, now: Instant, _sent: Instant, persistent: bool, lost_bytes: u64) {
+        self.model.on_loss(now, persistent, lost_bytes);
+        self.publish();
     }
 
     fn on_mtu_update(&mut self, new_mtu: u16) {
-        self.mtu = new_mtu;
-        self.inner.on_mtu_update(new_mtu);
+        self.model.mtu = u64::from(new_mtu);
     }
 
     fn window(&self) -> u64 {
-        bound(self.inner.window(), self.paced_window(), self.loss.ceiling)
+        self.model.window()
     }
 
     fn metrics(&self) -> ControllerMetrics {
-        let mut m = self.inner.metrics();
-        m.congestion_window = self.window();
+        let mut m = ControllerMetrics::default();
+        m.congestion_window = self.model.window();
+        m.pacing_rate = Some(self.model.pacing_rate().saturating_mul(8));
         m
     }
 
     fn clone_box(&self) -> Box<dyn Controller> {
-        Box::new(PacedBbr {
-            inner: self.inner.clone_box(),
-            min_rtt: self.min_rtt,
-            mtu: self.mtu,
-            loss: self.loss.clone(),
-        })
+        Box::new(Bbr { model: self.model.clone(), rate: self.rate.clone() })
     }
 
     fn initial_window(&self) -> u64 {
-        self.inner.initial_window()
+        INITIAL_PACKETS * self.model.mtu
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -199,106 +154,514 @@ impl Controller for PacedBbr {
     }
 }
 
+/// What had been delivered when a packet was sent (one per distinct send time: packets sent
+/// at the same instant share it).
+#[derive(Clone, Copy, Debug)]
+struct Snapshot {
+    sent: Instant,
+    delivered: u64,
+    delivered_time: Instant,
+    first_sent: Instant,
+    app_limited: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Startup,
+    Drain,
+    ProbeBw,
+    ProbeRtt,
+}
+
+/// The model (see the module docs). Rates in bytes per second, sizes in bytes.
+#[derive(Clone, Debug)]
+pub struct Model {
+    mtu: u64,
+    mode: Mode,
+    snapshots: VecDeque<Snapshot>,
+    /// Bytes acknowledged so far, and when the last were.
+    delivered: u64,
+    delivered_time: Instant,
+    /// The send time of the last packet acknowledged (the start of the current send interval).
+    first_sent: Instant,
+    /// The sample of the ACKs being processed: the newest packet acknowledged in them.
+    pending: Option<(Snapshot, Instant)>,
+    app_limited: bool,
+    /// Round counting.
+    round: u64,
+    next_round_delivered: u64,
+    round_start: bool,
+    /// Max delivery rate per round, for the last BW_ROUNDS rounds.
+    bw_rounds: VecDeque<(u64, u64)>,
+    /// Min RTT and when it was measured.
+    min_rtt: Option<Duration>,
+    min_rtt_at: Instant,
+    /// Full-pipe detection (Startup).
+    full_bw: u64,
+    full_bw_rounds: u32,
+    filled: bool,
+    /// ProbeBW's phase and when it began.
+    phase: usize,
+    phase_at: Instant,
+    /// ProbeRTT: when it may end (and whether a round has passed), the window to restore.
+    probe_rtt_done: Option<Instant>,
+    probe_rtt_round: bool,
+    probe_rtt_due: bool,
+    prior_cwnd: u64,
+    cwnd: u64,
+    in_flight: u64,
+    /// ACK aggregation (Linux's extra_acked): bytes acknowledged beyond what the bandwidth
+    /// explains since the current epoch began, and its max per round over the last rounds.
+    ack_epoch_start: Instant,
+    ack_epoch_acked: u64,
+    acked_now: u64,
+    extra_acked: VecDeque<(u64, u64)>,
+}
+
+impl Model {
+    pub fn new(now: Instant, mtu: u16) -> Self {
+        let mtu = u64::from(mtu).max(1);
+        Self {
+            mtu,
+            mode: Mode::Startup,
+            snapshots: VecDeque::new(),
+            delivered: 0,
+            delivered_time: now,
+            first_sent: now,
+            pending: None,
+            app_limited: false,
+            round: 0,
+            next_round_delivered: 0,
+            round_start: false,
+            bw_rounds: VecDeque::new(),
+            min_rtt: None,
+            min_rtt_at: now,
+            full_bw: 0,
+            full_bw_rounds: 0,
+            filled: false,
+            phase: 0,
+            phase_at: now,
+            probe_rtt_done: None,
+            probe_rtt_round: false,
+            probe_rtt_due: false,
+            prior_cwnd: 0,
+            cwnd: INITIAL_PACKETS * mtu,
+            in_flight: 0,
+            ack_epoch_start: now,
+            ack_epoch_acked: 0,
+            acked_now: 0,
+            extra_acked: VecDeque::new(),
+        }
+    }
+
+    /// The estimated bottleneck bandwidth, bytes per second (0 before the first sample).
+    pub fn bandwidth(&self) -> u64 {
+        self.bw_rounds.iter().map(|&(_, b)| b).max().unwrap_or(0)
+    }
+
+    /// The bandwidth-delay product, or `None` before both are known.
+    fn bdp(&self) -> Option<u64> {
+        let bw = self.bandwidth();
+        let rtt = self.min_rtt?;
+        (bw > 0).then_some((bw as f64 * rtt.as_secs_f64()) as u64)
+    }
+
+    fn pacing_gain(&self) -> f64 {
+        match self.mode {
+            Mode::Startup => STARTUP_GAIN,
+            Mode::Drain => 1.0 / STARTUP_GAIN,
+            Mode::ProbeBw => CYCLE[self.phase],
+            Mode::ProbeRtt => 1.0,
+        }
+    }
+
+    /// The rate to send at, bytes per second; 0 (not paced by rate) before the first sample.
+    pub fn pacing_rate(&self) -> u64 {
+        (self.bandwidth() as f64 * self.pacing_gain() * PACING_MARGIN) as u64
+    }
+
+    pub fn window(&self) -> u64 {
+        let floor = MIN_PACKETS * self.mtu;
+        if self.mode == Mode::ProbeRtt {
+            return floor;
+        }
+        self.cwnd.max(floor)
+    }
+
+    pub fn on_sent(&mut self, now: Instant, bytes: u64) {
+        if self.in_flight == 0 {
+            // A new flight after an idle spell: its send interval starts now.
+            self.first_sent = now;
+            self.delivered_time = now;
+        }
+        self.in_flight += bytes;
+        if self.snapshots.back().is_some_and(|s| s.sent == now) {
+            return;
+        }
+        if self.snapshots.len() >= MAX_SNAPSHOTS {
+            self.snapshots.pop_front();
+        }
+        self.snapshots.push_back(Snapshot {
+            sent: now,
+            delivered: self.delivered,
+            delivered_time: self.delivered_time,
+            first_sent: self.first_sent,
+            app_limited: self.app_limited,
+        });
+    }
+
+    pub fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, app_limited: bool) {
+        self.app_limited = app_limited;
+        self.in_flight = self.in_flight.saturating_sub(bytes);
+        self.delivered += bytes;
+        self.acked_now += bytes;
+        self.delivered_time = now;
+        let rtt = now.saturating_duration_since(sent);
+        let expired = now.saturating_duration_since(self.min_rtt_at) > MIN_RTT_WINDOW;
+        if self.min_rtt.map_or(true, |m| rtt <= m) || expired {
+            // Stale: take the sample, and see the empty queue again in ProbeRTT.
+            self.probe_rtt_due |= expired && self.min_rtt.is_some() && self.mode != Mode::ProbeRtt;
+            self.min_rtt = Some(rtt);
+            self.min_rtt_at = now;
+        }
+        // Snapshots of packets sent before this one are of packets acknowledged, lost or
+        // not ack-eliciting: none will give a sample now.
+        while self.snapshots.front().is_some_and(|s| s.sent < sent) {
+            self.snapshots.pop_front();
+        }
+        if let Some(s) = self.snapshots.front().copied().filter(|s| s.sent == sent) {
+            self.first_sent = sent;
+            if self.pending.map_or(true, |(p, _)| p.sent <= s.sent) {
+                self.pending = Some((s, now));
+            }
+        }
+    }
+
+    pub fn on_end_acks(&mut self, now: Instant, in_flight: u64, app_limited: bool) {
+        self.in_flight = in_flight;
+        self.app_limited = app_limited;
+        let acked = self.pending.take();
+        self.round_start = false;
+        if let Some((s, _)) = acked {
+            if s.delivered >= self.next_round_delivered {
+                self.next_round_delivered = self.delivered;
+                self.round += 1;
+                self.round_start = true;
+                self.probe_rtt_round = true;
+            }
+            self.sample(s);
+        }
+        let acked_now = std::mem::take(&mut self.acked_now);
+        self.update_ack_aggregation(now, acked_now);
+        self.update_mode(now);
+        self.update_cwnd(acked.is_some());
+    }
+
+    /// One delivery-rate sample from the newest packet acknowledged.
+    fn sample(&mut self, s: Snapshot) {
+        let send_elapsed = s.sent.saturating_duration_since(s.first_sent);
+        let ack_elapsed = self.delivered_time.saturating_duration_since(s.delivered_time);
+        let interval = send_elapsed.max(ack_elapsed);
+        let bytes = self.delivered - s.delivered;
+        if interval.is_zero() || self.min_rtt.is_some_and(|m| interval < m) {
+            return;
+        }
+        let rate = (bytes as f64 / interval.as_secs_f64()) as u64;
+        // An app-limited sample says only that the path does at least that much.
+        if s.app_limited && rate < self.bandwidth() {
+            return;
+        }
+        match self.bw_rounds.back_mut() {
+            Some((r, b)) if *r == self.round => *b = (*b).max(rate),
+            _ => self.bw_rounds.push_back((self.round, rate)),
+        }
+        while self.bw_rounds.front().is_some_and(|&(r, _)| r + BW_ROUNDS <= self.round) {
+            self.bw_rounds.pop_front();
+        }
+    }
+
+    /// How far ACKs run ahead of the bandwidth (a receiver that acknowledges in bursts, a
+    /// link that delivers in batches): the window keeps that much more in flight, or the
+    /// sender stalls between bursts, its samples fall and its share with them. As Linux's
+    /// bbr_update_ack_aggregation: max over 5 rounds, capped at the window and at 100 ms of
+    /// bandwidth.
+    fn update_ack_aggregation(&mut self, now: Instant, acked: u64) {
+        let bw = self.bandwidth();
+        if acked == 0 || bw == 0 {
+            return;
+        }
+        if self.round_start {
+            while self.extra_acked.front().is_some_and(|&(r, _)| r + ACK_AGG_ROUNDS <= self.round) {
+                self.extra_acked.pop_front();
+            }
+        }
+        let elapsed = now.saturating_duration_since(self.ack_epoch_start);
+        let expected = (bw as f64 * elapsed.as_secs_f64()) as u64;
+        if self.ack_epoch_acked <= expected {
+            // ACKs are at or behind the rate: a new epoch starts here.
+            self.ack_epoch_acked = 0;
+            self.ack_epoch_start = now;
+        }
+        self.ack_epoch_acked += acked;
+        let expected = if self.ack_epoch_acked == acked { 0 } else { expected };
+        let extra = self.ack_epoch_acked.saturating_sub(expected).min(self.cwnd);
+        match self.extra_acked.back_mut() {
+            Some((r, e)) if *r == self.round => *e = (*e).max(extra),
+            _ => self.extra_acked.push_back((self.round, extra)),
+        }
+    }
+
+    /// The window's allowance for ACK aggregation (0 until the pipe is full).
+    fn aggregation_allowance(&self) -> u64 {
+        if !self.filled {
+            return 0;
+        }
+        let max = self.extra_acked.iter().map(|&(_, e)| e).max().unwrap_or(0);
+        let cap = (self.bandwidth() as f64 * ACK_AGG_MAX.as_secs_f64()) as u64;
+        max.min(cap)
+    }
+
+    fn update_mode(&mut self, now: Instant) {
+        let bw = self.bandwidth();
+        if self.mode == Mode::Startup && self.round_start && !self.app_limited && bw > 0 {
+            if bw as f64 >= self.full_bw as f64 * 1.25 {
+                self.full_bw = bw;
+                self.full_bw_rounds = 0;
+            } else {
+                self.full_bw_rounds += 1;
+                if self.full_bw_rounds >= 3 {
+                    self.filled = true;
+                    self.mode = Mode::Drain;
+                }
+            }
+        }
+        if self.mode == Mode::Drain && self.bdp().is_some_and(|bdp| self.in_flight <= bdp) {
+            self.enter_probe_bw(now);
+        }
+        if self.mode == Mode::ProbeBw {
+            let min_rtt = self.min_rtt.unwrap_or(Duration::ZERO);
+            let elapsed = now.saturating_duration_since(self.phase_at) > min_rtt;
+            let bdp = self.bdp().unwrap_or(0);
+            let gain = CYCLE[self.phase];
+            let advance = if gain > 1.0 {
+                elapsed && self.in_flight as f64 >= gain * bdp as f64
+            } else if gain < 1.0 {
+                elapsed || self.in_flight <= bdp
+            } else {
+                elapsed
+            };
+            // A probe that cannot fill 1.25 BDP (app-limited, or the window) ends after 2 RTTs.
+            let stuck = gain > 1.0 && now.saturating_duration_since(self.phase_at) > 2 * min_rtt;
+            if advance || stuck {
+                self.phase = (self.phase + 1) % CYCLE.len();
+                self.phase_at = now;
+            }
+        }
+        // ProbeRTT: the min RTT was stale.
+        if std::mem::take(&mut self.probe_rtt_due) && self.mode != Mode::ProbeRtt {
+            self.prior_cwnd = self.cwnd;
+            self.mode = Mode::ProbeRtt;
+            self.probe_rtt_done = None;
+        }
+        if self.mode == Mode::ProbeRtt {
+            match self.probe_rtt_done {
+                None if self.in_flight <= MIN_PACKETS * self.mtu => {
+                    self.probe_rtt_done = Some(now + PROBE_RTT_TIME);
+                    self.probe_rtt_round = false;
+                }
+                Some(done) if now >= done && self.probe_rtt_round => {
+                    self.min_rtt_at = now;
+                    self.cwnd = self.cwnd.max(self.prior_cwnd);
+                    if self.filled {
+                        self.enter_probe_bw(now);
+                    } else {
+                        self.mode = Mode::Startup;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn enter_probe_bw(&mut self, now: Instant) {
+        self.mode = Mode::ProbeBw;
+        // Start in a cruising phase (not the probe) so flows do not probe in step.
+        self.phase = 2 + (self.round as usize % (CYCLE.len() - 2));
+        self.phase_at = now;
+    }
+
+    fn update_cwnd(&mut self, acked_something: bool) {
+        let Some(bdp) = self.bdp() else { return };
+        let gain = match self.mode {
+            _ if !self.filled => STARTUP_GAIN,
+            // The probe must be able to raise the data in flight, or a sender whose window
+            // binds (a queue standing behind a competing flow) never learns that more of the
+            // link is free: its share would stay whatever it started with.
+            Mode::ProbeBw if CYCLE[self.phase] > 1.0 => CWND_GAIN * PROBE_CWND_GAIN,
+            _ => CWND_GAIN,
+        };
+        let target =
+            ((bdp as f64 * gain) as u64).max(MIN_PACKETS * self.mtu) + 3 * self.mtu + self.aggregation_allowance();
+        if !acked_something {
+            return;
+        }
+        if self.filled {
+            self.cwnd = target;
+        } else {
+            // Startup grows like slow start, up to the target.
+            self.cwnd = self.cwnd.max(target.min(self.cwnd.saturating_mul(2)));
+        }
+    }
+
+    pub fn on_loss(&mut self, _now: Instant, persistent: bool, _lost: u64) {
+        if persistent {
+            // Nothing arrives at all: start over from the minimum window and a fresh model.
+            self.cwnd = MIN_PACKETS * self.mtu;
+            self.bw_rounds.clear();
+            self.full_bw = 0;
+            self.full_bw_rounds = 0;
+            self.filled = false;
+            self.mode = Mode::Startup;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MTU: u64 = 1200;
-
-    /// One epoch in virtual time: `acked` and `lost` packets over one RTT, then the epoch's end.
-    fn epoch(l: &mut LossEpochs, t: &mut Instant, rtt: Duration, acked: u64, lost: u64, window: u64) {
-        l.acked += acked * MTU;
-        l.lost += lost * MTU;
-        *t += rtt;
-        l.on_end_acks(*t, rtt, MTU, window);
-    }
-
-    #[test]
-    fn the_window_is_bounded_by_rate_times_min_rtt() {
-        // 100 Mbit/s for 50 ms is 625,000 bytes; with the gain, 781,250.
-        assert_eq!(paced_bound(100_000_000, Duration::from_millis(50), 1200), Some(781_250));
-        assert_eq!(paced_bound(8_000, Duration::from_millis(1), 1200), Some(4 * 1200), "never below 4 packets");
-        assert_eq!(paced_bound(0, Duration::from_millis(50), 1200), None, "no rate yet: BBR's window alone");
-        assert_eq!(paced_bound(100_000_000, Duration::ZERO, 1200), None, "no RTT yet");
-    }
-
-    #[test]
-    fn the_window_is_the_smallest_bound_but_loss_takes_at_most_three_quarters() {
-        assert_eq!(bound(100_000, None, Some(10)), 100_000, "no model yet: BBR's window alone");
-        assert_eq!(bound(100_000, Some(60_000), None), 60_000);
-        assert_eq!(bound(50_000, Some(60_000), None), 50_000, "BBR's own window (probe RTT, recovery) wins");
-        assert_eq!(bound(100_000, Some(60_000), Some(40_000)), 40_000);
-        assert_eq!(bound(100_000, Some(60_000), Some(1_000)), 15_000, "a quarter of the paced window at least");
-    }
-
-    /// A fresh controller is quinn's BBR until it has a rate: the same initial window.
-    #[test]
-    fn before_any_ack_it_is_bbr() {
-        let now = Instant::now();
-        let ours = Arc::new(PacedBbrConfig::default()).build(now, 1200);
-        let bbr = Arc::new(BbrConfig::default()).build(now, 1200);
-        assert_eq!(ours.window(), bbr.window());
-        assert_eq!(ours.initial_window(), bbr.initial_window());
-    }
-
-    /// Random loss on a radio link (1%, even 10%) is not congestion: no ceiling ever.
-    #[test]
-    fn random_loss_never_caps_the_window() {
-        let (mut t, rtt) = (Instant::now(), Duration::from_millis(80));
-        let mut l = LossEpochs::new(t);
-        for _ in 0..1000 {
-            epoch(&mut l, &mut t, rtt, 990, 10, 1_000_000);
+    /// A bottleneck link in virtual time: a sender paced by the model, a FIFO queue served at
+    /// `rate` bytes per second holding at most `queue` bytes, `delay` each way, and random
+    /// loss of 1 in `loss_every` packets (0: none). Returns (bytes delivered in the second
+    /// half of the run, the worst queueing delay seen then, the model).
+    fn simulate(rate: u64, delay: Duration, queue: u64, loss_every: u64, run: Duration) -> (u64, Duration, Model) {
+        const PKT: u64 = 1200;
+        let t0 = Instant::now();
+        let mut m = Model::new(t0, PKT as u16);
+        let mut now = t0;
+        let mut next_send = t0;
+        let mut link_free = t0;
+        // In the queue or on the wire: (arrival at the receiver, sent at).
+        let mut wire: VecDeque<(Instant, Instant)> = VecDeque::new();
+        let mut acks: VecDeque<(Instant, Instant)> = VecDeque::new();
+        let mut in_flight = 0u64;
+        let mut n = 0u64;
+        let (mut late_bytes, mut worst_queue) = (0u64, Duration::ZERO);
+        let half = t0 + run / 2;
+        let tick = Duration::from_micros(100);
+        while now < t0 + run {
+            // Send what the window and the pacing rate allow.
+            while in_flight + PKT <= m.window() && next_send <= now {
+                m.on_sent(now, PKT);
+                in_flight += PKT;
+                n += 1;
+                let r = m.pacing_rate();
+                // From the previous slot, not from the tick, so the tick does not round the rate.
+                next_send = if r == 0 {
+                    now
+                } else {
+                    next_send.max(now - tick) + Duration::from_secs_f64(PKT as f64 / r as f64)
+                };
+                let backlog = link_free.saturating_duration_since(now);
+                let queued = (backlog.as_secs_f64() * rate as f64) as u64;
+                if (loss_every > 0 && n % loss_every == 0) || queued + PKT > queue {
+                    // Lost: quinn would declare it after ~1 RTT; count it as lost at once.
+                    in_flight -= PKT;
+                    m.on_loss(now, false, PKT);
+                    continue;
+                }
+                if now >= half {
+                    worst_queue = worst_queue.max(backlog);
+                }
+                link_free = link_free.max(now) + Duration::from_secs_f64(PKT as f64 / rate as f64);
+                wire.push_back((link_free + delay, now));
+            }
+            while wire.front().is_some_and(|&(at, _)| at <= now) {
+                let (at, sent) = wire.pop_front().unwrap();
+                acks.push_back((at + delay, sent));
+            }
+            let mut any = false;
+            while acks.front().is_some_and(|&(at, _)| at <= now) {
+                let (_, sent) = acks.pop_front().unwrap();
+                in_flight -= PKT;
+                m.on_ack(now, sent, PKT, false);
+                if now >= half {
+                    late_bytes += PKT;
+                }
+                any = true;
+            }
+            if any {
+                m.on_end_acks(now, in_flight, false);
+            }
+            now += tick;
         }
-        for _ in 0..100 {
-            epoch(&mut l, &mut t, rtt, 900, 100, 1_000_000);
-        }
-        assert_eq!(l.ceiling, None);
+        (late_bytes, worst_queue, m)
     }
 
-    /// Heavy loss (a queue overflowing under a competing flow) drops the ceiling to 0.9 of the
-    /// window; once it stops, the ceiling grows by a quarter per epoch and is soon out of the way.
+    const MBIT: u64 = 1_000_000 / 8;
+
     #[test]
-    fn congestion_caps_the_window_then_lets_go() {
-        let (mut t, rtt) = (Instant::now(), Duration::from_millis(40));
-        let mut l = LossEpochs::new(t);
-        epoch(&mut l, &mut t, rtt, 800, 200, 100_000);
-        assert_eq!(l.ceiling, Some(90_000));
-        epoch(&mut l, &mut t, rtt, 800, 200, 90_000);
-        assert_eq!(l.ceiling, Some(81_000), "repeated congestion keeps backing off");
-        let mut epochs = 0;
-        while l.ceiling.is_some_and(|c| c < 162_000) {
-            epoch(&mut l, &mut t, rtt, 1000, 0, 81_000);
-            epochs += 1;
-        }
-        assert!(epochs <= 4, "took {epochs} clean epochs to grow to twice the congested window");
-        // Clean epochs go on: once the ceiling passes twice the window it is dropped, never
-        // grown without bound (it overflowed u64 after ~200 epochs on loopback).
-        for _ in 0..1000 {
-            epoch(&mut l, &mut t, rtt, 1000, 0, 81_000);
-        }
-        assert_eq!(l.ceiling, None);
-        epoch(&mut l, &mut t, rtt, 800, 200, 100_000);
-        epoch(&mut l, &mut t, rtt, 10, 1_000, 10);
-        assert_eq!(l.ceiling, Some(4 * MTU), "never below 4 packets");
+    fn it_fills_a_clean_link_without_a_standing_queue() {
+        // 20 Mbit/s, RTT 40 ms, a 50 ms queue, 10 virtual seconds.
+        let rate = 20 * MBIT;
+        let (bytes, queue, m) = simulate(rate, Duration::from_millis(20), rate / 20, 0, Duration::from_secs(10));
+        let got = bytes as f64 / 5.0 / rate as f64;
+        assert!(got > 0.95, "used {:.0}% of the link", got * 100.0);
+        let bw = m.bandwidth() as f64 / rate as f64;
+        assert!((0.9..1.1).contains(&bw), "estimated {:.2} of the true rate", bw);
+        // BBR's probes queue up to a quarter of a BDP (10 ms here), never a whole BDP.
+        assert!(queue < Duration::from_millis(25), "a standing queue of {queue:?}");
     }
 
-    /// An epoch needs a minimum RTT *and* 64 packets of ACKs: one loss among the 10 packets of a
-    /// small window is not a 10% loss rate; the next packets join the same epoch.
     #[test]
-    fn short_epochs_do_not_decide() {
-        let (mut t, rtt) = (Instant::now(), Duration::from_millis(10));
-        let mut l = LossEpochs::new(t);
-        for _ in 0..5 {
-            epoch(&mut l, &mut t, rtt, 9, 1, 12_000);
-            assert_eq!(l.ceiling, None);
+    fn random_loss_does_not_slow_it_down() {
+        // RTT 80 ms, 1% loss: a loss-based controller would crawl; the model keeps the rate.
+        let rate = 50 * MBIT;
+        let (bytes, _, _) = simulate(rate, Duration::from_millis(40), rate / 10, 100, Duration::from_secs(10));
+        let got = bytes as f64 / 5.0 / rate as f64;
+        assert!(got > 0.9, "used {:.0}% of the link at 1% loss", got * 100.0);
+    }
+
+    #[test]
+    fn a_deep_queue_does_not_fill() {
+        // Bufferbloat: 10 Mbit/s behind a 1 s queue; the queue stays short.
+        let rate = 10 * MBIT;
+        let (bytes, queue, _) = simulate(rate, Duration::from_millis(5), rate, 0, Duration::from_secs(20));
+        assert!(bytes as f64 / 10.0 / rate as f64 > 0.9);
+        assert!(queue < Duration::from_millis(50), "the queue grew to {queue:?}");
+    }
+
+    #[test]
+    fn probe_rtt_comes_every_ten_seconds_and_ends() {
+        let rate = 20 * MBIT;
+        let (bytes, _, m) = simulate(rate, Duration::from_millis(10), rate / 20, 0, Duration::from_secs(25));
+        assert!(bytes as f64 / 12.5 / rate as f64 > 0.85, "ProbeRTT cost too much");
+        assert_ne!(m.mode, Mode::Startup);
+    }
+
+    #[test]
+    fn snapshots_stay_bounded_when_nothing_is_acknowledged() {
+        let t0 = Instant::now();
+        let mut m = Model::new(t0, 1200);
+        for i in 0..(MAX_SNAPSHOTS as u64 + 1000) {
+            m.on_sent(t0 + Duration::from_micros(i), 1200);
         }
-        // 50 packets so far, 5 lost; 20 more clean ones end the epoch at 5/70 = 7%: no cap.
-        epoch(&mut l, &mut t, rtt, 20, 0, 12_000);
-        assert_eq!((l.ceiling, l.acked, l.lost), (None, 0, 0), "the epoch ended below the threshold");
-        // Too soon after the start (less than one RTT) nothing ends, however many packets.
-        l.acked += 1000 * MTU;
-        l.lost += 1000 * MTU;
-        l.on_end_acks(t + rtt / 2, rtt, MTU, 12_000);
-        assert_eq!(l.ceiling, None);
+        assert_eq!(m.snapshots.len(), MAX_SNAPSHOTS);
+    }
+
+    #[test]
+    fn before_any_ack_it_is_not_paced_and_has_the_initial_window() {
+        let m = Model::new(Instant::now(), 1200);
+        assert_eq!(m.pacing_rate(), 0);
+        assert_eq!(m.window(), INITIAL_PACKETS * 1200);
+    }
+
+    #[test]
+    fn persistent_congestion_starts_over_from_the_minimum() {
+        let rate = 20 * MBIT;
+        let (_, _, mut m) = simulate(rate, Duration::from_millis(10), rate / 20, 0, Duration::from_secs(3));
+        m.on_loss(Instant::now(), true, 0);
+        assert_eq!(m.window(), MIN_PACKETS * 1200);
+        assert_eq!(m.mode, Mode::Startup);
     }
 }

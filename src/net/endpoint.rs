@@ -36,6 +36,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::pace;
 use crate::error::{tagged, Kind};
 
 /// ALPN protocol id of pcp version 1.
@@ -113,6 +114,11 @@ pub const RETRY_WHEN_BUSY: usize = 4;
 pub struct Endpoint {
     ep: quinn::Endpoint,
     client: quinn::ClientConfig,
+    server: quinn::ServerConfig,
+    bulk: Bulk,
+    idle: Duration,
+    /// The pacing rates of this endpoint's connections (net::pace), by peer address.
+    rates: Arc<pace::Registry>,
     limits: HandshakeLimits,
 }
 
@@ -120,6 +126,7 @@ pub struct Endpoint {
 pub struct Incoming<'a> {
     incoming: quinn::Incoming,
     slot: HandshakeSlot<'a>,
+    ep: &'a Endpoint,
 }
 
 impl<'a> Incoming<'a> {
@@ -135,7 +142,11 @@ impl<'a> Incoming<'a> {
 
     /// Run the TLS handshake. An error means it never reached pcp (bad TLS, the peer left).
     pub async fn connect(self) -> Result<Pending<'a>, quinn::ConnectionError> {
-        let conn = self.incoming.accept()?.await?;
+        let mut server = self.ep.server.clone();
+        let peer = self.incoming.remote_address();
+        let transport = self.ep.transport_to(peer).map_err(|_| quinn::ConnectionError::LocallyClosed)?;
+        server.transport = transport;
+        let conn = self.incoming.accept_with(Arc::new(server))?.await?;
         Ok(Pending { conn, _slot: self.slot })
     }
 }
@@ -164,21 +175,32 @@ impl Endpoint {
     /// Must run inside a tokio runtime.
     pub fn bind(addr: SocketAddr, bulk: Bulk, idle: Duration) -> Result<Self> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let transport = Arc::new(transport_config(bulk, idle)?);
+        let transport = Arc::new(transport_config(bulk, idle, None, addr)?);
         let server = server_config(provider.clone(), transport.clone())?;
         let client = client_config(provider, transport)?;
         let socket = udp_socket(addr).map_err(|e| {
             tagged(Kind::Connect, format!("cannot listen on {addr}: {e}; pick another address or port"))
         })?;
         let runtime = quinn::default_runtime().ok_or(super::error::Error::Internal("no async runtime for QUIC"))?;
+        let rates = Arc::new(pace::Registry::default());
+        let socket = runtime
+            .wrap_udp_socket(socket)
+            .map_err(|e| super::error::Error::Setup(format!("starting QUIC on {addr}: {e}")))?;
+        let socket: Arc<dyn quinn::AsyncUdpSocket> = Arc::new(pace::PacedSocket::new(socket, rates.clone()));
         let mut ecfg = quinn::EndpointConfig::default();
         // What we accept bounds the peer's MTU search (the `max_udp_payload_size` transport
         // parameter): a pushing dialer receives only ACKs and control, so it asks for none.
         let accept = if bulk == Bulk::Send { MIN_UDP_PAYLOAD } else { MAX_UDP_PAYLOAD };
         ecfg.max_udp_payload_size(accept).map_err(|e| super::error::Error::Setup(format!("QUIC setup: {e}")))?;
-        let ep = quinn::Endpoint::new(ecfg, Some(server), socket, runtime)
+        let ep = quinn::Endpoint::new_with_abstract_socket(ecfg, Some(server.clone()), socket, runtime)
             .map_err(|e| super::error::Error::Setup(format!("starting QUIC on {addr}: {e}")))?;
-        Ok(Self { ep, client, limits: HandshakeLimits::new(MAX_HANDSHAKES_PER_ADDRESS) })
+        Ok(Self { ep, client, server, bulk, idle, rates, limits: HandshakeLimits::new(MAX_HANDSHAKES_PER_ADDRESS) })
+    }
+
+    /// The transport configuration of one connection to `peer`: its congestion controller
+    /// publishes its pacing rate to this endpoint's socket (net::pace).
+    fn transport_to(&self, peer: SocketAddr) -> Result<Arc<TransportConfig>> {
+        Ok(Arc::new(transport_config(self.bulk, self.idle, Some(&self.rates), peer)?))
     }
 
     /// The bound address (with the port the OS picked).
@@ -188,9 +210,11 @@ impl Endpoint {
 
     /// Dial `addr`; resolves once the TLS handshake is done (not yet authenticated).
     pub async fn dial(&self, addr: SocketAddr) -> Result<quinn::Connection> {
+        let mut client = self.client.clone();
+        client.transport_config(self.transport_to(addr)?);
         let connecting = self
             .ep
-            .connect_with(self.client.clone(), addr, SERVER_NAME)
+            .connect_with(client, addr, SERVER_NAME)
             .map_err(|e| tagged(Kind::Connect, format!("cannot connect to {addr}: {e}")))?;
         connecting.await.map_err(|e| match &e {
             quinn::ConnectionError::ConnectionClosed(c)
@@ -231,7 +255,7 @@ impl Endpoint {
                 continue;
             }
             match self.limits.try_acquire(incoming.remote_address().ip()) {
-                Some(slot) => return Some(Incoming { incoming, slot }),
+                Some(slot) => return Some(Incoming { incoming, slot, ep: self }),
                 None => incoming.refuse(),
             }
         }
@@ -346,12 +370,11 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
 /// QUIC congestion controllers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Congestion {
-    /// quinn's BBR (model-based: delivery rate and minimum RTT).
+    /// pcp's BBR (net::congestion: delivery-rate and min-RTT model), paced by rate (net::pace).
     Bbr,
-    /// Experimental (`PCP_CONGESTION=paced-bbr`): quinn's BBR model with its window bounded
-    /// by its pacing rate and a loss ceiling (net::congestion). Fairer to TCP behind a deep
-    /// queue, but slower at 1% random loss; not the default until quinn paces by rate.
-    PacedBbr,
+    /// For comparison only (`PCP_CONGESTION=quinn-bbr`): quinn 0.11's BBR, the default before
+    /// net::congestion; it took 86–90% of a link shared with one TCP flow.
+    QuinnBbr,
     /// quinn's Cubic (loss-based).
     Cubic,
 }
@@ -369,7 +392,7 @@ pub fn set_congestion(choice: Option<Congestion>) {
 fn congestion_from_env() -> Congestion {
     match std::env::var("PCP_CONGESTION").as_deref() {
         Ok("cubic") => Congestion::Cubic,
-        Ok("paced-bbr") => Congestion::PacedBbr,
+        Ok("quinn-bbr") => Congestion::QuinnBbr,
         _ => Congestion::Bbr,
     }
 }
@@ -377,16 +400,23 @@ fn congestion_from_env() -> Congestion {
 /// The congestion controller of this side's connections: `bbr` (the default) or `cubic`.
 /// Measured with benches/compare-wan.sh (RTT 80 ms, 1% loss each way, 32 MiB): Cubic halves
 /// its window on every random loss and took 157 s where rsync over ssh (TCP BBR) took 5.5 s;
-/// quinn's BBR took 3.4 s, and stayed at or below rsync on every case.
+/// pcp's BBR (net::congestion) took 2.5 s, and stayed at or below rsync on every case.
 pub fn congestion_controller() -> &'static str {
     match *CONGESTION.get_or_init(congestion_from_env) {
         Congestion::Bbr => "bbr",
-        Congestion::PacedBbr => "paced-bbr",
+        Congestion::QuinnBbr => "quinn-bbr",
         Congestion::Cubic => "cubic",
     }
 }
 
-fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
+/// A connection's transport configuration; with `rates`, its controller's pacing rate is
+/// published there under `peer` (net::pace).
+fn transport_config(
+    bulk: Bulk,
+    idle: Duration,
+    rates: Option<&pace::Registry>,
+    peer: SocketAddr,
+) -> Result<TransportConfig> {
     let mut t = TransportConfig::default();
     t.stream_receive_window(VarInt::from_u32(STREAM_WINDOW));
     t.receive_window(VarInt::from_u32(MIN_CONN_WINDOW));
@@ -408,10 +438,11 @@ fn transport_config(bulk: Bulk, idle: Duration) -> Result<TransportConfig> {
     match CONGESTION.get_or_init(congestion_from_env) {
         Congestion::Cubic => {}
         Congestion::Bbr => {
-            t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
+            let rate = rates.map(|r| r.register(peer));
+            t.congestion_controller_factory(Arc::new(super::congestion::BbrConfig { rate }));
         }
-        Congestion::PacedBbr => {
-            t.congestion_controller_factory(Arc::new(super::congestion::PacedBbrConfig::default()));
+        Congestion::QuinnBbr => {
+            t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
         }
     }
     // Stream 0 is the only bidirectional stream; data uses a few unidirectional ones.

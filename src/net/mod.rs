@@ -36,4 +36,5 @@ pub mod endpoint;
 pub mod error;
 pub mod handshake;
 pub mod listen;
+pub mod pace;
 pub mod transport;
