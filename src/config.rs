@@ -64,7 +64,20 @@ pub struct Options {
 
 /// How to reach a peer, from its flags.
 pub fn dial_options(c: &ConnectArgs) -> DialOptions {
-    DialOptions { addr: c.addr.clone(), timeout: Duration::from_secs(c.timeout), verify: c.verify, retries: c.retries }
+    let offer = c.as_name.clone().or_else(hostname);
+    DialOptions {
+        addr: c.addr.clone(),
+        timeout: Duration::from_secs(c.timeout),
+        verify: c.verify,
+        retries: c.retries,
+        remember: crate::net::client::Remember { enabled: !c.no_remember, offer },
+    }
+}
+
+/// This machine's hostname (the default name a peer remembers it by).
+fn hostname() -> Option<String> {
+    let h = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    (!h.is_empty()).then_some(h)
 }
 
 /// Compile the filter rules of `pcp sync`, in the order rsync applies them: --filter,

@@ -125,6 +125,11 @@ pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
     Code::parse(text.trim()).map_err(|e| crate::error::tagged(crate::error::Kind::Usage, e.to_string()))
 }
 
+/// Whether a person can be asked: stdin and stderr are terminals.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// Ask a yes/no question on the terminal. No terminal: an error naming `--yes`.
 pub fn confirm(question: &str) -> Result<bool> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {

@@ -170,7 +170,7 @@ impl Dialer {
     fn connect(&self, auth: DialAuth<'_>) -> anyhow::Result<(quinn::Connection, Authenticated)> {
         let fut = async {
             let conn = self.ep.dial(self.addr).await?;
-            let a = handshake::dial(&conn, auth, &self.id).await?;
+            let a = handshake::dial(&conn, auth, &self.id, None).await?;
             Ok((conn, a))
         };
         self.rt.block_on(async { tokio::time::timeout(NET_TIMEOUT, fut).await })?

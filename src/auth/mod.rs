@@ -30,6 +30,7 @@ pub mod code;
 pub mod keys;
 pub mod noise;
 pub mod pake;
+pub mod peers;
 
 use std::path::PathBuf;
 
@@ -59,7 +60,9 @@ pub enum Error {
     #[error("malformed handshake message ({0}); the peer does not speak pcp/1 or the connection was tampered with")]
     Protocol(&'static str),
     /// The dialer's static key belongs to no paired peer (or was revoked).
-    #[error("unknown peer (not paired or revoked); pair it first with `pcp pair`")]
+    #[error(
+        "unknown peer key (never paired, or forgotten with `pcp peers forget`); the peer must pair again with a code"
+    )]
     UnknownPeer,
     /// A key file or its directory is insecure or corrupt; `reason` ends with the fix.
     #[error("key file {}: {reason}", path.display())]

@@ -42,11 +42,38 @@ pub enum Command {
     Serve(ServeArgs),
     /// List a peer's files, like rsync --list-only.
     Ls(LsArgs),
+    /// Paired peers (remembered after a first contact with a code): list, rename, forget.
+    #[command(subcommand)]
+    Peers(PeersCommand),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+/// `pcp peers ...`.
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    /// Name, key fingerprint, paired and last seen, last address of every paired peer.
+    List {
+        /// One JSON object per peer on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call a paired peer NEW from now on (`NEW:path`).
+    Rename {
+        /// Its current name.
+        old: String,
+        /// Its new name (letters, digits, '.', '_', '-').
+        new: String,
+    },
+    /// End the pairing from this side: the peer's key is refused from now on, and using its
+    /// name needs a code again.
+    Forget {
+        /// The peer's name.
+        name: String,
     },
 }
 

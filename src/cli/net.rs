@@ -26,6 +26,13 @@ pub struct ConnectArgs {
     /// same ones (catches even a lucky guess of the code; needs a terminal).
     #[arg(long)]
     pub verify: bool,
+    /// On first contact with a code, do not pair: store nothing, and ask the peer to store
+    /// nothing (by default both sides remember each other, and later runs need no code).
+    #[arg(long)]
+    pub no_remember: bool,
+    /// The name this machine offers the peer to remember it by (default: the hostname).
+    #[arg(long = "as", value_name = "NAME")]
+    pub as_name: Option<String>,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,

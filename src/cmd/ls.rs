@@ -19,10 +19,10 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<Outcome> {
     let Location::Peer { name, path } = Location::parse(&a.path) else {
         return Err(tagged(Kind::Usage, format!("{}: give PEER:PATH (use plain ls for local files)", a.path)));
     };
-    let code = crate::tty::read_code(a.conn.code_file.as_deref())?;
+    let auth = dial::auth_for(&name, a.conn.code_file.as_deref())?;
     let verify = super::verify_prompt;
     let cx = dial::Ctx { rep, stop: &crate::INTERRUPTED, verify: &verify };
-    let entries = dial::list(&crate::config::dial_options(&a.conn), code, &name, &path, &cx)?;
+    let entries = dial::list(&crate::config::dial_options(&a.conn), auth, &name, &path, &cx)?;
     rep.listing(&entries);
     Ok(Outcome::Ok)
 }

@@ -33,7 +33,7 @@ fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
     let root = crate::fsio::source::SourceRoot::open(&dir)
         .map_err(|e| tagged(Kind::Select, format!("{}: {e}; give the directory to serve", dir.display())))?;
     let policy = Policy::Serve { served: ServedDir { dir, root: Arc::new(root) }, read_only: a.read_only };
-    let listener = Listener::bind(a.listen.as_deref(), rep)?;
+    let listener = Listener::bind(a.listen.as_deref(), rep, true)?;
     let server =
         Server { listener: &listener, policy: &policy, rep, show_stats: a.out.stats, stop: &crate::INTERRUPTED };
     server.run(if a.once { Mode::OneShot } else { Mode::Daemon { max_connections: MAX_CONNECTIONS } })

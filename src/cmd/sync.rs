@@ -129,8 +129,8 @@ fn remote(o: &Options, paths: &[String], rep: &Reporter) -> Result<Outcome> {
     let cx = crate::session::dial::Ctx { rep, stop: &crate::INTERRUPTED, verify: &verify };
     let end = match Location::parse(dest) {
         Location::Peer { name, path } => {
-            let code = crate::tty::read_code(o.code_file.as_deref())?;
-            crate::session::dial::push(o, code, srcs, &name, &path, &cx, &stats)?
+            let auth = crate::session::dial::auth_for(&name, o.code_file.as_deref())?;
+            crate::session::dial::push(o, auth, srcs, &name, &path, &cx, &stats)?
         }
         Location::Local { .. } => {
             let [src] = srcs else {
@@ -145,8 +145,8 @@ fn remote(o: &Options, paths: &[String], rep: &Reporter) -> Result<Outcome> {
                     format!("{src}: mix of local and peer sources; give one PEER:PATH source"),
                 ));
             };
-            let code = crate::tty::read_code(o.code_file.as_deref())?;
-            crate::session::dial::pull(o, code, &name, &path, dest, &cx, &stats)?
+            let auth = crate::session::dial::auth_for(&name, o.code_file.as_deref())?;
+            crate::session::dial::pull(o, auth, &name, &path, dest, &cx, &stats)?
         }
     };
     rep.stats(&stats, start.elapsed(), o.show_stats);

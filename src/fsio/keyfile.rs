@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::auth::keys::{push_hex, Identity, IDENTITY_FILE};
+use crate::auth::peers::{Peers, MAX_PEERS_FILE_LEN, PEERS_FILE};
 use crate::auth::{Error, Result};
 
 /// Largest identity file read.
@@ -141,6 +142,81 @@ fn write_new_file(dir: &Path, path: &Path, contents: &[u8]) -> Result<Created> {
     Ok(created)
 }
 
+/// The paired peers (`dir/peers`, auth::peers), empty when the file does not exist. The file
+/// gets the identity file's checks (no symlink, owner only, mode 0600) and must parse.
+pub fn load_peers(dir: &Path) -> Result<Peers> {
+    let path = dir.join(PEERS_FILE);
+    let file = match open_no_follow(&path) {
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(Peers::default()),
+        other => other?,
+    };
+    let meta = file.metadata().map_err(|source| io_err(&path, source))?;
+    if !meta.is_file() {
+        return Err(key_file(&path, "is not a regular file; move it away"));
+    }
+    check_owner(&path, meta.uid())?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(key_file(
+            &path,
+            format!("mode {mode:04o} gives access to group or others; run `chmod 600 {}`", path.display()),
+        ));
+    }
+    if meta.len() > MAX_PEERS_FILE_LEN {
+        return Err(key_file(&path, "is too large; move it away (peers must pair again)"));
+    }
+    let mut text = Zeroizing::new(Vec::new());
+    (&file).take(MAX_PEERS_FILE_LEN + 1).read_to_end(&mut text).map_err(|source| io_err(&path, source))?;
+    let text = std::str::from_utf8(&text)
+        .map_err(|_| key_file(&path, "is not UTF-8; move it away (peers must pair again)"))?;
+    Peers::decode(text)
+        .map_err(|e| key_file(&path, format!("{e}; fix that line, or move the file away (peers must pair again)")))
+}
+
+/// Read, change and write back the paired peers under an exclusive lock (`dir/peers.lock`),
+/// so two pcp processes never lose each other's change. The new file replaces the old one
+/// atomically (temporary file 0600, fsync, rename, fsync of `dir`).
+pub fn update_peers<R>(dir: &Path, f: impl FnOnce(&mut Peers) -> R) -> Result<R> {
+    ensure_private_dir(dir)?;
+    let lock_path = dir.join("peers.lock");
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc_nofollow())
+        .open(&lock_path)
+        .map_err(|source| io_err(&lock_path, source))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).map_err(|e| io_err(&lock_path, e.into()))?;
+    let mut peers = load_peers(dir)?;
+    let before = peers.clone();
+    let out = f(&mut peers);
+    if peers != before {
+        let path = dir.join(PEERS_FILE);
+        let mut suffix = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
+        let mut tmp_name = String::from(".peers.tmp-");
+        push_hex(&mut tmp_name, &suffix);
+        let tmp = dir.join(tmp_name);
+        let written = (|| {
+            let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            file.write_all(peers.encode().as_bytes())?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)
+        })();
+        if let Err(source) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(&path, source));
+        }
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|source| io_err(dir, source))?;
+    }
+    Ok(out)
+}
+
+fn libc_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
 fn io_err(path: &Path, source: io::Error) -> Error {
     Error::Io { path: path.to_path_buf(), source }
 }
@@ -159,6 +235,26 @@ mod tests {
 
     fn mode_of(p: &Path) -> u32 {
         fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn peers_are_written_0600_and_read_back_and_a_loose_mode_is_refused() {
+        use crate::auth::keys::{Key, PeerId};
+        use crate::auth::peers::PeerName;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pcp");
+        assert!(load_peers(&dir).unwrap().records().is_empty());
+        let name = update_peers(&dir, |p| {
+            p.pair(&PeerName::parse("nas").unwrap(), PeerId::from_bytes([7; 32]), Key::from_bytes([9; 32]), 1, None)
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(name.as_str(), "nas");
+        assert_eq!(mode_of(&dir.join(PEERS_FILE)), 0o600);
+        assert!(load_peers(&dir).unwrap().by_name("nas").is_some());
+        fs::set_permissions(dir.join(PEERS_FILE), fs::Permissions::from_mode(0o640)).unwrap();
+        let e = load_peers(&dir).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::conn::Conn;
 use super::connect;
 use super::endpoint::{Bulk, Endpoint};
 use super::handshake::{self, DialAuth, ResumeTicket};
+use crate::auth::peers::{PeerName, PeerRecord};
 use crate::auth::{Code, Identity};
 use crate::error::{tagged, Kind};
 use crate::report::Reporter;
@@ -35,10 +36,28 @@ pub fn runtime() -> Result<Runtime> {
         .map_err(|e| super::error::Error::Setup(format!("starting the network runtime: {e}")).into())
 }
 
-/// This process's Noise identity. Pairing (stored identities) comes later; for one-time codes
-/// a fresh static key per process is enough, and nothing is written to disk.
+/// This installation's Noise identity: `identity.key` in the config directory, created on
+/// first use (0600 in a 0700 directory; refused, with the fix, when others could read it).
 pub fn identity() -> Result<Identity> {
-    Ok(Identity::generate()?)
+    Ok(crate::fsio::keyfile::load_or_create(&crate::config::config_dir())?)
+}
+
+/// How a dialer authenticates its first connection.
+pub enum FirstAuth {
+    /// A one-time code (first contact, or pairing again).
+    Code(Code),
+    /// A paired peer: no code (Noise_IKpsk2 with its pinned key and the pair's psk).
+    Paired(PeerRecord),
+}
+
+/// What a dialer remembers of a first contact that succeeds.
+#[derive(Debug, Clone, Default)]
+pub struct Remember {
+    /// Keep the listener as a paired peer under the name the user gave it (`nas` of
+    /// `nas:dir`); false: `--no-remember`, and the listener is asked not to keep this side.
+    pub enabled: bool,
+    /// The name offered to the listener for this machine (`--as`, else the hostname).
+    pub offer: Option<String>,
 }
 
 /// The code of the side that creates it: `PCP_CODE` if set (scripts and tests), else random.
@@ -67,6 +86,8 @@ pub struct DialOptions {
     pub verify: bool,
     /// `--retries`: reconnects after a dropped connection.
     pub retries: u32,
+    /// What to remember of a first contact (`--no-remember`, `--as`).
+    pub remember: Remember,
 }
 
 /// Asks the user whether the verifier words match (`--verify`); supplied by the command.
@@ -78,7 +99,10 @@ pub struct Dialer {
     rt: Runtime,
     ep: Endpoint,
     identity: Identity,
-    code: Code,
+    auth: FirstAuth,
+    /// The name to keep the listener under after a first contact; `None`: do not.
+    remember_as: Option<PeerName>,
+    offer: Option<String>,
     ticket: Option<ResumeTicket>,
     peer: String,
     target: SocketAddr,
@@ -90,8 +114,13 @@ pub struct Dialer {
 impl Dialer {
     /// Prepare to reach `peer` as `conn` says (`--addr`, `--timeout`), authenticating with
     /// `code`; `bulk` says which way the data will flow.
-    pub fn new(peer: &str, conn: &DialOptions, code: Code, bulk: Bulk) -> Result<Self> {
-        let addr = conn.addr.as_deref();
+    pub fn new(peer: &str, conn: &DialOptions, auth: FirstAuth, bulk: Bulk) -> Result<Self> {
+        // A paired peer's last address that worked, unless --addr names one.
+        let remembered = match &auth {
+            FirstAuth::Paired(r) => r.addr.clone(),
+            FirstAuth::Code(_) => None,
+        };
+        let addr = conn.addr.as_deref().or(remembered.as_deref());
         let rt = runtime()?;
         let target = match addr {
             Some(a) => rt.block_on(connect::resolve(a))?,
@@ -107,17 +136,33 @@ impl Dialer {
             Endpoint::bind(connect::bind_addr_for(&target), bulk, conn.timeout)?
         };
         let (verify, retries) = (conn.verify, conn.retries);
-        Ok(Self { rt, ep, identity: identity()?, code, ticket: None, peer: peer.to_owned(), target, verify, retries })
+        let remember_as = if conn.remember.enabled { PeerName::parse(peer).ok() } else { None };
+        Ok(Self {
+            rt,
+            ep,
+            identity: identity()?,
+            auth,
+            remember_as,
+            offer: conn.remember.offer.clone(),
+            ticket: None,
+            peer: peer.to_owned(),
+            target,
+            verify,
+            retries,
+        })
     }
 
     /// Connect and authenticate: the code on the first connection, the session's resume
     /// ticket on later ones.
     pub fn connect(&mut self, rep: &Reporter, prompt: VerifyPrompt<'_>) -> Result<Conn> {
         let (conn, path) = self.rt.block_on(connect::dial(&self.ep, &self.peer, Some(self.target)))?;
-        let auth = match &self.ticket {
-            Some(t) => self.rt.block_on(handshake::dial(&conn, DialAuth::Resume(t), &self.identity))?,
-            None => self.rt.block_on(handshake::dial(&conn, DialAuth::Code(&self.code), &self.identity))?,
+        let how = match (&self.ticket, &self.auth) {
+            (Some(t), _) => DialAuth::Resume(t),
+            (None, FirstAuth::Code(c)) => DialAuth::Code(c),
+            (None, FirstAuth::Paired(r)) => DialAuth::Paired(&r.key, &r.psk),
         };
+        let offer = self.remember_as.as_ref().and(self.offer.as_deref());
+        let mut auth = self.rt.block_on(handshake::dial(&conn, how, &self.identity, offer))?;
         rep.peer_connected(conn.remote_address(), path.name(), auth.resumed, auth.verifier.as_deref());
         if let (true, Some(words)) = (self.verify, auth.verifier.as_deref()) {
             let same = prompt(words)?;
@@ -129,10 +174,38 @@ impl Dialer {
                 ));
             }
         }
+        if self.ticket.is_none() {
+            self.remember_peer(&mut auth, rep);
+        }
         if let Some(t) = &auth.ticket {
             self.ticket = Some(t.clone());
         }
         Ok(Conn::new(self.rt.handle().clone(), conn, auth, path.name()))
+    }
+
+    /// After the first connection: store a new pairing (unless `--no-remember`), or note when a
+    /// paired peer was seen and where. A failure to write is a warning: the session goes on.
+    fn remember_peer(&self, auth: &mut handshake::Authenticated, rep: &Reporter) {
+        let dir = crate::config::config_dir();
+        let now = super::listen::unix_now();
+        let addr = Some(self.target.to_string());
+        let r = match (auth.pair.take(), &self.auth) {
+            (Some(pair), _) => match &self.remember_as {
+                Some(name) => crate::fsio::keyfile::update_peers(&dir, |p| p.pair(name, pair.key, pair.psk, now, addr))
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r)
+                    .map(|n| rep.paired(n.as_str(), &pair.key.fingerprint())),
+                None => Ok(()),
+            },
+            (None, FirstAuth::Paired(r)) => {
+                let key = r.key;
+                crate::fsio::keyfile::update_peers(&dir, |p| p.seen(&key, now, addr)).map_err(|e| e.to_string())
+            }
+            (None, FirstAuth::Code(_)) => Ok(()),
+        };
+        if let Err(e) = r {
+            rep.warn(&format!("not remembering peer {}: {e}", self.peer));
+        }
     }
 
     /// Run `f` (one connection's worth of work) and, when the connection drops, reconnect and

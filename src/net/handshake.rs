@@ -61,6 +61,8 @@ pub mod close {
     /// A code attempt during the pause after wrong codes ([`super::CodeGuard`]); nothing was
     /// spent. The reason is `retry in N s`.
     pub const COOLING_DOWN: u32 = 7;
+    /// A paired reconnect from a key this listener does not know (never paired, or forgotten).
+    pub const NOT_PAIRED: u32 = 8;
 }
 
 /// Frame types on stream 0 during the handshake.
@@ -72,9 +74,15 @@ mod ty {
     pub(super) const N1: u8 = 5;
     pub(super) const N2: u8 = 6;
     pub(super) const N3: u8 = 7;
+    /// Dialer → listener after N3: the name it offers to be remembered under (empty: do not
+    /// remember this pairing).
+    pub(super) const NAME: u8 = 8;
     pub(super) const R1: u8 = 16;
     pub(super) const R2: u8 = 17;
     pub(super) const R3: u8 = 18;
+    /// Message 1 of a paired reconnect (Noise_IKpsk2 keyed by the pair's psk); answered by R2,
+    /// confirmed by R3 as a resume is.
+    pub(super) const P1: u8 = 19;
 }
 
 /// First pause after a failed code attempt; it doubles per consecutive failure.
@@ -386,6 +394,16 @@ pub enum DialAuth<'a> {
     Code(&'a Code),
     /// Reconnect of an earlier session.
     Resume(&'a ResumeTicket),
+    /// A paired peer: its pinned key and the pair's psk (Noise_IKpsk2, no code).
+    Paired(&'a PeerId, &'a Key<PairPsk>),
+}
+
+/// A pairing made by a first contact: the peer's key, the pair's psk and (listener side) the
+/// name the dialer offered (`None`: it asked not to be remembered).
+pub struct NewPair {
+    pub key: PeerId,
+    pub psk: Key<PairPsk>,
+    pub offered: Option<String>,
 }
 
 /// An authenticated connection: stream 0 and what is needed to resume the session.
@@ -405,19 +423,30 @@ pub struct Authenticated {
     pub verifier: Option<String>,
     /// Listener: held while this connection serves the session (see [`ResumeTable`]).
     pub lease: Option<SessionLease>,
+    /// First contact: the pairing it made, for the caller to remember (or not).
+    pub pair: Option<NewPair>,
 }
 
 /// Run the dialer's handshake (R: PAKE side A, Noise initiator).
-pub async fn dial(conn: &Connection, auth: DialAuth<'_>, identity: &Identity) -> Result<Authenticated> {
+///
+/// `offer`: on first contact, the name this side asks the listener to remember it under
+/// (`None`: do not remember the pairing).
+pub async fn dial(
+    conn: &Connection,
+    auth: DialAuth<'_>,
+    identity: &Identity,
+    offer: Option<&str>,
+) -> Result<Authenticated> {
     // The streams live out here so that on failure the connection is closed (with a code the
     // peer understands) before they are dropped: dropping a send stream finishes it.
     let mut streams = None;
-    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, &mut streams)).await;
-    let (resumed, ticket, verifier) = settle(conn, r, "the peer did not finish the handshake within 30 s; try again")?;
+    let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial_inner(conn, auth, identity, offer, &mut streams)).await;
+    let (resumed, ticket, verifier, pair) =
+        settle(conn, r, "the peer did not finish the handshake within 30 s; try again")?;
     let (send, recv) = streams.ok_or(super::error::Error::Internal("stream 0 missing"))?;
     let ticket = ticket.ok_or(super::error::Error::Internal("resume ticket missing"))?;
     let peer = ticket.peer_static;
-    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier, lease: None })
+    Ok(Authenticated { send, recv, resumed, ticket: Some(ticket), peer, verifier, lease: None, pair })
 }
 
 /// The outcome of a handshake under its deadline. On failure the connection is closed with a
@@ -438,12 +467,15 @@ fn settle<T>(conn: &Connection, r: Result<Result<T>, tokio::time::error::Elapsed
     }
 }
 
+type Dialed = (bool, Option<ResumeTicket>, Option<String>, Option<NewPair>);
+
 async fn dial_inner(
     conn: &Connection,
     auth: DialAuth<'_>,
     identity: &Identity,
+    offer: Option<&str>,
     streams: &mut Option<(SendStream, RecvStream)>,
-) -> Result<(bool, Option<ResumeTicket>, Option<String>)> {
+) -> Result<Dialed> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.open_bi().await.map_err(|e| conn_err(&e, "opening stream 0"))?);
     match auth {
@@ -463,9 +495,12 @@ async fn dial_inner(
             // -> s, se, psk
             let (fc, n3) = hs.on_n2(&n2)?;
             write_hs(send, ty::N3, &n3).await?;
+            write_hs(send, ty::NAME, offer.unwrap_or("").as_bytes()).await?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
-            let ticket = ResumeTicket { peer_static: PeerId::from_bytes(*fc.remote_static()), key };
-            Ok((false, Some(ticket), Some(out.verifier().to_owned())))
+            let peer = PeerId::from_bytes(*fc.remote_static());
+            let ticket = ResumeTicket { peer_static: peer, key };
+            let pair = NewPair { key: peer, psk: fc.pair_psk().clone(), offered: None };
+            Ok((false, Some(ticket), Some(out.verifier().to_owned()), Some(pair)))
         }
         DialAuth::Resume(t) => {
             // <- s (pinned from the first handshake); -> e, es, s, ss
@@ -475,43 +510,61 @@ async fn dial_inner(
             let r2 = read_hs(recv, ty::R2).await?;
             let (_, r3) = hs.on_msg2(&r2)?;
             write_hs(send, ty::R3, &r3).await?;
-            Ok((true, Some(t.clone()), None))
+            Ok((true, Some(t.clone()), None, None))
+        }
+        DialAuth::Paired(peer, psk) => {
+            let (hs, p1) = ReconnectInitiator::start(identity, peer.as_bytes(), psk, &ekm)?;
+            write_hs(send, ty::P1, &p1).await?;
+            let r2 = read_hs(recv, ty::R2).await?;
+            let (done, r3) = hs.on_msg2(&r2)?;
+            write_hs(send, ty::R3, &r3).await?;
+            // Reconnects of this session resume it (a fresh resume secret per session).
+            let key = resume_key(done.handshake_hash(), psk)?;
+            Ok((false, Some(ResumeTicket { peer_static: *peer, key }), None, None))
         }
     }
 }
 
 /// Run the listener's handshake (S: PAKE side B, Noise responder). First contact spends the
 /// code's one attempt before M2 is sent; any failure after that leaves the code burnt.
+///
+/// `paired` looks up the pair psk of a paired peer's key (a `P1` reconnect); `None` refuses it.
 pub async fn listen(
     conn: &Connection,
     guard: &CodeGuard,
     resumes: &ResumeTable,
     identity: &Identity,
+    paired: &(dyn Fn(&PeerId) -> Option<Key<PairPsk>> + Sync),
 ) -> Result<Authenticated> {
     let mut streams = None;
     // Set once M1 spent the code: the attempt's outcome feeds the guard's backoff, whatever
     // ends it (wrong code, a Noise failure, the deadline, a lost connection).
     let mut spent = false;
-    let r =
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, listen_inner(conn, guard, resumes, identity, &mut streams, &mut spent))
-            .await;
+    let r = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        listen_inner(conn, guard, resumes, identity, paired, &mut streams, &mut spent),
+    )
+    .await;
     if spent {
         guard.finish_at(matches!(r, Ok(Ok(_))), Instant::now());
     }
-    let (resumed, peer, verifier, lease) =
+    let (resumed, peer, verifier, lease, pair) =
         settle(conn, r, "a peer connected but did not finish the handshake within 30 s")?;
     let (send, recv) = streams.ok_or(super::error::Error::Internal("stream 0 missing"))?;
-    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier, lease: Some(lease) })
+    Ok(Authenticated { send, recv, resumed, ticket: None, peer, verifier, lease: Some(lease), pair })
 }
+
+type Listened = (bool, PeerId, Option<String>, SessionLease, Option<NewPair>);
 
 async fn listen_inner(
     conn: &Connection,
     guard: &CodeGuard,
     resumes: &ResumeTable,
     identity: &Identity,
+    paired: &(dyn Fn(&PeerId) -> Option<Key<PairPsk>> + Sync),
     streams: &mut Option<(SendStream, RecvStream)>,
     spent: &mut bool,
-) -> Result<(bool, PeerId, Option<String>, SessionLease)> {
+) -> Result<Listened> {
     let ekm = ekm(conn)?;
     let (send, recv) = streams.insert(conn.accept_bi().await.map_err(|e| conn_err(&e, "waiting for stream 0"))?);
     let (t, first) = read_hs_any(recv).await?;
@@ -553,10 +606,47 @@ async fn listen_inner(
             // -> s, se, psk
             let n3 = read_hs(recv, ty::N3).await?;
             let fc = hs.on_n3(&n3)?;
+            let name = read_hs(recv, ty::NAME).await?;
+            let offered = match std::str::from_utf8(&name) {
+                Ok("") => None,
+                Ok(n) => Some(n.to_owned()),
+                Err(_) => return Err(crate::proto::Error::Malformed("offered peer name is not UTF-8").into()),
+            };
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
-            resumes.insert(&ResumeTicket { peer_static: PeerId::from_bytes(*fc.remote_static()), key });
-            let (lease, _) = resumes.attach(&PeerId::from_bytes(*fc.remote_static()), conn);
-            Ok((false, PeerId::from_bytes(*fc.remote_static()), Some(out.verifier().to_owned()), lease))
+            let peer = PeerId::from_bytes(*fc.remote_static());
+            resumes.insert(&ResumeTicket { peer_static: peer, key });
+            let (lease, _) = resumes.attach(&peer, conn);
+            let pair = NewPair { key: peer, psk: fc.pair_psk().clone(), offered };
+            Ok((false, peer, Some(out.verifier().to_owned()), lease, Some(pair)))
+        }
+        ty::P1 => {
+            let mut peer = None;
+            let r = ReconnectResponder::on_msg1(identity, &ekm, &first, |p| {
+                let p = PeerId::from_bytes(*p);
+                peer = Some(p);
+                paired(&p)
+            });
+            let (hs, r2) = match r {
+                Ok(x) => x,
+                Err(e) => {
+                    conn.close(VarInt::from_u32(close::NOT_PAIRED), b"not paired");
+                    let who = peer.map_or_else(|| "a peer".to_owned(), |p| format!("peer {}", p.fingerprint()));
+                    return Err(anyhow!(e)
+                        .context(format!("{who} is not paired with this machine (or was forgotten); refused")));
+                }
+            };
+            write_hs(send, ty::R2, &r2).await?;
+            let r3 = read_hs(recv, ty::R3).await?;
+            let done = hs.on_confirm(&r3)?;
+            let peer = PeerId::from_bytes(*done.remote_static());
+            let psk = paired(&peer).ok_or(super::error::Error::Internal("pairing vanished"))?;
+            resumes.insert(&ResumeTicket { peer_static: peer, key: resume_key(done.handshake_hash(), &psk)? });
+            let (lease, old) = resumes.attach(&peer, conn);
+            if let Err(e) = supersede(old).await {
+                conn.close(VarInt::from_u32(close::ERROR), b"earlier connection still ending; retry");
+                return Err(e);
+            }
+            Ok((false, peer, None, lease, None))
         }
         ty::R1 => {
             let mut peer = None;
@@ -585,7 +675,7 @@ async fn listen_inner(
                         conn.close(VarInt::from_u32(close::ERROR), b"earlier connection still ending; retry");
                         return Err(e);
                     }
-                    Ok((true, PeerId::from_bytes(*done.remote_static()), None, lease))
+                    Ok((true, PeerId::from_bytes(*done.remote_static()), None, lease, None))
                 }
                 Err(e) => {
                     if let Some(p) = &peer {
@@ -700,6 +790,12 @@ pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
             return tagged(
                 Kind::Auth,
                 format!("the server is cooling down after wrong codes; retry {when} (the code was not used)"),
+            );
+        }
+        if code == u64::from(close::NOT_PAIRED) {
+            return tagged(
+                Kind::Auth,
+                "the peer does not know this machine (never paired, or it forgot this pairing); pair again: run once with the code its `pcp serve` prints (at the prompt or in PCP_CODE)",
             );
         }
         if code == u64::from(close::RESUME_REJECTED) {
@@ -824,13 +920,15 @@ mod tests {
         let guard = CodeGuard::new(code.clone(), CODE_TTL);
         let table = ResumeTable::default();
         let (ri, si) = (Identity::generate().unwrap(), Identity::generate().unwrap());
-        let (r, s) = tokio::join!(dial(&d, DialAuth::Code(&code), &ri), listen(&l, &guard, &table, &si));
+        let none = |_: &PeerId| None;
+        let (r, s) = tokio::join!(dial(&d, DialAuth::Code(&code), &ri, None), listen(&l, &guard, &table, &si, &none));
         let ticket = r.unwrap().ticket.unwrap();
         assert!(!s.unwrap().resumed);
         assert!(guard.is_spent());
         // A second connection resumes with the ticket, not the code.
         let (_a2, _b2, d2, l2) = pair().await;
-        let (r, s) = tokio::join!(dial(&d2, DialAuth::Resume(&ticket), &ri), listen(&l2, &guard, &table, &si));
+        let (r, s) =
+            tokio::join!(dial(&d2, DialAuth::Resume(&ticket), &ri, None), listen(&l2, &guard, &table, &si, &none));
         r.unwrap();
         assert!(s.unwrap().resumed);
     }
@@ -843,13 +941,60 @@ mod tests {
         let guard = CodeGuard::new(code.clone(), CODE_TTL);
         let table = ResumeTable::default();
         let (ri, si) = (Identity::generate().unwrap(), Identity::generate().unwrap());
-        let (r, s) = tokio::join!(dial(&d, DialAuth::Code(&wrong), &ri), listen(&l, &guard, &table, &si));
+        let none = |_: &PeerId| None;
+        let (r, s) = tokio::join!(dial(&d, DialAuth::Code(&wrong), &ri, None), listen(&l, &guard, &table, &si, &none));
         assert_eq!(crate::error::kind_of(&r.err().unwrap()), Kind::Auth);
         assert_eq!(crate::error::kind_of(&s.err().unwrap()), Kind::Auth);
         assert!(guard.is_spent());
         let (_a2, _b2, d2, l2) = pair().await;
-        let (r, s) = tokio::join!(dial(&d2, DialAuth::Code(&code), &ri), listen(&l2, &guard, &table, &si));
+        let (r, s) = tokio::join!(dial(&d2, DialAuth::Code(&code), &ri, None), listen(&l2, &guard, &table, &si, &none));
         assert_eq!(crate::error::kind_of(&r.err().unwrap()), Kind::Auth);
         assert!(s.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_paired_peer_reconnects_with_no_code_and_an_unknown_or_wrong_key_is_refused() {
+        let (_a, _b, d, l) = pair().await;
+        let code = Code::parse("abandon-ability-able-about").unwrap();
+        let guard = CodeGuard::new(code.clone(), CODE_TTL);
+        let table = ResumeTable::default();
+        let (ri, si) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let none = |_: &PeerId| None;
+        let (r, s) =
+            tokio::join!(dial(&d, DialAuth::Code(&code), &ri, Some("laptop")), listen(&l, &guard, &table, &si, &none));
+        let (r, s) = (r.unwrap(), s.unwrap());
+        let (dp, lp) = (r.pair.unwrap(), s.pair.unwrap());
+        assert_eq!(lp.offered.as_deref(), Some("laptop"));
+        assert_eq!(dp.psk, lp.psk, "both sides derive the same pair psk");
+        assert_eq!(&dp.key.as_bytes()[..], &si.public()[..]);
+        assert_eq!(&lp.key.as_bytes()[..], &ri.public()[..]);
+        // Later: no code, the pinned key and the pair psk.
+        let psk = lp.psk.clone();
+        let known = move |p: &PeerId| (p == &lp.key).then(|| psk.clone());
+        let (_a2, _b2, d2, l2) = pair().await;
+        let (r, s) = tokio::join!(
+            dial(&d2, DialAuth::Paired(&dp.key, &dp.psk), &ri, None),
+            listen(&l2, &guard, &table, &si, &known)
+        );
+        r.unwrap();
+        assert!(!s.unwrap().resumed);
+        // Forgotten on the listener: refused, and the dialer's error is exit 40.
+        let (_a3, _b3, d3, l3) = pair().await;
+        let (r, s) = tokio::join!(
+            dial(&d3, DialAuth::Paired(&dp.key, &dp.psk), &ri, None),
+            listen(&l3, &guard, &table, &si, &none)
+        );
+        let e = r.err().unwrap();
+        assert_eq!(crate::error::kind_of(&e), Kind::Auth);
+        assert!(format!("{e:#}").contains("pair again"), "{e:#}");
+        assert!(s.is_err());
+        // A tampered psk on the dialer's side: refused too.
+        let (_a4, _b4, d4, l4) = pair().await;
+        let wrong: Key<PairPsk> = Key::from_bytes([7; KEY_LEN]);
+        let (r, s) = tokio::join!(
+            dial(&d4, DialAuth::Paired(&dp.key, &wrong), &ri, None),
+            listen(&l4, &guard, &table, &si, &known)
+        );
+        assert!(r.is_err() && s.is_err(), "a wrong psk authenticated");
     }
 }

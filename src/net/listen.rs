@@ -6,6 +6,7 @@
 //! resume tickets, handshake limits. Does not own: the accept loop or its policy.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -13,8 +14,10 @@ use tokio::runtime::Runtime;
 
 use super::conn::Conn;
 use super::endpoint::{Bulk, Endpoint, Incoming, IDLE_TIMEOUT};
+use super::handshake::NewPair;
 use super::handshake::{self, CodeGuard, ResumeTable, CODE_TTL};
 use crate::auth::keys::PeerId;
+use crate::auth::peers::PeerName;
 use crate::auth::Identity;
 use crate::error::{tagged, Kind};
 use crate::report::Reporter;
@@ -26,6 +29,9 @@ pub struct Listener {
     id: Identity,
     guard: CodeGuard,
     resumes: ResumeTable,
+    /// Where paired peers are kept (the config directory); `None`: this listener neither
+    /// remembers new pairings nor admits paired peers (`pcp send`: one-shot).
+    peers_dir: Option<PathBuf>,
 }
 
 /// A connection that passed the endpoint's limits; its TLS and pcp handshakes are ahead.
@@ -40,7 +46,10 @@ impl Arrival<'_> {
 
 impl Listener {
     /// Bind `listen` (default `connect::DEFAULT_LISTEN`), then print the address and a code.
-    pub fn bind(listen: Option<&str>, rep: &Reporter) -> Result<Self> {
+    ///
+    /// `pairing`: remember dialers that pair with the code, and admit paired ones with no code
+    /// (`pcp serve`); else codes only (`pcp send`).
+    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: bool) -> Result<Self> {
         let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
         let addr: SocketAddr = listen.parse().map_err(|_| {
             tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
@@ -55,7 +64,8 @@ impl Listener {
         rep.listening(ep.local_addr()?);
         rep.code(&code.to_string());
         let guard = CodeGuard::new(code, CODE_TTL);
-        Ok(Self { rt, ep, id, guard, resumes: ResumeTable::default() })
+        let peers_dir = pairing.then(crate::config::config_dir);
+        Ok(Self { rt, ep, id, guard, resumes: ResumeTable::default(), peers_dir })
     }
 
     /// The next connection that passed the endpoint's limits, waiting at most `wait`: `Ok(None)`
@@ -71,11 +81,40 @@ impl Listener {
     /// TLS, then the pcp handshake (code or resume). `Ok(None)`: the TLS handshake failed, so
     /// the connection never reached pcp (nothing to report). An error: the pcp handshake
     /// failed (a wrong code is `Kind::Auth`).
-    pub fn authenticate(&self, a: Arrival<'_>) -> Result<Option<Conn>> {
+    pub fn authenticate(&self, a: Arrival<'_>, rep: &Reporter) -> Result<Option<Conn>> {
         let Ok(pending) = self.rt.block_on(a.0.connect()) else {
             return Ok(None);
         };
-        let auth = self.rt.block_on(handshake::listen(pending.conn(), &self.guard, &self.resumes, &self.id))?;
+        let dir = self.peers_dir.as_deref();
+        let paired = |p: &PeerId| {
+            let peers = crate::fsio::keyfile::load_peers(dir?).ok()?;
+            peers.by_key(p).map(|r| r.psk.clone())
+        };
+        let mut auth =
+            self.rt.block_on(handshake::listen(pending.conn(), &self.guard, &self.resumes, &self.id, &paired))?;
+        if let Some(dir) = dir {
+            let now = unix_now();
+            match auth.pair.take() {
+                Some(NewPair { key, psk, offered: Some(offered) }) => {
+                    let name = PeerName::sanitized(&offered)
+                        .or_else(|| PeerName::sanitized(&format!("peer-{}", key.fingerprint())));
+                    let r = name.ok_or_else(|| "no usable name".to_owned()).and_then(|name| {
+                        crate::fsio::keyfile::update_peers(dir, |p| p.pair(&name, key, psk, now, None))
+                            .map_err(|e| e.to_string())?
+                    });
+                    match r {
+                        Ok(n) => rep.paired(n.as_str(), &key.fingerprint()),
+                        Err(e) => rep.warn(&format!("not remembering the new peer: {e}")),
+                    }
+                }
+                Some(_) => {}
+                None if !auth.resumed => {
+                    let peer = auth.peer;
+                    let _ = crate::fsio::keyfile::update_peers(dir, |p| p.seen(&peer, now, None));
+                }
+                None => {}
+            }
+        }
         let conn = pending.authenticated();
         Ok(Some(Conn::new(self.rt.handle().clone(), conn, auth, "direct")))
     }
@@ -106,4 +145,9 @@ impl Listener {
     pub fn shutdown(&self) {
         self.rt.block_on(self.ep.shutdown());
     }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

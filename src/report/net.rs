@@ -14,6 +14,15 @@ impl Reporter {
         eprintln!("Code: {code}");
     }
 
+    /// A new pairing was remembered: `name` is how this side now calls the peer (stderr unless
+    /// quiet; a `paired` event with --json).
+    pub fn paired(&self, name: &str, fingerprint: &str) {
+        self.json(serde_json::json!({"event": "paired", "peer": name, "fingerprint": fingerprint}));
+        if !self.v.json && !self.v.quiet {
+            eprintln!("pcp: paired with {} (key {fingerprint}); later runs need no code", sanitize(name));
+        }
+    }
+
     /// Where this side listens: always on stderr, and as a `listening` event.
     pub fn listening(&self, addr: SocketAddr) {
         self.json(serde_json::json!({"event": "listening", "addr": addr.to_string()}));
@@ -171,5 +180,57 @@ mod tests {
         assert_eq!(group3(12), "12");
         assert_eq!(utc(0), "1970/01/01 00:00:00");
         assert_eq!(utc(1_700_000_000), "2023/11/14 22:13:20");
+    }
+}
+
+impl Reporter {
+    /// `pcp peers list`: one line per paired peer on stdout (or one JSON object each).
+    pub fn peers(&self, peers: &[crate::auth::peers::PeerRecord], json: bool) {
+        for r in peers {
+            let fp = r.key.fingerprint();
+            if json {
+                let ev = serde_json::json!({
+                    "peer": r.name.as_str(), "fingerprint": fp, "created": r.created,
+                    "seen": r.seen, "addr": r.addr,
+                });
+                println!("{ev}");
+            } else {
+                println!(
+                    "{:<16} {fp}  paired {}  seen {}  {}",
+                    sanitize(r.name.as_str()),
+                    unix_date(r.created),
+                    unix_date(r.seen),
+                    r.addr.as_deref().map(sanitize).unwrap_or_default()
+                );
+            }
+        }
+        if peers.is_empty() && !json {
+            eprintln!("no paired peers (a first sync/cp/ls with a code pairs the two machines)");
+        }
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of Unix seconds.
+fn unix_date(secs: u64) -> String {
+    // Civil from days (Howard Hinnant's algorithm), for the proleptic Gregorian calendar.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn unix_dates() {
+        assert_eq!(super::unix_date(0), "1970-01-01");
+        assert_eq!(super::unix_date(1_796_083_200), "2026-12-01");
+        assert_eq!(super::unix_date(951_782_400), "2000-02-29");
     }
 }

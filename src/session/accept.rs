@@ -116,7 +116,7 @@ impl Server<'_> {
                 // Nobody resumed in time: the session's error stands.
                 return Err(waiting.map(|(_, e)| e).unwrap_or_else(|| tagged(Kind::Connect, "the endpoint closed")));
             };
-            let conn = match self.listener.authenticate(arrival) {
+            let conn = match self.listener.authenticate(arrival, self.rep) {
                 Ok(Some(c)) => c,
                 Ok(None) => continue,
                 Err(e) if kind_of(&e) == Kind::Auth && waiting.is_none() => return Err(e),
@@ -170,7 +170,7 @@ impl Server<'_> {
     /// One connection of the daemon: TLS, the handshake (counted against the peer's address
     /// until it succeeds), then the session.
     fn serve_one(&self, arrival: Arrival<'_>) {
-        match self.listener.authenticate(arrival) {
+        match self.listener.authenticate(arrival, self.rep) {
             Ok(None) => {}
             Ok(Some(conn)) => {
                 self.listener.renew_code(self.rep);

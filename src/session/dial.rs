@@ -17,7 +17,7 @@ use crate::auth::Code;
 use crate::config::Options;
 use crate::error::{tagged, Kind};
 use crate::location::{naming, DestShape, SrcShape};
-use crate::net::client::{DialOptions, Dialer};
+use crate::net::client::{DialOptions, Dialer, FirstAuth};
 use crate::net::conn::{Answer, Close};
 use crate::net::endpoint::Bulk;
 use crate::plan::Offer;
@@ -25,6 +25,29 @@ use crate::proto::session::{FileName, ListEntry, PeerPath, Request, Response, Sc
 use crate::proto::Flags;
 use crate::report::{Reporter, Stats};
 use crate::scan::SourceSpec;
+
+/// How to authenticate to `peer`: a code when one is given (`PCP_CODE`, `--code-file`: a
+/// first contact, or pairing again), else the pairing if `peer` is a paired peer's name, else
+/// a code typed at the terminal. With no terminal, an unpaired peer is an authentication error
+/// (exit 40) saying how to pair.
+pub fn auth_for(peer: &str, code_file: Option<&Path>) -> Result<FirstAuth> {
+    let code_given = std::env::var("PCP_CODE").is_ok_and(|s| !s.trim().is_empty()) || code_file.is_some();
+    if !code_given {
+        let peers = crate::fsio::keyfile::load_peers(&crate::config::config_dir())?;
+        if let Some(r) = peers.by_name(peer) {
+            return Ok(FirstAuth::Paired(r.clone()));
+        }
+        if !crate::tty::interactive() {
+            return Err(tagged(
+                Kind::Auth,
+                format!(
+                    "peer {peer:?} is not paired with this machine and no code was given: run once with the code its `pcp serve` prints (PCP_CODE=WORDS or --code-file FILE), which pairs the two; `pcp peers list` shows the paired ones"
+                ),
+            ));
+        }
+    }
+    Ok(FirstAuth::Code(crate::tty::read_code(code_file)?))
+}
 
 /// What every dialing session needs besides its request.
 pub struct Ctx<'a> {
@@ -52,7 +75,7 @@ fn peer_path(p: &str) -> Result<PeerPath> {
 /// Push SRC... (local) into `rpath` on `peer`.
 pub fn push(
     o: &Options,
-    code: Code,
+    auth: FirstAuth,
     srcs: &[String],
     peer: &str,
     rpath: &str,
@@ -82,7 +105,7 @@ pub fn push(
     // directory?). Any other push starts at once and checks the answer on the way: one round
     // trip less before the first byte (docs/protocol.md "Round trips").
     let named_by_answer = (single && !src_is_dir) || (o.cp && src_is_dir);
-    let mut d = Dialer::new(peer, &o.dial, code, Bulk::Send)?;
+    let mut d = Dialer::new(peer, &o.dial, auth, Bulk::Send)?;
     d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&req.encode())?;
@@ -109,7 +132,7 @@ pub fn push(
 /// Pull `rpath` from `peer` into DEST (local).
 pub fn pull(
     o: &Options,
-    code: Code,
+    auth: FirstAuth,
     peer: &str,
     rpath: &str,
     dest: &str,
@@ -142,7 +165,7 @@ pub fn pull(
         rules: o.filter.rules.clone(),
         gitignore: o.filter.gitignore,
     };
-    let mut d = Dialer::new(peer, &o.dial, code, Bulk::Receive)?;
+    let mut d = Dialer::new(peer, &o.dial, auth, Bulk::Receive)?;
     d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&req.encode())?;
@@ -160,9 +183,9 @@ pub fn pull(
 }
 
 /// `pcp ls PEER:PATH`.
-pub fn list(dial: &DialOptions, code: Code, peer: &str, rpath: &str, cx: &Ctx<'_>) -> Result<Vec<ListEntry>> {
+pub fn list(dial: &DialOptions, auth: FirstAuth, peer: &str, rpath: &str, cx: &Ctx<'_>) -> Result<Vec<ListEntry>> {
     let req = Request::List { path: peer_path(rpath)? };
-    let mut d = Dialer::new(peer, dial, code, Bulk::Receive)?;
+    let mut d = Dialer::new(peer, dial, auth, Bulk::Receive)?;
     d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&req.encode())?;
@@ -189,7 +212,10 @@ pub fn receive(
     stats: &Arc<Stats>,
     mut decide: impl FnMut(&[ListEntry]) -> Result<Decision>,
 ) -> Result<Option<TransferEnd>> {
-    let mut d = Dialer::new("sender", dial, code, Bulk::Receive)?;
+    // A one-shot receive pairs with nobody.
+    let mut once = dial.clone();
+    once.remember.enabled = false;
+    let mut d = Dialer::new("sender", &once, FirstAuth::Code(code), Bulk::Receive)?;
     let mut accepted: Option<crate::engine::destination::DestConfig> = None;
     d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;

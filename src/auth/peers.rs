@@ -1,0 +1,350 @@
+//! Paired peers (security.md §3.2): what a successful code session stores on both sides, so
+//! that later connections need no code. Pure format and rules; `fsio::keyfile` reads and
+//! writes the file (`peers` in the config directory, mode 0600, atomic replace).
+//!
+//! File format, version 1, one line per peer after the header:
+//!
+//! ```text
+//! pcp-peers 1
+//! NAME key=HEX64 psk=HEX64 created=UNIX seen=UNIX [addr=HOST:PORT]
+//! ```
+//!
+//! The psk is the pair's `pair_psk` (security.md §3.2), keying Noise_IKpsk2 on reconnect. A
+//! record for mDNS/rendezvous (issue 13) derives its rotating token from the psk, never from
+//! the key, so no other field is needed for it. Anything else in the file (a bad line, an
+//! unknown field, a duplicate name or key) is an error naming the line: the file is trusted
+//! for authentication and is never guessed at.
+
+use std::fmt;
+
+use super::keys::{push_hex, Key, PairPsk, PeerId, KEY_LEN};
+
+/// The peers file's name in the config directory.
+pub const PEERS_FILE: &str = "peers";
+/// Its first line.
+const HEADER: &str = "pcp-peers 1";
+/// Most peers in one file.
+pub const MAX_PEERS: usize = 4096;
+/// Largest peers file read.
+pub const MAX_PEERS_FILE_LEN: u64 = 1 << 20;
+/// Longest peer name.
+pub const MAX_NAME: usize = 32;
+/// Longest remembered address.
+const MAX_ADDR: usize = 255;
+
+/// A peer's local alias (`nas` in `nas:backup/`): 1–32 of `A-Z a-z 0-9 . _ -`, starting with a
+/// letter or digit.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PeerName(String);
+
+impl PeerName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if s.is_empty() || s.len() > MAX_NAME {
+            return Err(format!("peer name {s:?} must be 1 to {MAX_NAME} characters"));
+        }
+        if !s.chars().all(ok_char) || !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "peer name {s:?} may hold only letters, digits, '.', '_' and '-', and must start with a letter or digit"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A name made from free text (a hostname): invalid characters become '-', cut to length;
+    /// `None` if nothing usable is left.
+    pub fn sanitized(s: &str) -> Option<Self> {
+        let t: String = s
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+            .take(MAX_NAME)
+            .collect();
+        let t = t.trim_start_matches(['.', '_', '-']);
+        Self::parse(t).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PeerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One paired peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRecord {
+    pub name: PeerName,
+    /// Its Noise static key, pinned at pairing.
+    pub key: PeerId,
+    /// The pair's psk for Noise_IKpsk2.
+    pub psk: Key<PairPsk>,
+    /// Unix seconds: paired, last authenticated.
+    pub created: u64,
+    pub seen: u64,
+    /// The last address that worked (dialer side), tried when no `--addr` is given.
+    pub addr: Option<String>,
+}
+
+/// All paired peers, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Peers {
+    records: Vec<PeerRecord>,
+}
+
+fn hex32(v: &str) -> Option<[u8; KEY_LEN]> {
+    if v.len() != 2 * KEY_LEN {
+        return None;
+    }
+    let mut out = [0u8; KEY_LEN];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(v.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Peers {
+    /// Parse the file; an error names the line (1-based) and what is wrong with it.
+    pub fn decode(text: &str) -> Result<Self, String> {
+        let mut lines = text.lines().enumerate();
+        match lines.next() {
+            Some((_, h)) if h == HEADER => {}
+            _ => return Err(format!("line 1: expected {HEADER:?}")),
+        }
+        let mut peers = Self::default();
+        for (i, line) in lines {
+            let n = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let rec = Self::decode_line(line).map_err(|e| format!("line {n}: {e}"))?;
+            if peers.by_name(rec.name.as_str()).is_some() {
+                return Err(format!("line {n}: peer name {} appears twice", rec.name));
+            }
+            if peers.by_key(&rec.key).is_some() {
+                return Err(format!("line {n}: the key of {} appears twice", rec.name));
+            }
+            if peers.records.len() >= MAX_PEERS {
+                return Err(format!("line {n}: more than {MAX_PEERS} peers"));
+            }
+            peers.records.push(rec);
+        }
+        Ok(peers)
+    }
+
+    fn decode_line(line: &str) -> Result<PeerRecord, String> {
+        let mut words = line.split(' ');
+        let name = PeerName::parse(words.next().unwrap_or(""))?;
+        let (mut key, mut psk, mut created, mut seen, mut addr) = (None, None, None, None, None);
+        for w in words {
+            let (k, v) = w.split_once('=').ok_or_else(|| format!("field {w:?} is not KEY=VALUE"))?;
+            let dup = |set: bool| if set { Err(format!("field {k} appears twice")) } else { Ok(()) };
+            match k {
+                "key" => {
+                    dup(key.is_some())?;
+                    key = Some(PeerId::from_bytes(hex32(v).ok_or("key is not 64 hex digits")?));
+                }
+                "psk" => {
+                    dup(psk.is_some())?;
+                    psk = Some(Key::<PairPsk>::from_bytes(hex32(v).ok_or("psk is not 64 hex digits")?));
+                }
+                "created" => {
+                    dup(created.is_some())?;
+                    created = Some(v.parse::<u64>().map_err(|_| "created is not a number")?);
+                }
+                "seen" => {
+                    dup(seen.is_some())?;
+                    seen = Some(v.parse::<u64>().map_err(|_| "seen is not a number")?);
+                }
+                "addr" => {
+                    dup(addr.is_some())?;
+                    if v.is_empty() || v.len() > MAX_ADDR || !v.chars().all(|c| c.is_ascii_graphic()) {
+                        return Err("addr is not HOST:PORT".into());
+                    }
+                    addr = Some(v.to_owned());
+                }
+                other => return Err(format!("unknown field {other:?}")),
+            }
+        }
+        Ok(PeerRecord {
+            name,
+            key: key.ok_or("no key=")?,
+            psk: psk.ok_or("no psk=")?,
+            created: created.ok_or("no created=")?,
+            seen: seen.ok_or("no seen=")?,
+            addr,
+        })
+    }
+
+    /// The file's text (secrets included: written only 0600 by fsio::keyfile).
+    pub fn encode(&self) -> zeroize::Zeroizing<String> {
+        let mut s = zeroize::Zeroizing::new(String::with_capacity(64 + self.records.len() * 200));
+        s.push_str(HEADER);
+        s.push('\n');
+        for r in &self.records {
+            s.push_str(r.name.as_str());
+            s.push_str(" key=");
+            push_hex(&mut s, r.key.as_bytes());
+            s.push_str(" psk=");
+            push_hex(&mut s, r.psk.as_bytes());
+            s.push_str(&format!(" created={} seen={}", r.created, r.seen));
+            if let Some(a) = &r.addr {
+                s.push_str(" addr=");
+                s.push_str(a);
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    pub fn records(&self) -> &[PeerRecord] {
+        &self.records
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&PeerRecord> {
+        self.records.iter().find(|r| r.name.as_str() == name)
+    }
+
+    pub fn by_key(&self, key: &PeerId) -> Option<&PeerRecord> {
+        self.records.iter().find(|r| &r.key == key)
+    }
+
+    /// Remember a new pairing under `name`, or under `name-2`, `name-3`, ... if another key
+    /// holds `name`. A record with the same key is replaced (a re-pairing: new psk). Returns
+    /// the name used.
+    pub fn pair(
+        &mut self,
+        name: &PeerName,
+        key: PeerId,
+        psk: Key<PairPsk>,
+        now: u64,
+        addr: Option<String>,
+    ) -> Result<PeerName, String> {
+        self.records.retain(|r| r.key != key);
+        let mut chosen = name.clone();
+        let mut n = 2u32;
+        while self.by_name(chosen.as_str()).is_some() {
+            let suffix = format!("-{n}");
+            let stem: String = name.as_str().chars().take(MAX_NAME - suffix.len()).collect();
+            chosen = PeerName::parse(&format!("{stem}{suffix}"))?;
+            n += 1;
+        }
+        if self.records.len() >= MAX_PEERS {
+            return Err(format!("{MAX_PEERS} peers are paired already; forget one with `pcp peers forget NAME`"));
+        }
+        self.records.push(PeerRecord { name: chosen.clone(), key, psk, created: now, seen: now, addr });
+        Ok(chosen)
+    }
+
+    /// A paired peer authenticated at `now` (from `addr`, on the dialer side).
+    pub fn seen(&mut self, key: &PeerId, now: u64, addr: Option<String>) {
+        if let Some(r) = self.records.iter_mut().find(|r| &r.key == key) {
+            r.seen = now;
+            if addr.is_some() {
+                r.addr = addr;
+            }
+        }
+    }
+
+    pub fn rename(&mut self, old: &str, new: &PeerName) -> Result<(), String> {
+        if self.by_name(new.as_str()).is_some() {
+            return Err(format!("a peer named {new} exists already; forget or rename it first"));
+        }
+        let r = self
+            .records
+            .iter_mut()
+            .find(|r| r.name.as_str() == old)
+            .ok_or_else(|| format!("no paired peer named {old:?}; see `pcp peers list`"))?;
+        r.name = new.clone();
+        Ok(())
+    }
+
+    /// Forget a peer: its key is refused from now on. Whether one was forgotten.
+    pub fn forget(&mut self, name: &str) -> bool {
+        let before = self.records.len();
+        self.records.retain(|r| r.name.as_str() != name);
+        self.records.len() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(p: &mut Peers, name: &str, k: u8) -> PeerName {
+        p.pair(&PeerName::parse(name).unwrap(), PeerId::from_bytes([k; 32]), Key::from_bytes([k ^ 0xff; 32]), 100, None)
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trip_with_exact_bytes() {
+        let mut p = Peers::default();
+        rec(&mut p, "nas", 1);
+        p.seen(&PeerId::from_bytes([1; 32]), 200, Some("192.0.2.7:4000".into()));
+        let text = p.encode();
+        let want = format!(
+            "pcp-peers 1\nnas key={} psk={} created=100 seen=200 addr=192.0.2.7:4000\n",
+            "01".repeat(32),
+            "fe".repeat(32)
+        );
+        assert_eq!(*text, want);
+        assert_eq!(Peers::decode(&text).unwrap(), p);
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_suffix_and_the_same_key_replaces_its_record() {
+        let mut p = Peers::default();
+        assert_eq!(rec(&mut p, "laptop", 1).as_str(), "laptop");
+        assert_eq!(rec(&mut p, "laptop", 2).as_str(), "laptop-2");
+        assert_eq!(rec(&mut p, "laptop", 3).as_str(), "laptop-3");
+        // Re-pairing key 2 under "laptop": its old record goes, the name is still taken by 1.
+        assert_eq!(rec(&mut p, "laptop", 2).as_str(), "laptop-2");
+        assert_eq!(p.records().len(), 3);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for bad in ["", "-x", ".x", "a b", "a/b", "x:y", &"a".repeat(33)] {
+            assert!(PeerName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(PeerName::sanitized("My Laptop.local").unwrap().as_str(), "My-Laptop.local");
+        assert!(PeerName::sanitized("---").is_none());
+    }
+
+    #[test]
+    fn a_tampered_file_is_an_error_naming_the_line() {
+        let mut p = Peers::default();
+        rec(&mut p, "nas", 1);
+        let good = p.encode().to_string();
+        for (bad, what) in [
+            (good.replace("pcp-peers 1", "pcp-peers 2"), "line 1"),
+            (good.replace("key=01", "key=zz"), "line 2: key"),
+            (good.replace(" created=100", ""), "line 2: no created"),
+            (
+                good.clone() + "nas key=" + &"02".repeat(32) + " psk=" + &"00".repeat(32) + " created=1 seen=1\n",
+                "line 3: peer name nas appears twice",
+            ),
+            (good.replace("seen=100", "seen=100 mode=rw"), "unknown field"),
+            (good.replace("seen=100", "seen=100 seen=1"), "appears twice"),
+        ] {
+            let e = Peers::decode(&bad).unwrap_err();
+            assert!(e.contains(what), "{e:?} does not say {what:?}");
+        }
+    }
+
+    #[test]
+    fn rename_and_forget() {
+        let mut p = Peers::default();
+        rec(&mut p, "a", 1);
+        rec(&mut p, "b", 2);
+        assert!(p.rename("a", &PeerName::parse("b").unwrap()).is_err());
+        p.rename("a", &PeerName::parse("c").unwrap()).unwrap();
+        assert!(p.by_name("c").is_some());
+        assert!(p.forget("c"));
+        assert!(!p.forget("c"));
+        assert!(p.by_key(&PeerId::from_bytes([1; 32])).is_none());
+    }
+}
