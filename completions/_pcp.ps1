@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'One-shot: ask for the code, show what is offered, confirm, receive into DEST')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List a peer''s files, like rsync --list-only')
+            [CompletionResult]::new('peers', 'peers', [CompletionResultType]::ParameterValue, 'Paired peers (remembered after a first contact with a code): list, rename, forget')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -43,11 +44,13 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Use this manifest database for the destination instead of the one under the state dir')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
             [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
@@ -75,6 +78,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--no-compress', '--no-compress', [CompletionResultType]::ParameterName, 'Never compress chunk data')
             [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)')
+            [CompletionResult]::new('--no-remember', '--no-remember', [CompletionResultType]::ParameterName, 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
@@ -88,10 +92,12 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         }
         'pcp;cp' {
             [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Copy directories recursively')
             [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Copy directories recursively')
@@ -99,6 +105,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--preserve', '--preserve', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
             [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip syncing files to disk before renaming them into place')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)')
+            [CompletionResult]::new('--no-remember', '--no-remember', [CompletionResultType]::ParameterName, 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
@@ -129,10 +136,12 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Accept the offer without asking')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Accept the offer without asking')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)')
+            [CompletionResult]::new('--no-remember', '--no-remember', [CompletionResultType]::ParameterName, 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)')
             [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip fsync before renaming files into place')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
@@ -166,8 +175,10 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)')
+            [CompletionResult]::new('--no-remember', '--no-remember', [CompletionResultType]::ParameterName, 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
@@ -177,6 +188,50 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pcp;peers' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Name, key fingerprint, paired and last seen, last address of every paired peer')
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Call a paired peer NEW from now on (`NEW:path`)')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'End the pairing from this side: the peer''s key is refused from now on, and using its name needs a code again')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pcp;peers;list' {
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per peer on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;peers;rename' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;peers;forget' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pcp;peers;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Name, key fingerprint, paired and last seen, last address of every paired peer')
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Call a paired peer NEW from now on (`NEW:path`)')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'End the pairing from this side: the peer''s key is refused from now on, and using its name needs a code again')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pcp;peers;help;list' {
+            break
+        }
+        'pcp;peers;help;rename' {
+            break
+        }
+        'pcp;peers;help;forget' {
+            break
+        }
+        'pcp;peers;help;help' {
             break
         }
         'pcp;completions' {
@@ -191,6 +246,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'One-shot: ask for the code, show what is offered, confirm, receive into DEST')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List a peer''s files, like rsync --list-only')
+            [CompletionResult]::new('peers', 'peers', [CompletionResultType]::ParameterValue, 'Paired peers (remembered after a first contact with a code): list, rename, forget')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -211,6 +267,21 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;help;ls' {
+            break
+        }
+        'pcp;help;peers' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Name, key fingerprint, paired and last seen, last address of every paired peer')
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Call a paired peer NEW from now on (`NEW:path`)')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'End the pairing from this side: the peer''s key is refused from now on, and using its name needs a code again')
+            break
+        }
+        'pcp;help;peers;list' {
+            break
+        }
+        'pcp;help;peers;rename' {
+            break
+        }
+        'pcp;help;peers;forget' {
             break
         }
         'pcp;help;completions' {

@@ -28,6 +28,9 @@ _pcp() {
             pcp,ls)
                 cmd="pcp__subcmd__ls"
                 ;;
+            pcp,peers)
+                cmd="pcp__subcmd__peers"
+                ;;
             pcp,receive)
                 cmd="pcp__subcmd__receive"
                 ;;
@@ -52,6 +55,9 @@ _pcp() {
             pcp__subcmd__help,ls)
                 cmd="pcp__subcmd__help__subcmd__ls"
                 ;;
+            pcp__subcmd__help,peers)
+                cmd="pcp__subcmd__help__subcmd__peers"
+                ;;
             pcp__subcmd__help,receive)
                 cmd="pcp__subcmd__help__subcmd__receive"
                 ;;
@@ -64,6 +70,39 @@ _pcp() {
             pcp__subcmd__help,sync)
                 cmd="pcp__subcmd__help__subcmd__sync"
                 ;;
+            pcp__subcmd__help__subcmd__peers,forget)
+                cmd="pcp__subcmd__help__subcmd__peers__subcmd__forget"
+                ;;
+            pcp__subcmd__help__subcmd__peers,list)
+                cmd="pcp__subcmd__help__subcmd__peers__subcmd__list"
+                ;;
+            pcp__subcmd__help__subcmd__peers,rename)
+                cmd="pcp__subcmd__help__subcmd__peers__subcmd__rename"
+                ;;
+            pcp__subcmd__peers,forget)
+                cmd="pcp__subcmd__peers__subcmd__forget"
+                ;;
+            pcp__subcmd__peers,help)
+                cmd="pcp__subcmd__peers__subcmd__help"
+                ;;
+            pcp__subcmd__peers,list)
+                cmd="pcp__subcmd__peers__subcmd__list"
+                ;;
+            pcp__subcmd__peers,rename)
+                cmd="pcp__subcmd__peers__subcmd__rename"
+                ;;
+            pcp__subcmd__peers__subcmd__help,forget)
+                cmd="pcp__subcmd__peers__subcmd__help__subcmd__forget"
+                ;;
+            pcp__subcmd__peers__subcmd__help,help)
+                cmd="pcp__subcmd__peers__subcmd__help__subcmd__help"
+                ;;
+            pcp__subcmd__peers__subcmd__help,list)
+                cmd="pcp__subcmd__peers__subcmd__help__subcmd__list"
+                ;;
+            pcp__subcmd__peers__subcmd__help,rename)
+                cmd="pcp__subcmd__peers__subcmd__help__subcmd__rename"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +110,7 @@ _pcp() {
 
     case "${cmd}" in
         pcp)
-            opts="-h -V --help --version sync cp send receive serve ls completions help"
+            opts="-h -V --help --version sync cp send receive serve ls peers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -99,13 +138,17 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__cp)
-            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --addr --code-file --retries --timeout --verify --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --as --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --bwlimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -125,6 +168,10 @@ _pcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --congestion)
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
                     return 0
@@ -137,7 +184,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__help)
-            opts="sync cp send receive serve ls completions help"
+            opts="sync cp send receive serve ls peers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,6 +253,62 @@ _pcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pcp__subcmd__help__subcmd__peers)
+            opts="list rename forget"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__peers__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__peers__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__peers__subcmd__rename)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pcp__subcmd__help__subcmd__receive)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -263,7 +366,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__ls)
-            opts="-v -q -h --addr --code-file --retries --timeout --verify --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --as --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +385,10 @@ _pcp() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -296,8 +403,134 @@ _pcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pcp__subcmd__peers)
+            opts="-h --help list rename forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__forget)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__help)
+            opts="list rename forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__help__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__help__subcmd__rename)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__list)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__peers__subcmd__rename)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pcp__subcmd__receive)
-            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --as --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +549,10 @@ _pcp() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -375,7 +612,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -r -l -p -t -n -c -f -i -P -z -v -q -h --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --partial --compress --no-compress --bwlimit --manifest --no-fsync --addr --code-file --retries --timeout --verify --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-a -r -l -p -t -n -c -f -i -P -z -v -q -h --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --as --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,6 +646,10 @@ _pcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --manifest)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -426,6 +667,10 @@ _pcp() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

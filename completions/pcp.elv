@@ -28,6 +28,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand receive 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
             cand serve 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
             cand ls 'List a peer''s files, like rsync --list-only'
+            cand peers 'Paired peers (remembered after a first contact with a code): list, rename, forget'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -39,11 +40,13 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand -f 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --filter 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
+            cand --wait-lock 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)'
             cand --manifest 'Use this manifest database for the destination instead of the one under the state dir'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -a 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
             cand --archive 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
@@ -71,6 +74,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --no-compress 'Never compress chunk data'
             cand --no-fsync 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+            cand --no-remember 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
             cand -q 'Suppress non-error messages'
@@ -83,10 +87,12 @@ set edit:completion:arg-completer[pcp] = {|@words|
         }
         &'pcp;cp'= {
             cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
+            cand --wait-lock 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -r 'Copy directories recursively'
             cand --recursive 'Copy directories recursively'
@@ -94,6 +100,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --preserve 'Preserve modification times (permissions are always preserved, like scp)'
             cand --no-fsync 'Skip syncing files to disk before renaming them into place'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+            cand --no-remember 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
             cand -q 'Suppress non-error messages'
@@ -122,10 +129,12 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -y 'Accept the offer without asking'
             cand --yes 'Accept the offer without asking'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+            cand --no-remember 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
             cand --no-fsync 'Skip fsync before renaming files into place'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
@@ -157,8 +166,10 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
             cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+            cand --no-remember 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
             cand -q 'Suppress non-error messages'
@@ -168,6 +179,41 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --stats 'Print transfer statistics at the end'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pcp;peers'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'Name, key fingerprint, paired and last seen, last address of every paired peer'
+            cand rename 'Call a paired peer NEW from now on (`NEW:path`)'
+            cand forget 'End the pairing from this side: the peer''s key is refused from now on, and using its name needs a code again'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pcp;peers;list'= {
+            cand --json 'One JSON object per peer on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;peers;rename'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;peers;forget'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pcp;peers;help'= {
+            cand list 'Name, key fingerprint, paired and last seen, last address of every paired peer'
+            cand rename 'Call a paired peer NEW from now on (`NEW:path`)'
+            cand forget 'End the pairing from this side: the peer''s key is refused from now on, and using its name needs a code again'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pcp;peers;help;list'= {
+        }
+        &'pcp;peers;help;rename'= {
+        }
+        &'pcp;peers;help;forget'= {
+        }
+        &'pcp;peers;help;help'= {
         }
         &'pcp;completions'= {
             cand -h 'Print help'
@@ -180,6 +226,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand receive 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
             cand serve 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
             cand ls 'List a peer''s files, like rsync --list-only'
+            cand peers 'Paired peers (remembered after a first contact with a code): list, rename, forget'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -194,6 +241,17 @@ set edit:completion:arg-completer[pcp] = {|@words|
         &'pcp;help;serve'= {
         }
         &'pcp;help;ls'= {
+        }
+        &'pcp;help;peers'= {
+            cand list 'Name, key fingerprint, paired and last seen, last address of every paired peer'
+            cand rename 'Call a paired peer NEW from now on (`NEW:path`)'
+            cand forget 'End the pairing from this side: the peer''s key is refused from now on, and using its name needs a code again'
+        }
+        &'pcp;help;peers;list'= {
+        }
+        &'pcp;help;peers;rename'= {
+        }
+        &'pcp;help;peers;forget'= {
         }
         &'pcp;help;completions'= {
         }

@@ -32,6 +32,7 @@ complete -c pcp -n "__fish_pcp_needs_command" -f -a "send" -d 'One-shot: print a
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete at most N files' -r
@@ -40,11 +41,13 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include -d 'Include fil
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE (\'-\' for stdin)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s f -l filter -d 'A filter rule: \'- PATTERN\' or \'+ PATTERN\'' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l manifest -d 'Use this manifest database for the destination instead of the one under the state dir' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
@@ -64,6 +67,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s z -l compress -d 'Compr
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-compress -d 'Never compress chunk data'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -71,16 +75,19 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -100,10 +107,12 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l addr -d 'Reach the p
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-fsync -d 'Skip fsync before renaming files into place'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s q -l quiet -d 'Suppress non-error messages'
@@ -126,21 +135,40 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l addr -d 'Reach the peer a
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from list" -l json -d 'One JSON object per peer on stdout'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from forget" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'
+complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'

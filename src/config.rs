@@ -50,6 +50,8 @@ pub struct Options {
     pub fsync: bool,
     /// `--bwlimit` in bytes per second.
     pub bwlimit: Option<u64>,
+    /// `--wait-lock`: how long to wait for another run's lock on the destination.
+    pub wait_lock: Duration,
     /// Local or network.
     pub reach: Reach,
     /// Output.
@@ -131,6 +133,7 @@ impl Options {
             manifest: a.manifest.clone(),
             fsync: !a.no_fsync,
             bwlimit: a.bwlimit,
+            wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: verbosity(&a.out, a.itemize, a.partial_progress),
             show_stats: a.out.stats,
@@ -159,6 +162,7 @@ impl Options {
             manifest: None,
             fsync: !a.no_fsync,
             bwlimit: a.bwlimit,
+            wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: verbosity(&a.out, false, false),
             show_stats: a.out.stats,
@@ -194,6 +198,7 @@ impl Options {
             umask: umask(),
             // A local copy is paced once, by its source.
             bwlimit: if self.reach == Reach::Network { self.bwlimit } else { None },
+            wait_lock: self.wait_lock,
             offer: None,
             root_fd: None,
             stop: &crate::INTERRUPTED,

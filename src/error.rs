@@ -22,6 +22,8 @@ pub enum Kind {
     Partial,
     /// Timeout.
     Timeout,
+    /// The destination is locked by another run (`--wait-lock` ran out).
+    Busy,
     /// Authentication failed.
     Auth,
 }
@@ -39,6 +41,7 @@ impl Kind {
             Self::Interrupted => 20,
             Self::Partial => 23,
             Self::Timeout => 30,
+            Self::Busy => 35,
             Self::Auth => 40,
         }
     }
@@ -163,6 +166,7 @@ mod tests {
             (Kind::Interrupted, 20),
             (Kind::Partial, 23),
             (Kind::Timeout, 30),
+            (Kind::Busy, 35),
             (Kind::Auth, 40),
         ];
         for (k, c) in all {

@@ -20,10 +20,10 @@ const CODE_C: &str = "cable-cactus-cage-cake";
 const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A listener (`pcp serve` or `pcp send`) in its own process group, stderr in a file.
-struct Listener {
+pub(crate) struct Listener {
     child: Option<Child>,
     err: PathBuf,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Listener {
@@ -34,7 +34,13 @@ impl Listener {
 
     /// Like [`Listener::spawn`], with `cmd` as the `pcp` command (e.g. inside a namespace),
     /// listening on `listen`.
-    fn spawn_cmd(td: &TestDir, mut cmd: std::process::Command, code: &str, args: &[&str], listen: &str) -> Self {
+    pub(crate) fn spawn_cmd(
+        td: &TestDir,
+        mut cmd: std::process::Command,
+        code: &str,
+        args: &[&str],
+        listen: &str,
+    ) -> Self {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let err = td.join(format!("listener-{n}.err"));
         let out = td.join(format!("listener-{n}.out"));
@@ -58,12 +64,12 @@ impl Listener {
         Self { child: Some(child), err, addr }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         fs::read_to_string(&self.err).unwrap_or_default()
     }
 
     /// The `n`th code (from 1) the listener printed, waiting (bounded) until it is there.
-    fn code(&self, n: usize) -> String {
+    pub(crate) fn code(&self, n: usize) -> String {
         let deadline = Instant::now() + NET_TIMEOUT;
         loop {
             let text = self.stderr();
@@ -861,9 +867,11 @@ fn interrupt_at_the_code_prompt_restores_the_echo() {
 fn no_terminal_and_no_code_is_an_error_not_a_prompt() {
     let td = TestDir::new();
     let out = run_timeout(td.pcp().args(["ls", "peer:", "--addr", "127.0.0.1:9"]), NET_TIMEOUT);
-    assert_eq!(out.status.code(), Some(1));
+    // An unpaired peer with no code: an authentication error (exit 40) saying how to pair.
+    assert_eq!(out.status.code(), Some(40));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no code") && err.contains("PCP_CODE") && err.contains("--code-file"), "{err}");
+    assert!(err.contains("not paired") && err.contains("pairs the two"), "{err}");
     assert!(!err.contains("Enter code"), "{err}");
 }
 

@@ -93,6 +93,10 @@ pub struct SyncArgs {
     /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub bwlimit: Option<u64>,
+    /// When another pcp run is writing into the same destination, wait up to SECONDS for it
+    /// (default 0: fail at once, exit 35).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait_lock: u64,
     /// Use this manifest database for the destination instead of the one under the state dir.
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
@@ -125,6 +129,10 @@ pub struct CpArgs {
     /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub bwlimit: Option<u64>,
+    /// When another pcp run is writing into the same destination, wait up to SECONDS for it
+    /// (default 0: fail at once, exit 35).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait_lock: u64,
     /// Connection options (PEER:PATH).
     #[command(flatten)]
     pub conn: super::ConnectArgs,

@@ -23,7 +23,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   0 ok · 1 usage/syntax · 2 protocol incompatibility · 3 errors selecting files
   10 connection/discovery failed · 11 file I/O error · 12 protocol data stream error
   20 interrupted (SIGINT/SIGTERM) · 23 partial transfer due to error · 30 timeout
-  40 authentication failed";
+  35 destination in use by another run (--wait-lock) · 40 authentication failed";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

@@ -89,6 +89,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             fsync: !a.no_fsync,
             umask: crate::config::umask(),
             bwlimit: None,
+            wait_lock: std::time::Duration::ZERO,
             offer: None,
             root_fd: None,
             stop: &crate::INTERRUPTED,

@@ -5,6 +5,7 @@
 //! fsynced and renamed over the final name: a crash leaves old or new content, never a mix.
 
 pub mod keyfile;
+pub mod lock;
 pub mod served;
 pub mod source;
 pub mod trust;

@@ -13,7 +13,7 @@
 //! Here, as in the BBR draft (draft-cardwell-iccrg-bbr-congestion-control) and Linux's
 //! tcp_rate.c:
 //! - Each packet sent records how much had been delivered, and when, at that moment
-//!   ([`Snapshot`]). Its ACK gives one sample: bytes delivered since then over the longer of
+//!   (`Snapshot`). Its ACK gives one sample: bytes delivered since then over the longer of
 //!   the send and ACK intervals, and no sample if that is shorter than the minimum RTT (ACK
 //!   compression).
 //! - Bottleneck bandwidth: the max of those samples over the last 10 round trips. Rounds are
@@ -27,7 +27,7 @@
 //!   pace), at least 4 packets; persistent congestion drops it to the minimum until the model
 //!   recovers.
 //!
-//! Pacing: the socket (net::pace) holds each datagram to [`PACING_HEADROOM`] × the model's
+//! Pacing: the socket (net::pace) holds each datagram to `PACING_HEADROOM` × the model's
 //! rate, and the window does the rest. Measured (benches/fairness-wan.sh, one pcp push and one
 //! TCP BBR flow, pcp's share): pacing at exactly the model's rate, as Linux does, left pcp
 //! 16% (20 Mbit/s, RTT 40 ms, 50 ms queue) and 8% (50 Mbit/s, RTT 80 ms, 10 ms queue): a TCP

@@ -37,4 +37,5 @@ pub mod error;
 pub mod handshake;
 pub mod listen;
 pub mod pace;
+pub mod resume;
 pub mod transport;

@@ -46,7 +46,7 @@ use quinn::{AsyncUdpSocket, UdpPoller};
 /// timer fired late: tokio's timers tick in milliseconds) may send this much at once.
 const BURST: Duration = Duration::from_millis(2);
 
-/// A connection's send budget: credit accrues at the rate, up to [`BURST`]'s worth; a datagram
+/// A connection's send budget: credit accrues at the rate, up to `BURST`'s worth; a datagram
 /// may leave while the credit is not negative and then costs its size (so a datagram larger
 /// than the burst still goes, and the next one waits the longer).
 #[derive(Debug, Default)]

@@ -262,6 +262,7 @@ fn push(
         fsync: true,
         umask: crate::config::umask(),
         bwlimit: None,
+        wait_lock: std::time::Duration::ZERO,
         offer: None,
         root_fd,
         stop,

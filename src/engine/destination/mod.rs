@@ -64,6 +64,8 @@ pub struct DestConfig {
     /// --bwlimit when this side receives from a peer: data is taken at most this fast, and QUIC
     /// flow control slows the sender to match (None: unlimited).
     pub bwlimit: Option<u64>,
+    /// How long to wait for another run's lock on this root (fsio::lock); only with a manifest.
+    pub wait_lock: std::time::Duration,
     /// Only these entries may arrive (`pcp receive`: what the user accepted); anything else
     /// ends the transfer as a protocol violation before it touches the disk.
     pub offer: Option<std::sync::Arc<plan::Offer>>,
@@ -88,6 +90,7 @@ impl DestConfig {
             fsync: false,
             umask: 0o022,
             bwlimit: None,
+            wait_lock: std::time::Duration::ZERO,
             offer: None,
             root_fd: None,
             stop: &NEVER,
@@ -232,6 +235,13 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
             None => DestRoot::open(&cfg.root, true)
                 .with_context(|| format!("opening destination {}", cfg.root.display()))?,
         }
+    };
+    // One run per destination root: the lock lives beside its manifest.
+    let _lock = match &cfg.manifest {
+        Some(m) if !dry => Some(crate::fsio::lock::DestLock::acquire(m, &cfg.root, cfg.wait_lock, &|| {
+            cfg.stop.load(std::sync::atomic::Ordering::Relaxed)
+        })?),
+        _ => None,
     };
     let mut d = Dest {
         cfg,

@@ -1,0 +1,159 @@
+//! Pairing for unattended use (issue 12): two real `pcp` processes with two identities (two
+//! sandboxed HOMEs) on 127.0.0.1. One code once, then runs with stdin closed, no terminal and
+//! no code; forgetting on either side ends it (exit 40, a hint to pair again); a stranger and
+//! a tampered peers file get nothing; `--no-remember` stores nothing.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::net::Listener;
+use crate::util::*;
+
+const CODE: &str = "abandon-ability-able-about";
+const BOUND: Duration = Duration::from_secs(60);
+
+/// `pcp ARGS...` in `home`, stdin closed, with `code` in PCP_CODE if any (never otherwise).
+fn run_in(home: &Path, code: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd: Command = pcp_with_home(home);
+    cmd.args(args).stdin(Stdio::null());
+    if let Some(c) = code {
+        cmd.env("PCP_CODE", c);
+    }
+    run_timeout(&mut cmd, BOUND)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code_of(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// The serving side's `peers list --json` names.
+fn peer_names(home: &Path) -> Vec<String> {
+    let o = run_in(home, None, &["peers", "list", "--json"]);
+    assert!(o.status.success(), "peers list failed: {}", text(&o.stderr));
+    text(&o.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["peer"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn pairing_once_then_five_syncs_need_no_code_and_forgetting_either_side_ends_it() {
+    let (a, b) = (TestDir::new(), TestDir::new());
+    let src = a.mkdir("src");
+    a.write("src/first.txt", "one");
+    let srv = b.mkdir("srv");
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], "127.0.0.1:0");
+    let addr = l.addr.clone();
+    let slash = format!("{}/", src.display());
+
+    // First contact with the code pairs the two.
+    let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "--addr", &addr, &slash, "nas:d/"]);
+    assert!(o.status.success(), "first contact failed: {}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("paired with nas"), "{}", text(&o.stderr));
+    assert_eq!(peer_names(&a.home()), ["nas"]);
+    let served_names = peer_names(&b.home());
+    assert_eq!(served_names.len(), 1, "the serving side did not remember the dialer");
+
+    // Five more runs: no code, no terminal, stdin closed, -q: exit 0 and an empty stderr.
+    for i in 0..5 {
+        a.write(format!("src/run-{i}.txt"), format!("run {i}"));
+        // The last run gives no --addr: the one that worked is remembered.
+        let args: Vec<&str> = if i == 4 {
+            vec!["sync", "-a", "-q", &slash, "nas:d/"]
+        } else {
+            vec!["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]
+        };
+        let o = run_in(&a.home(), None, &args);
+        assert!(o.status.success(), "paired run {i} failed: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), "", "paired run {i} wrote to stderr at -q");
+        assert_trees_equal(&src, &srv.join("d"));
+    }
+    // `ls` to the paired peer as well.
+    let o = run_in(&a.home(), None, &["ls", "--addr", &addr, "nas:d/"]);
+    assert!(o.status.success() && text(&o.stdout).contains("run-4.txt"), "{}", text(&o.stderr));
+
+    // The serving side forgets the dialer: the next run exits 40 and says how to pair again.
+    let o = run_in(&b.home(), None, &["peers", "forget", &served_names[0]]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("pair again"), "{}", text(&o.stderr));
+    assert!(l.stderr().contains("not paired"), "the serving side logged nothing:\n{}", l.stderr());
+
+    // Pair again with the fresh code the daemon printed, then forget on the dialing side.
+    let code2 = l.code(2);
+    let o = run_in(&a.home(), Some(&code2), &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert!(o.status.success(), "re-pairing failed: {}", text(&o.stderr));
+    assert_eq!(peer_names(&a.home()), ["nas"]);
+    let o = run_in(&a.home(), None, &["peers", "forget", "nas"]);
+    assert!(o.status.success());
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("not paired"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_stranger_or_a_tampered_peers_file_gets_nothing() {
+    let (a, b, c) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let src = a.mkdir("src");
+    a.write("src/f.txt", "data");
+    let srv = b.mkdir("srv");
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], "127.0.0.1:0");
+    let addr = l.addr.clone();
+    let slash = format!("{}/", src.display());
+    let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let before = snapshot(&srv);
+
+    // A third identity with a copy of A's peers file (the right pin and psk, its own key).
+    let peers_a = a.home().join(".config/pcp/peers");
+    let peers_c = c.home().join(".config/pcp/peers");
+    fs::create_dir_all(peers_c.parent().unwrap()).unwrap();
+    set_mode(peers_c.parent().unwrap(), 0o700);
+    fs::write(&peers_c, fs::read(&peers_a).unwrap()).unwrap();
+    set_mode(&peers_c, 0o600);
+    a.write("src/g.txt", "more");
+    let o = run_in(&c.home(), None, &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(40), "a stranger got in: {}", text(&o.stderr));
+    assert_eq!(snapshot(&srv), before, "a stranger's run changed the served directory");
+
+    // A's peers file with a flipped psk: refused, nothing written.
+    let t = fs::read_to_string(&peers_a).unwrap();
+    let at = t.find("psk=").unwrap() + 4;
+    let flipped = if &t[at..at + 1] == "0" { "1" } else { "0" };
+    fs::write(&peers_a, format!("{}{flipped}{}", &t[..at], &t[at + 1..])).unwrap();
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(40), "a tampered psk authenticated: {}", text(&o.stderr));
+    assert_eq!(snapshot(&srv), before, "a tampered pairing changed the served directory");
+
+    // A peers file others can read is refused with the fix.
+    set_mode(&peers_a, 0o644);
+    let o = run_in(&a.home(), None, &["peers", "list"]);
+    assert!(!o.status.success() && text(&o.stderr).contains("chmod 600"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn no_remember_stores_nothing_on_either_side() {
+    let (a, b) = (TestDir::new(), TestDir::new());
+    let src = a.mkdir("src");
+    a.write("src/f.txt", "data");
+    let srv = b.mkdir("srv");
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], "127.0.0.1:0");
+    let slash = format!("{}/", src.display());
+    let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "-q", "--no-remember", "--addr", &l.addr, &slash, "nas:d/"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(peer_names(&a.home()).is_empty(), "--no-remember remembered the peer");
+    assert!(peer_names(&b.home()).is_empty(), "the serving side remembered a --no-remember dialer");
+    // So the next run without a code is refused (exit 40), not connected.
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
+}
