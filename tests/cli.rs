@@ -13,12 +13,14 @@ fn generated() -> Vec<(PathBuf, Vec<u8>)> {
     let cmd = pcp::cli::Cli::command();
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf).unwrap();
+    buf.extend_from_slice(pcp::cli::MAN_SECTIONS.as_bytes());
     out.push((root.join("man/pcp.1"), buf));
     for sub in cmd.get_subcommands() {
         let name = format!("pcp-{}", sub.get_name());
         let sub = sub.clone().name(&*name.clone().leak());
         let mut buf = Vec::new();
         clap_mangen::Man::new(sub).render(&mut buf).unwrap();
+        buf.extend_from_slice(pcp::cli::MAN_SECTIONS.as_bytes());
         out.push((root.join(format!("man/{name}.1")), buf));
     }
     for (shell, file) in [

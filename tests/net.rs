@@ -81,8 +81,15 @@ impl Listener {
         }
     }
 
+    /// Send `sig` (e.g. "TERM") to the listener process.
+    pub(crate) fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("listener already reaped").id();
+        let st = std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap();
+        assert!(st.success(), "kill -{sig} {pid} failed");
+    }
+
     /// Wait (bounded) for the listener to exit by itself.
-    fn wait(&mut self) -> ExitStatus {
+    pub(crate) fn wait(&mut self) -> ExitStatus {
         let child = self.child.as_mut().expect("listener already reaped");
         let deadline = Instant::now() + NET_TIMEOUT;
         loop {

@@ -157,3 +157,43 @@ fn no_remember_stores_nothing_on_either_side() {
     let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, &slash, "nas:d/"]);
     assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_daemon_stopped_by_sigterm_mid_push_and_restarted_lets_a_paired_client_with_retries_finish() {
+    let (a, b) = (TestDir::new(), TestDir::new());
+    let src = a.mkdir("src");
+    a.write("src/small.txt", "pair first");
+    let srv = b.mkdir("srv");
+    let mut l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], "127.0.0.1:0");
+    let addr = l.addr.clone();
+    let slash = format!("{}/", src.display());
+    let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "-q", "--addr", &addr, &slash, "nas:d/"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let want = write_seeded_file(&src.join("big.bin"), 12, 96 << 20);
+    // A paired push slowed to about 6 s, with retries; no code anywhere.
+    let mut push = pcp_with_home(&a.home());
+    push.args(["sync", "-a", "-q", "--retries", "30", "--bwlimit", "16M", "--addr", &addr, &slash, "nas:d/"]);
+    let client = push.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    l.signal("TERM");
+    let st = l.wait();
+    assert_eq!(st.code(), Some(20), "SIGTERM is not exit 20:\n{}", l.stderr());
+    // Restart the daemon on the same address; the client reconnects and completes.
+    let _l2 = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], &addr);
+    let out = wait_bounded(client, Duration::from_secs(120));
+    assert!(out.status.success(), "the push did not complete after the restart: {}", text(&out.stderr));
+    assert_eq!(hash_file(&srv.join("d/big.bin")), want, "the file differs after the restart");
+}
+
+/// Wait for `child` at most `bound`, killing it past that.
+fn wait_bounded(mut child: std::process::Child, bound: Duration) -> Output {
+    let deadline = std::time::Instant::now() + bound;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}

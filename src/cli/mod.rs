@@ -25,6 +25,38 @@ pub const EXIT_CODES: &str = "Exit codes:
   20 interrupted (SIGINT/SIGTERM) · 23 partial transfer due to error · 30 timeout
   35 destination in use by another run (--wait-lock) · 40 authentication failed";
 
+/// The man pages' FILES, ENVIRONMENT and EXIT STATUS sections (roff), appended to each
+/// generated page (tests/cli.rs writes man/).
+pub const MAN_SECTIONS: &str = r#".SH FILES
+.TP
+\fB~/.config/pcp/identity.key\fR
+This installation's Noise static key, created on first use (mode 0600 in a 0700 directory;
+refused with the fix when group or others can read it). \fB$XDG_CONFIG_HOME/pcp\fR when set.
+.TP
+\fB~/.config/pcp/peers\fR
+Paired peers: name, pinned key, pair psk, when paired and last seen, last address (0600).
+See \fBpcp peers\fR.
+.TP
+\fB~/.local/state/pcp/\fR
+Manifests (one SQLite database per destination root) and their locks (\fB*.lock\fR: one
+run per destination at a time). \fB$XDG_STATE_HOME/pcp\fR when set.
+.SH ENVIRONMENT
+.TP
+\fBPCP_CODE\fR
+The one-time code, instead of the prompt (never on the command line).
+.TP
+\fBPCP_CONGESTION\fR
+\fBbbr\fR (default) or \fBcubic\fR, as \fB--congestion\fR.
+.TP
+\fBXDG_CONFIG_HOME\fR, \fBXDG_STATE_HOME\fR, \fBHOME\fR
+Where the files above live.
+.SH EXIT STATUS
+0 ok; 1 usage or syntax; 2 protocol incompatibility; 3 errors selecting files; 10 connection or
+discovery failed; 11 file I/O error; 12 protocol data stream error; 20 interrupted (SIGINT or
+SIGTERM); 23 partial transfer due to error; 30 timeout; 35 destination in use by another run
+(\fB--wait-lock\fR); 40 authentication failed (wrong or used code, or a peer that is not paired).
+"#;
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

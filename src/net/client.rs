@@ -162,7 +162,20 @@ impl Dialer {
             (None, FirstAuth::Paired(r)) => DialAuth::Paired(&r.key, &r.psk),
         };
         let offer = self.remember_as.as_ref().and(self.offer.as_deref());
-        let mut auth = self.rt.block_on(handshake::dial(&conn, how, &self.identity, offer))?;
+        let mut auth = match self.rt.block_on(handshake::dial(&conn, how, &self.identity, offer)) {
+            // The listener restarted (a daemon under systemd) and lost the session: a paired
+            // dialer starts a fresh one with its pairing; the destination's staged data means
+            // only what had not arrived is sent again.
+            Err(e)
+                if self.ticket.is_some()
+                    && matches!(self.auth, FirstAuth::Paired(_))
+                    && handshake::is_resume_rejected(&e) =>
+            {
+                self.ticket = None;
+                return self.connect(rep, prompt);
+            }
+            r => r?,
+        };
         rep.peer_connected(conn.remote_address(), path.name(), auth.resumed, auth.verifier.as_deref());
         if let (true, Some(words)) = (self.verify, auth.verifier.as_deref()) {
             let same = prompt(words)?;

@@ -612,6 +612,15 @@ fn read_err(e: ReadExactError) -> anyhow::Error {
     }
 }
 
+/// The dialer's error when the listener no longer knows the session (it restarted, or the
+/// ticket expired); a paired dialer then starts a fresh session with its pairing.
+pub const RESUME_REJECTED_MSG: &str = "the peer no longer knows this session; start again with a new code";
+
+/// Whether `e` is the listener refusing a resume ticket ([`RESUME_REJECTED_MSG`]).
+pub fn is_resume_rejected(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.to_string() == RESUME_REJECTED_MSG)
+}
+
 /// Close reason of a dialer whose user said the verifier words differ.
 pub const VERIFIER_DECLINED: &[u8] = b"verifier declined";
 
@@ -653,7 +662,7 @@ pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
             );
         }
         if code == u64::from(close::RESUME_REJECTED) {
-            return tagged(Kind::Auth, "the peer no longer knows this session; start again with a new code");
+            return tagged(Kind::Auth, RESUME_REJECTED_MSG);
         }
         let reason = crate::report::sanitize(&String::from_utf8_lossy(&ac.reason));
         return tagged(Kind::Connect, format!("the peer closed the connection {doing}: {reason}"));

@@ -262,10 +262,15 @@ fn push(
         fsync: true,
         umask: crate::config::umask(),
         bwlimit: None,
-        wait_lock: std::time::Duration::ZERO,
+        wait_lock: SERVE_WAIT_LOCK,
         offer: None,
         root_fd,
         stop,
     };
     Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
 }
+
+/// How long a push into a served root waits for another session writing there: longer than
+/// the idle timeout, so a rerun after a client crashed waits for the dead session to time out
+/// instead of failing (or, before the lock, interleaving with it).
+const SERVE_WAIT_LOCK: std::time::Duration = std::time::Duration::from_secs(45);
