@@ -116,21 +116,7 @@ enum Created {
 /// Writes `contents` to a new file `path` (mode 0600) atomically, never replacing an existing
 /// one: temporary file in `dir`, fsync, `link` to `path`, unlink the temporary, fsync `dir`.
 fn write_new_file(dir: &Path, path: &Path, contents: &[u8]) -> Result<Created> {
-    let mut suffix = [0u8; 8];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
-    let mut tmp_name = String::from(".identity.key.tmp-");
-    push_hex(&mut tmp_name, &suffix);
-    let tmp = dir.join(tmp_name);
-
-    let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    })();
-    if let Err(source) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&tmp, source));
-    }
+    let tmp = write_temp(dir, ".identity.key.tmp-", contents)?;
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     let created = match linked {
@@ -193,18 +179,8 @@ pub fn update_peers<R>(dir: &Path, f: impl FnOnce(&mut Peers) -> R) -> Result<R>
     let out = f(&mut peers);
     if peers != before {
         let path = dir.join(PEERS_FILE);
-        let mut suffix = [0u8; 8];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
-        let mut tmp_name = String::from(".peers.tmp-");
-        push_hex(&mut tmp_name, &suffix);
-        let tmp = dir.join(tmp_name);
-        let written = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-            file.write_all(peers.encode().as_bytes())?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        if let Err(source) = written {
+        let tmp = write_temp(dir, ".peers.tmp-", peers.encode().as_bytes())?;
+        if let Err(source) = fs::rename(&tmp, &path) {
             let _ = fs::remove_file(&tmp);
             return Err(io_err(&path, source));
         }
@@ -215,6 +191,26 @@ pub fn update_peers<R>(dir: &Path, f: impl FnOnce(&mut Peers) -> R) -> Result<R>
 
 fn libc_nofollow() -> i32 {
     rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
+/// A new file `dir/PREFIX<random hex>` (create_new, mode 0600) holding `contents`, synced;
+/// removed again if writing fails. The caller publishes it (link or rename).
+fn write_temp(dir: &Path, prefix: &str, contents: &[u8]) -> Result<PathBuf> {
+    let mut suffix = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut suffix);
+    let mut tmp_name = String::from(prefix);
+    push_hex(&mut tmp_name, &suffix);
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(&tmp, source));
+    }
+    Ok(tmp)
 }
 
 fn io_err(path: &Path, source: io::Error) -> Error {
