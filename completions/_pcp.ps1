@@ -29,8 +29,9 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'scp-like one-shot copy: -r for directories, overwrites, never deletes')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'One-shot: print a code, send PATH... to whoever enters it, exit')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'One-shot: ask for the code, show what is offered, confirm, receive into DEST')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List a peer''s files, like rsync --list-only')
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code')
             [CompletionResult]::new('peers', 'peers', [CompletionResultType]::ParameterValue, 'Paired peers (remembered after a first contact with a code): list, rename, forget')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -43,13 +44,13 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--exclude-from', '--exclude-from', [CompletionResultType]::ParameterName, 'Read exclude patterns from FILE (''-'' for stdin)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
-            [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)')
+            [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)')
             [CompletionResult]::new('--manifest', '--manifest', [CompletionResultType]::ParameterName, 'Use this manifest database for the destination instead of the one under the state dir')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)')
@@ -91,12 +92,12 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;cp' {
-            [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)')
+            [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Copy directories recursively')
@@ -134,8 +135,8 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         'pcp;receive' {
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Accept the offer without asking')
@@ -159,6 +160,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Exit after one session')
             [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Refuse pushes: peers may only read (sync/cp from this peer, ls)')
+            [CompletionResult]::new('--no-code', '--no-code', [CompletionResultType]::ParameterName, 'Take no codes: print none and refuse new peers; only paired peers may connect')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
@@ -173,8 +175,8 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         'pcp;ls' {
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The name this machine offers the peer to remember it by (default: the hostname)')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)')
@@ -188,6 +190,24 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pcp;pair' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)')
+            [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Join: the name this machine offers the other to remember it by (default: the hostname)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600)')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask whether the other side shows the same (join side)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Increase verbosity (list changed names)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Suppress non-error messages')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'pcp;peers' {
@@ -244,8 +264,9 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('cp', 'cp', [CompletionResultType]::ParameterValue, 'scp-like one-shot copy: -r for directories, overwrites, never deletes')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'One-shot: print a code, send PATH... to whoever enters it, exit')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'One-shot: ask for the code, show what is offered, confirm, receive into DEST')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List a peer''s files, like rsync --list-only')
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code')
             [CompletionResult]::new('peers', 'peers', [CompletionResultType]::ParameterValue, 'Paired peers (remembered after a first contact with a code): list, rename, forget')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -267,6 +288,9 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;help;ls' {
+            break
+        }
+        'pcp;help;pair' {
             break
         }
         'pcp;help;peers' {

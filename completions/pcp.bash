@@ -28,6 +28,9 @@ _pcp() {
             pcp,ls)
                 cmd="pcp__subcmd__ls"
                 ;;
+            pcp,pair)
+                cmd="pcp__subcmd__pair"
+                ;;
             pcp,peers)
                 cmd="pcp__subcmd__peers"
                 ;;
@@ -54,6 +57,9 @@ _pcp() {
                 ;;
             pcp__subcmd__help,ls)
                 cmd="pcp__subcmd__help__subcmd__ls"
+                ;;
+            pcp__subcmd__help,pair)
+                cmd="pcp__subcmd__help__subcmd__pair"
                 ;;
             pcp__subcmd__help,peers)
                 cmd="pcp__subcmd__help__subcmd__peers"
@@ -110,7 +116,7 @@ _pcp() {
 
     case "${cmd}" in
         pcp)
-            opts="-h -V --help --version sync cp send receive serve ls peers completions help"
+            opts="-h -V --help --version sync cp send receive serve ls pair peers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,7 +190,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__help)
-            opts="sync cp send receive serve ls peers completions help"
+            opts="sync cp send receive serve ls pair peers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +246,20 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__help__subcmd__pair)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -394,6 +414,40 @@ _pcp() {
                     ;;
                 --congestion)
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__pair)
+            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --verbose --quiet --progress --json --stats --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --code-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -590,7 +644,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__serve)
-            opts="-v -q -h --listen --once --read-only --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --listen --once --read-only --no-code --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -26,8 +26,9 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand cp 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
             cand send 'One-shot: print a code, send PATH... to whoever enters it, exit'
             cand receive 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
-            cand serve 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+            cand serve 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
             cand ls 'List a peer''s files, like rsync --list-only'
+            cand pair 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
             cand peers 'Paired peers (remembered after a first contact with a code): list, rename, forget'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -39,13 +40,13 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --exclude-from 'Read exclude patterns from FILE (''-'' for stdin)'
             cand -f 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --filter 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
-            cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
+            cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)'
             cand --wait-lock 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)'
             cand --manifest 'Use this manifest database for the destination instead of the one under the state dir'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
-            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
-            cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)'
+            cand --timeout 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that'
             cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -a 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
@@ -86,12 +87,12 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;cp'= {
-            cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)'
+            cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)'
             cand --wait-lock 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
-            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
-            cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)'
+            cand --timeout 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that'
             cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -r 'Copy directories recursively'
@@ -127,8 +128,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
         &'pcp;receive'= {
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
-            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
-            cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)'
+            cand --timeout 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that'
             cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand -y 'Accept the offer without asking'
@@ -151,6 +152,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --once 'Exit after one session'
             cand --read-only 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
+            cand --no-code 'Take no codes: print none and refuse new peers; only paired peers may connect'
             cand -v 'Increase verbosity (list changed names)'
             cand --verbose 'Increase verbosity (list changed names)'
             cand -q 'Suppress non-error messages'
@@ -164,8 +166,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
         &'pcp;ls'= {
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
             cand --code-file 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)'
-            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff)'
-            cand --timeout 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that'
+            cand --retries 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)'
+            cand --timeout 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that'
             cand --as 'The name this machine offers the peer to remember it by (default: the hostname)'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
@@ -179,6 +181,23 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --stats 'Print transfer statistics at the end'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pcp;pair'= {
+            cand --addr 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)'
+            cand --listen 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --code-file 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)'
+            cand --as 'Join: the name this machine offers the other to remember it by (default: the hostname)'
+            cand --timeout 'Give up on a silent peer after SECONDS (1-3600)'
+            cand --verify 'Show the 4 verifier words and ask whether the other side shows the same (join side)'
+            cand -v 'Increase verbosity (list changed names)'
+            cand --verbose 'Increase verbosity (list changed names)'
+            cand -q 'Suppress non-error messages'
+            cand --quiet 'Suppress non-error messages'
+            cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+            cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+            cand --stats 'Print transfer statistics at the end'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'pcp;peers'= {
             cand -h 'Print help'
@@ -224,8 +243,9 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand cp 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
             cand send 'One-shot: print a code, send PATH... to whoever enters it, exit'
             cand receive 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
-            cand serve 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+            cand serve 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
             cand ls 'List a peer''s files, like rsync --list-only'
+            cand pair 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
             cand peers 'Paired peers (remembered after a first contact with a code): list, rename, forget'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -241,6 +261,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
         &'pcp;help;serve'= {
         }
         &'pcp;help;ls'= {
+        }
+        &'pcp;help;pair'= {
         }
         &'pcp;help;peers'= {
             cand list 'Name, key fingerprint, paired and last seen, last address of every paired peer'

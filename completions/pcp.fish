@@ -30,8 +30,9 @@ complete -c pcp -n "__fish_pcp_needs_command" -f -a "sync" -d 'rsync-like sync o
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
-complete -c pcp -n "__fish_pcp_needs_command" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "serve" -d 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "pair" -d 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -40,13 +41,13 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude -d 'Exclude fil
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include -d 'Include files matching PATTERN (wins over later excludes)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE (\'-\' for stdin)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s f -l filter -d 'A filter rule: \'- PATTERN\' or \'+ PATTERN\'' -r
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l manifest -d 'Use this manifest database for the destination instead of the one under the state dir' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -74,12 +75,12 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progr
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pcp -n "__fish_pcp_using_subcommand cp" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
-complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
-complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -105,8 +106,8 @@ complete -c pcp -n "__fish_pcp_using_subcommand send" -l stats -d 'Print transfe
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
-complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
-complete -c pcp -n "__fish_pcp_using_subcommand receive" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -125,6 +126,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand serve" -l congestion -d 'Congest
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l once -d 'Exit after one session'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l read-only -d 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-code -d 'Take no codes: print none and refuse new peers; only paired peers may connect'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -133,8 +135,8 @@ complete -c pcp -n "__fish_pcp_using_subcommand serve" -l stats -d 'Print transf
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
-complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff)' -r
-complete -c pcp -n "__fish_pcp_using_subcommand ls" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -146,6 +148,18 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progres
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l addr -d 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l listen -d 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l code-file -d 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l as -d 'Join: the name this machine offers the other to remember it by (default: the hostname)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l verify -d 'Show the 4 verifier words and ask whether the other side shows the same (join side)'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
@@ -160,15 +174,16 @@ complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcomman
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls peers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "pair" -d 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'

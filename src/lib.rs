@@ -484,7 +484,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         cli::Command::Ls(a) => a.conn.link.congestion,
         cli::Command::Send(a) => a.link.congestion,
         cli::Command::Serve(a) => a.link.congestion,
-        cli::Command::Completions { .. } | cli::Command::Peers(_) => None,
+        cli::Command::Completions { .. } | cli::Command::Peers(_) | cli::Command::Pair(_) => None,
     };
     net::endpoint::set_congestion(congestion.map(|c| match c {
         cli::Congestion::Bbr => net::endpoint::Congestion::Bbr,
@@ -498,6 +498,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         cli::Command::Serve(a) => cmd::serve::run(a),
         cli::Command::Ls(a) => cmd::ls::run(a),
         cli::Command::Peers(c) => cmd::peers::run(c),
+        cli::Command::Pair(a) => cmd::pair::run(a),
         cli::Command::Completions { shell } => cmd::completions::run(*shell),
     };
     match res {

@@ -197,3 +197,128 @@ fn wait_bounded(mut child: std::process::Child, bound: Duration) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// `config.toml` in a sandboxed HOME.
+fn write_config(home: &Path, text: &str) {
+    let dir = home.join(".config/pcp");
+    fs::create_dir_all(&dir).unwrap();
+    set_mode(&dir, 0o700);
+    fs::write(dir.join("config.toml"), text).unwrap();
+}
+
+#[test]
+fn pcp_pair_hosts_and_joins_once_then_a_no_code_daemon_serves_only_the_paired() {
+    let (a, b, stranger) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let mut host = Listener::spawn_cmd(&b, b.pcp(), CODE, &["pair", "laptop"], "127.0.0.1:0");
+    let o = run_in(&a.home(), Some(CODE), &["pair", "nas", "--addr", &host.addr, "--as", "lap"]);
+    assert!(o.status.success(), "joining failed: {}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("paired with nas"), "{}", text(&o.stderr));
+    let st = host.wait();
+    assert_eq!(st.code(), Some(0), "the hosting side did not exit 0:\n{}", host.stderr());
+    assert!(host.stderr().contains("paired with laptop"), "{}", host.stderr());
+    assert_eq!(peer_names(&a.home()), ["nas"]);
+    assert_eq!(peer_names(&b.home()), ["laptop"], "NAME given to the host did not win over the offered name");
+
+    // A daemon that takes no codes serves the pairing made by `pcp pair`, with no code.
+    let src = a.mkdir("src");
+    let srv = b.mkdir("srv");
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", "--no-code", srv.to_str().unwrap()], "127.0.0.1:0");
+    let slash = format!("{}/", src.display());
+    for i in 0..2 {
+        a.write(format!("src/f{i}.txt"), format!("{i}"));
+        let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, &slash, "nas:d/"]);
+        assert!(o.status.success(), "paired run {i} failed: {}", text(&o.stderr));
+        assert_trees_equal(&src, &srv.join("d"));
+    }
+    // A stranger holding the right code is refused by --no-code: exit 40, nothing stored.
+    let o = run_in(&stranger.home(), Some(CODE), &["ls", "--addr", &l.addr, "x:"]);
+    assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("takes no codes"), "{}", text(&o.stderr));
+    assert_eq!(peer_names(&b.home()), ["laptop"]);
+    assert!(!l.stderr().contains("Code:"), "--no-code printed a code:\n{}", l.stderr());
+}
+
+#[test]
+fn a_paired_peer_reaches_only_its_roots_and_cannot_push_into_a_read_only_one() {
+    let (a, b) = (TestDir::new(), TestDir::new());
+    let src = a.mkdir("src");
+    a.write("src/f.txt", "data");
+    let srv = b.mkdir("srv");
+    let other = b.mkdir("other");
+    b.write("other/theirs.txt", "not yours");
+    std::os::unix::fs::symlink(&other, srv.join("link")).unwrap();
+    let slash = format!("{}/", src.display());
+    // Paired while `serve srv` ran: its record holds srv as its root.
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], "127.0.0.1:0");
+    let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "-q", "--addr", &l.addr, &slash, "nas:d/"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let name = peer_names(&b.home()).remove(0);
+    let other_before = snapshot(&other);
+    // `peers list` shows what it may reach.
+    let o = run_in(&b.home(), None, &["peers", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let canon = fs::canonicalize(&srv).unwrap();
+    assert_eq!(v["roots"][0]["path"], canon.to_str().unwrap(), "{v}");
+    assert_eq!(v["roots"][0]["read_only"], false, "{v}");
+
+    // Out of srv by path, as a paired peer: `..`, absolute, through a symlinked directory.
+    for dest in ["nas:../other/", "nas:/tmp/pcp-escape/", "nas:link/", "nas:link/sub/"] {
+        let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, &slash, dest]);
+        assert!(!o.status.success(), "{dest} was accepted");
+        assert_eq!(snapshot(&other), other_before, "{dest} wrote outside srv");
+    }
+    assert!(!Path::new("/tmp/pcp-escape").exists());
+    drop(l);
+
+    // A daemon serving another directory: this peer may not reach it (exit 40), push or pull.
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", other.to_str().unwrap()], "127.0.0.1:0");
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("may not reach"), "{}", text(&o.stderr));
+    let pulled = a.join("pulled");
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, "nas:", pulled.to_str().unwrap()]);
+    assert_eq!(code_of(&o), Some(40), "{}", text(&o.stderr));
+    assert!(!pulled.join("theirs.txt").exists(), "a peer outside its roots pulled a file");
+    assert_eq!(snapshot(&other), other_before);
+
+    // The config file grants it, read-only, without a restart: pulls work, pushes exit 1.
+    write_config(
+        &b.home(),
+        &format!("[peer.{name}]\nroots = [\"{}\", \"{}\"]\nread_only = true\n", srv.display(), other.display()),
+    );
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, "nas:", pulled.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(fs::read_to_string(pulled.join("theirs.txt")).unwrap(), "not yours");
+    let o = run_in(&a.home(), None, &["sync", "-a", "-q", "--addr", &l.addr, &slash, "nas:d/"]);
+    assert_eq!(code_of(&o), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("read-only"), "{}", text(&o.stderr));
+    assert_eq!(snapshot(&other), other_before, "a push into a read-only root wrote");
+}
+
+#[test]
+fn the_config_file_gives_defaults_flags_win_and_a_malformed_one_names_file_line_and_key() {
+    let (a, b) = (TestDir::new(), TestDir::new());
+    let srv = b.mkdir("srv");
+    b.write("srv/f.txt", "x");
+    let l = Listener::spawn_cmd(&b, b.pcp(), CODE, &["serve", srv.to_str().unwrap()], "127.0.0.1:0");
+    // The peer's address from its section: no --addr needed.
+    write_config(&a.home(), &format!("retries = 1\n\n[peer.nas]\naddr = \"{}\"\ntimeout = 20\n", l.addr));
+    let o = run_in(&a.home(), Some(CODE), &["ls", "--no-remember", "nas:"]);
+    assert!(o.status.success() && text(&o.stdout).contains("f.txt"), "{}", text(&o.stderr));
+    // A flag wins over the file: a dead address in the file, the right one on the command line.
+    write_config(&a.home(), "[peer.nas]\naddr = \"127.0.0.1:9\"\n");
+    let code2 = l.code(2);
+    let o = run_in(&a.home(), Some(&code2), &["ls", "--no-remember", "--addr", &l.addr, "nas:"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // A typo is an error naming the file, the line and the key (exit 1), before any connection.
+    write_config(&a.home(), "retries = 2\nbwlimt = \"1M\"\n");
+    let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "--addr", &l.addr, &format!("{}/", srv.display()), "nas:d/"]);
+    assert_eq!(code_of(&o), Some(1), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(e.contains("config.toml: line 2, key bwlimt") && e.lines().count() == 1, "{e}");
+    // The serving side checks its own at start.
+    write_config(&b.home(), "[peer.nas]\nread_only = \"yes\"\n");
+    let o = run_in(&b.home(), None, &["serve", "--listen", "127.0.0.1:0", srv.to_str().unwrap()]);
+    assert_eq!(code_of(&o), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("line 2, key read_only"), "{}", text(&o.stderr));
+}

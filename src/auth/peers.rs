@@ -6,8 +6,13 @@
 //!
 //! ```text
 //! pcp-peers 1
-//! NAME key=HEX64 psk=HEX64 created=UNIX seen=UNIX [addr=HOST:PORT]
+//! NAME key=HEX64 psk=HEX64 created=UNIX seen=UNIX [addr=HOST:PORT] [root=PATH | root-ro=PATH]...
 //! ```
+//!
+//! `root=` / `root-ro=` (serving side): the directories this peer may reach, read-write or
+//! read-only, absolute, with `%`, space and control bytes written `%XX`. A pairing made by
+//! `pcp serve DIR` records DIR; a record with no root (made by `pcp pair`) may reach whatever
+//! `pcp serve` serves. The config file's `[peer.NAME]` may replace them (`session::policy`).
 //!
 //! The psk is the pair's `pair_psk` (security.md §3.2), keying Noise_IKpsk2 on reconnect. A
 //! record for mDNS/rendezvous (issue 13) derives its rotating token from the psk, never from
@@ -31,6 +36,53 @@ pub const MAX_PEERS_FILE_LEN: u64 = 1 << 20;
 pub const MAX_NAME: usize = 32;
 /// Longest remembered address.
 const MAX_ADDR: usize = 255;
+/// Most roots per peer.
+pub const MAX_ROOTS: usize = 64;
+/// Longest root path, in bytes.
+const MAX_ROOT: usize = 4096;
+
+/// A directory a paired peer may reach on this machine (serving side).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    /// Absolute.
+    pub path: std::path::PathBuf,
+    /// Pulls and listings only.
+    pub read_only: bool,
+}
+
+/// `%XX` for `%`, space, and bytes that are not printable ASCII.
+fn encode_path(p: &std::path::Path, out: &mut String) {
+    use std::os::unix::ffi::OsStrExt;
+    for &b in p.as_os_str().as_bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+fn decode_path(v: &str) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::ffi::OsStringExt;
+    let bad = || format!("root {v:?} is not an absolute path (with %XX escapes)");
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = v.get(i + 1..i + 3).ok_or_else(bad)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    if out.first() != Some(&b'/') || out.len() > MAX_ROOT || out.contains(&0) {
+        return Err(bad());
+    }
+    Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(out)))
+}
 
 /// A peer's local alias (`nas` in `nas:backup/`): 1–32 of `A-Z a-z 0-9 . _ -`, starting with a
 /// letter or digit.
@@ -87,6 +139,8 @@ pub struct PeerRecord {
     pub seen: u64,
     /// The last address that worked (dialer side), tried when no `--addr` is given.
     pub addr: Option<String>,
+    /// What it may reach here (serving side); empty: whatever `pcp serve` serves.
+    pub roots: Vec<Root>,
 }
 
 /// All paired peers, in file order.
@@ -139,6 +193,7 @@ impl Peers {
         let mut words = line.split(' ');
         let name = PeerName::parse(words.next().unwrap_or(""))?;
         let (mut key, mut psk, mut created, mut seen, mut addr) = (None, None, None, None, None);
+        let mut roots: Vec<Root> = Vec::new();
         for w in words {
             let (k, v) = w.split_once('=').ok_or_else(|| format!("field {w:?} is not KEY=VALUE"))?;
             let dup = |set: bool| if set { Err(format!("field {k} appears twice")) } else { Ok(()) };
@@ -166,6 +221,12 @@ impl Peers {
                     }
                     addr = Some(v.to_owned());
                 }
+                "root" | "root-ro" => {
+                    if roots.len() >= MAX_ROOTS {
+                        return Err(format!("more than {MAX_ROOTS} roots"));
+                    }
+                    roots.push(Root { path: decode_path(v)?, read_only: k == "root-ro" });
+                }
                 other => return Err(format!("unknown field {other:?}")),
             }
         }
@@ -176,6 +237,7 @@ impl Peers {
             created: created.ok_or("no created=")?,
             seen: seen.ok_or("no seen=")?,
             addr,
+            roots,
         })
     }
 
@@ -195,6 +257,10 @@ impl Peers {
                 s.push_str(" addr=");
                 s.push_str(a);
             }
+            for root in &r.roots {
+                s.push_str(if root.read_only { " root-ro=" } else { " root=" });
+                encode_path(&root.path, &mut s);
+            }
             s.push('\n');
         }
         s
@@ -213,8 +279,9 @@ impl Peers {
     }
 
     /// Remember a new pairing under `name`, or under `name-2`, `name-3`, ... if another key
-    /// holds `name`. A record with the same key is replaced (a re-pairing: new psk). Returns
-    /// the name used.
+    /// holds `name`. A record with the same key is replaced (a re-pairing: new psk), keeping
+    /// its roots; `root` (the directory served when the pairing was made) joins them, replacing
+    /// the same path's entry. Returns the name used.
     pub fn pair(
         &mut self,
         name: &PeerName,
@@ -222,7 +289,16 @@ impl Peers {
         psk: Key<PairPsk>,
         now: u64,
         addr: Option<String>,
+        root: Option<Root>,
     ) -> Result<PeerName, String> {
+        let mut roots = self.records.iter().find(|r| r.key == key).map(|r| r.roots.clone()).unwrap_or_default();
+        if let Some(root) = root {
+            roots.retain(|r| r.path != root.path);
+            if roots.len() >= MAX_ROOTS {
+                return Err(format!("peer {name} has {MAX_ROOTS} roots already"));
+            }
+            roots.push(root);
+        }
         self.records.retain(|r| r.key != key);
         let mut chosen = name.clone();
         let mut n = 2u32;
@@ -235,7 +311,7 @@ impl Peers {
         if self.records.len() >= MAX_PEERS {
             return Err(format!("{MAX_PEERS} peers are paired already; forget one with `pcp peers forget NAME`"));
         }
-        self.records.push(PeerRecord { name: chosen.clone(), key, psk, created: now, seen: now, addr });
+        self.records.push(PeerRecord { name: chosen.clone(), key, psk, created: now, seen: now, addr, roots });
         Ok(chosen)
     }
 
@@ -275,8 +351,15 @@ mod tests {
     use super::*;
 
     fn rec(p: &mut Peers, name: &str, k: u8) -> PeerName {
-        p.pair(&PeerName::parse(name).unwrap(), PeerId::from_bytes([k; 32]), Key::from_bytes([k ^ 0xff; 32]), 100, None)
-            .unwrap()
+        p.pair(
+            &PeerName::parse(name).unwrap(),
+            PeerId::from_bytes([k; 32]),
+            Key::from_bytes([k ^ 0xff; 32]),
+            100,
+            None,
+            None,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -332,6 +415,34 @@ mod tests {
         ] {
             let e = Peers::decode(&bad).unwrap_err();
             assert!(e.contains(what), "{e:?} does not say {what:?}");
+        }
+    }
+
+    #[test]
+    fn roots_round_trip_escaped_and_a_repairing_adds_its_root() {
+        let mut p = Peers::default();
+        let (k, psk) = (PeerId::from_bytes([3; 32]), Key::from_bytes([4; 32]));
+        let nas = PeerName::parse("nas").unwrap();
+        let odd = Root { path: "/srv/my photos/100%".into(), read_only: true };
+        p.pair(&nas, k, psk.clone(), 1, None, Some(odd.clone())).unwrap();
+        let text = p.encode();
+        assert!(text.ends_with(" root-ro=/srv/my%20photos/100%25\n"), "{}", *text);
+        assert_eq!(Peers::decode(&text).unwrap(), p);
+        let rw = Root { path: "/srv/b".into(), read_only: false };
+        p.pair(&nas, k, psk.clone(), 2, None, Some(rw.clone())).unwrap();
+        assert_eq!(p.by_key(&k).unwrap().roots, vec![odd.clone(), rw]);
+        // The same path again: its mode is the latest pairing's.
+        let ro = Root { path: "/srv/b".into(), read_only: true };
+        p.pair(&nas, k, psk, 3, None, Some(ro.clone())).unwrap();
+        assert_eq!(p.by_key(&k).unwrap().roots, vec![odd, ro]);
+        for bad in ["root=relative", "root=/a%zz", "root=/a%00b", "root=%2F"] {
+            let line = format!("nas key={} psk={} created=1 seen=1 {bad}", "01".repeat(32), "02".repeat(32));
+            let e = Peers::decode(&format!("pcp-peers 1\n{line}\n"));
+            if bad == "root=%2F" {
+                assert!(e.is_ok(), "{bad}: {e:?}");
+            } else {
+                assert!(e.unwrap_err().contains("root"), "{bad} accepted");
+            }
         }
     }
 

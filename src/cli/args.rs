@@ -90,8 +90,9 @@ pub struct SyncArgs {
     /// Never compress chunk data.
     #[arg(long, conflicts_with = "compress")]
     pub no_compress: bool,
-    /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit;
+    /// also `bwlimit` in config.toml).
+    #[arg(long, value_name = "RATE", env = "PCP_BWLIMIT", value_parser = parse_rate)]
     pub bwlimit: Option<u64>,
     /// When another pcp run is writing into the same destination, wait up to SECONDS for it
     /// (default 0: fail at once, exit 35).
@@ -126,8 +127,9 @@ pub struct CpArgs {
     /// Skip syncing files to disk before renaming them into place.
     #[arg(long)]
     pub no_fsync: bool,
-    /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    /// Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit;
+    /// also `bwlimit` in config.toml).
+    #[arg(long, value_name = "RATE", env = "PCP_BWLIMIT", value_parser = parse_rate)]
     pub bwlimit: Option<u64>,
     /// When another pcp run is writing into the same destination, wait up to SECONDS for it
     /// (default 0: fail at once, exit 35).

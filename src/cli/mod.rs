@@ -7,7 +7,7 @@ pub mod net;
 use clap::{Parser, Subcommand};
 
 pub use args::{CpArgs, OutputArgs, SyncArgs};
-pub use net::{Congestion, ConnectArgs, LsArgs, ReceiveArgs, SendArgs, ServeArgs};
+pub use net::{Congestion, ConnectArgs, LsArgs, PairArgs, ReceiveArgs, SendArgs, ServeArgs};
 
 /// peer copy: rsync semantics, scp ease, end-to-end encrypted peer-to-peer sync.
 #[derive(Debug, Parser)]
@@ -34,8 +34,16 @@ This installation's Noise static key, created on first use (mode 0600 in a 0700 
 refused with the fix when group or others can read it). \fB$XDG_CONFIG_HOME/pcp\fR when set.
 .TP
 \fB~/.config/pcp/peers\fR
-Paired peers: name, pinned key, pair psk, when paired and last seen, last address (0600).
+Paired peers: name, pinned key, pair psk, when paired and last seen, last address, and the
+roots each may reach here (0600).
 See \fBpcp peers\fR.
+.TP
+\fB~/.config/pcp/config.toml\fR
+Defaults: top-level \fBbwlimit\fR, \fBretries\fR, \fBtimeout\fR; per peer, \fB[peer.NAME]\fR
+with \fBaddr\fR, \fBbwlimit\fR, \fBretries\fR, \fBtimeout\fR and, on the serving side,
+\fBroots\fR (the directories NAME may reach here) and \fBread_only\fR. Flags win over
+\fBPCP_*\fR variables, which win over this file. A malformed file is an error naming the
+file, the line and the key (exit 1).
 .TP
 \fB~/.local/state/pcp/\fR
 Manifests (one SQLite database per destination root) and their locks (\fB*.lock\fR: one
@@ -44,6 +52,9 @@ run per destination at a time). \fB$XDG_STATE_HOME/pcp\fR when set.
 .TP
 \fBPCP_CODE\fR
 The one-time code, instead of the prompt (never on the command line).
+.TP
+\fBPCP_RETRIES\fR, \fBPCP_TIMEOUT\fR, \fBPCP_BWLIMIT\fR
+As \fB--retries\fR, \fB--timeout\fR, \fB--bwlimit\fR (over config.toml, under the flags).
 .TP
 \fBPCP_CONGESTION\fR
 \fBbbr\fR (default) or \fBcubic\fR, as \fB--congestion\fR.
@@ -70,10 +81,14 @@ pub enum Command {
     Send(SendArgs),
     /// One-shot: ask for the code, show what is offered, confirm, receive into DEST.
     Receive(ReceiveArgs),
-    /// Answer sync/cp/ls for DIR: prints a one-time code (or uses PCP_CODE).
+    /// Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it
+    /// prints (or PCP_CODE; --no-code: none).
     Serve(ServeArgs),
     /// List a peer's files, like rsync --list-only.
     Ls(LsArgs),
+    /// Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins
+    /// with --addr and the code; later sync/cp/ls between them need no code.
+    Pair(PairArgs),
     /// Paired peers (remembered after a first contact with a code): list, rename, forget.
     #[command(subcommand)]
     Peers(PeersCommand),

@@ -15,13 +15,14 @@ pub struct ConnectArgs {
     /// Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv).
     #[arg(long, value_name = "FILE")]
     pub code_file: Option<PathBuf>,
-    /// When the connection drops, reconnect and continue up to N times (exponential backoff).
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub retries: u32,
-    /// Give up on a silent peer after SECONDS (1-3600; an idle but healthy connection is kept
-    /// alive); with --retries, reconnect after that.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub timeout: u64,
+    /// When the connection drops, reconnect and continue up to N times (exponential backoff;
+    /// default 3, or `retries` in config.toml).
+    #[arg(long, value_name = "N", env = "PCP_RETRIES")]
+    pub retries: Option<u32>,
+    /// Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml;
+    /// an idle but healthy connection is kept alive); with --retries, reconnect after that.
+    #[arg(long, value_name = "SECONDS", env = "PCP_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: Option<u64>,
     /// Show the 4 verifier words and ask, before anything is sent, whether the peer shows the
     /// same ones (catches even a lucky guess of the code; needs a terminal).
     #[arg(long)]
@@ -53,9 +54,43 @@ pub struct ServeArgs {
     /// Refuse pushes: peers may only read (sync/cp from this peer, ls).
     #[arg(long)]
     pub read_only: bool,
+    /// Take no codes: print none and refuse new peers; only paired peers may connect.
+    #[arg(long)]
+    pub no_code: bool,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pcp pair`.
+#[derive(Debug, Args, Clone)]
+pub struct PairArgs {
+    /// What to call the other machine here (`NAME:path`). Hosting: default the name it offers
+    /// (its hostname, or its --as); joining: default the host of --addr.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Join: reach the machine that printed the code at HOST:PORT (without --addr, this side
+    /// hosts: it prints a code and waits for the other).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+    /// Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", conflicts_with = "addr")]
+    pub listen: Option<String>,
+    /// Join: read the code from the first line of FILE (else PCP_CODE, else a prompt).
+    #[arg(long, value_name = "FILE", requires = "addr")]
+    pub code_file: Option<PathBuf>,
+    /// Join: the name this machine offers the other to remember it by (default: the hostname).
+    #[arg(long = "as", value_name = "NAME", requires = "addr")]
+    pub as_name: Option<String>,
+    /// Show the 4 verifier words and ask whether the other side shows the same (join side).
+    #[arg(long, requires = "addr")]
+    pub verify: bool,
+    /// Give up on a silent peer after SECONDS (1-3600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,

@@ -19,5 +19,5 @@ pub fn run(a: &CpArgs) -> Result<Outcome> {
             }
         }
     }
-    super::sync::transfer(&Options::cp(a, reach), &a.paths)
+    super::sync::transfer(&Options::cp(a, reach)?, &a.paths)
 }

@@ -22,7 +22,8 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<Outcome> {
     let auth = dial::auth_for(&name, a.conn.code_file.as_deref())?;
     let verify = super::verify_prompt;
     let cx = dial::Ctx { rep, stop: &crate::INTERRUPTED, verify: &verify };
-    let entries = dial::list(&crate::config::dial_options(&a.conn), auth, &name, &path, &cx)?;
+    let dial_opts = crate::config::dial_options(&a.conn, &crate::config::config_file()?, Some(&name));
+    let entries = dial::list(&dial_opts, auth, &name, &path, &cx)?;
     rep.listing(&entries);
     Ok(Outcome::Ok)
 }

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod cp;
 pub mod ls;
+pub mod pair;
 pub mod peers;
 pub mod receive;
 pub mod send;

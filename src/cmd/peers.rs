@@ -16,7 +16,10 @@ pub fn run(c: &PeersCommand) -> Result<Outcome> {
     match c {
         PeersCommand::List { json } => {
             let peers = keyfile::load_peers(&dir)?;
-            rep.peers(peers.records(), *json);
+            let config = crate::config::config_file()?;
+            let listed: Vec<_> =
+                peers.records().iter().map(|r| (r, crate::session::policy::roots_of(r, &config))).collect();
+            rep.peers(&listed, *json);
         }
         PeersCommand::Rename { old, new } => {
             let new = PeerName::parse(new).map_err(|e| tagged(Kind::Usage, e))?;

@@ -95,7 +95,13 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             stop: &crate::INTERRUPTED,
         })))
     };
-    let end = dial::receive(&crate::config::dial_options(&a.conn), code, &cx, &stats, decide)?;
+    let end = dial::receive(
+        &crate::config::dial_options(&a.conn, &crate::config::config_file()?, None),
+        code,
+        &cx,
+        &stats,
+        decide,
+    )?;
     let Some(end) = end else {
         rep.info("declined; nothing received");
         return Ok(Outcome::Ok);

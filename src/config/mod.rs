@@ -1,5 +1,7 @@
-//! Resolved options: flags over `PCP_*` environment over defaults, with XDG paths. Built once
-//! ([`Options`]); below `cmd`, nothing sees clap types.
+//! Resolved options: flags over `PCP_*` environment over the config file ([`file`]) over
+//! defaults, with XDG paths. Built once ([`Options`]); below `cmd`, nothing sees clap types.
+
+pub mod file;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,11 +12,13 @@ use crate::chunk::ChunkParams;
 use crate::cli::{ConnectArgs, CpArgs, SyncArgs};
 use crate::engine::destination::DestConfig;
 use crate::engine::source::SourceConfig;
+use crate::error::{tagged, Kind};
 use crate::filter::{parse_filter_rule, read_exclude_file, Filter, Rule};
 use crate::net::client::DialOptions;
 use crate::proto::Flags;
 use crate::report::Verbosity;
 use crate::scan::{ScanOptions, SourceSpec};
+use file::ConfigFile;
 
 /// Where a transfer runs: both ends here, or one on a peer. Compression and the destination's
 /// rate limit differ (a local copy never compresses; a network one does unless told not to).
@@ -64,20 +68,41 @@ pub struct Options {
     pub code_file: Option<PathBuf>,
 }
 
-/// How to reach a peer, from its flags.
-pub fn dial_options(c: &ConnectArgs) -> DialOptions {
+/// `--retries` when neither a flag, `PCP_RETRIES` nor the config file says.
+pub const DEFAULT_RETRIES: u32 = 3;
+/// `--timeout` (seconds) when neither a flag, `PCP_TIMEOUT` nor the config file says.
+pub const DEFAULT_TIMEOUT: u64 = 30;
+
+/// The config file (`config.toml` in the config directory); a malformed one is a usage error
+/// (exit 1) naming the file, line and key.
+pub fn config_file() -> Result<ConfigFile> {
+    ConfigFile::load(&config_dir()).map_err(|e| tagged(Kind::Usage, e))
+}
+
+/// The peer named by `paths` (`nas` of `nas:dir/`), if any.
+pub fn peer_in(paths: &[String]) -> Option<String> {
+    paths.iter().find_map(|p| match crate::location::Location::parse(p) {
+        crate::location::Location::Peer { name, .. } => Some(name),
+        crate::location::Location::Local { .. } => None,
+    })
+}
+
+/// How to reach `peer`: its flags (and `PCP_*`), then its config file section, then the file's
+/// defaults, then the built-in ones.
+pub fn dial_options(c: &ConnectArgs, cfg: &ConfigFile, peer: Option<&str>) -> DialOptions {
     let offer = c.as_name.clone().or_else(hostname);
+    let addr = c.addr.clone().or_else(|| cfg.peer(peer).and_then(|p| p.addr.clone()));
     DialOptions {
-        addr: c.addr.clone(),
-        timeout: Duration::from_secs(c.timeout),
+        addr,
+        timeout: Duration::from_secs(c.timeout.or(cfg.timeout(peer)).unwrap_or(DEFAULT_TIMEOUT)),
         verify: c.verify,
-        retries: c.retries,
+        retries: c.retries.or(cfg.retries(peer)).unwrap_or(DEFAULT_RETRIES),
         remember: crate::net::client::Remember { enabled: !c.no_remember, offer },
     }
 }
 
 /// This machine's hostname (the default name a peer remembers it by).
-fn hostname() -> Option<String> {
+pub fn hostname() -> Option<String> {
     let h = rustix::system::uname().nodename().to_string_lossy().into_owned();
     (!h.is_empty()).then_some(h)
 }
@@ -104,6 +129,9 @@ fn filter_of(a: &SyncArgs) -> Result<Filter> {
 impl Options {
     /// `pcp sync` options.
     pub fn sync(a: &SyncArgs, reach: Reach) -> Result<Self> {
+        let cfg = config_file()?;
+        let peer = peer_in(&a.paths);
+        let peer = peer.as_deref();
         let mut flags = 0;
         let mut set = |on: bool, bit: u64| {
             if on {
@@ -132,18 +160,21 @@ impl Options {
             cp: false,
             manifest: a.manifest.clone(),
             fsync: !a.no_fsync,
-            bwlimit: a.bwlimit,
+            bwlimit: a.bwlimit.or(cfg.bwlimit(peer)),
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: verbosity(&a.out, a.itemize, a.partial_progress),
             show_stats: a.out.stats,
-            dial: dial_options(&a.conn),
+            dial: dial_options(&a.conn, &cfg, peer),
             code_file: a.conn.code_file.clone(),
         })
     }
 
     /// `pcp cp` options: permissions and links kept, times with -p, content always compared.
-    pub fn cp(a: &CpArgs, reach: Reach) -> Self {
+    pub fn cp(a: &CpArgs, reach: Reach) -> Result<Self> {
+        let cfg = config_file()?;
+        let peer = peer_in(&a.paths);
+        let peer = peer.as_deref();
         let mut flags = Flags::PERMS | Flags::LINKS | Flags::CHECKSUM | Flags::ROOT_MODE;
         if a.preserve {
             flags |= Flags::TIMES;
@@ -152,7 +183,7 @@ impl Options {
         if compress {
             flags |= Flags::COMPRESS;
         }
-        Self {
+        Ok(Self {
             flags: Flags(flags),
             max_delete: 0,
             filter: Filter::none(),
@@ -161,14 +192,14 @@ impl Options {
             cp: true,
             manifest: None,
             fsync: !a.no_fsync,
-            bwlimit: a.bwlimit,
+            bwlimit: a.bwlimit.or(cfg.bwlimit(peer)),
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: verbosity(&a.out, false, false),
             show_stats: a.out.stats,
-            dial: dial_options(&a.conn),
+            dial: dial_options(&a.conn, &cfg, peer),
             code_file: a.conn.code_file.clone(),
-        }
+        })
     }
 
     /// The source role's configuration for `specs`.

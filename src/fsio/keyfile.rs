@@ -241,7 +241,14 @@ mod tests {
         let dir = tmp.path().join("pcp");
         assert!(load_peers(&dir).unwrap().records().is_empty());
         let name = update_peers(&dir, |p| {
-            p.pair(&PeerName::parse("nas").unwrap(), PeerId::from_bytes([7; 32]), Key::from_bytes([9; 32]), 1, None)
+            p.pair(
+                &PeerName::parse("nas").unwrap(),
+                PeerId::from_bytes([7; 32]),
+                Key::from_bytes([9; 32]),
+                1,
+                None,
+                None,
+            )
         })
         .unwrap()
         .unwrap();

@@ -204,10 +204,12 @@ impl Dialer {
         let addr = Some(self.target.to_string());
         let r = match (auth.pair.take(), &self.auth) {
             (Some(pair), _) => match &self.remember_as {
-                Some(name) => crate::fsio::keyfile::update_peers(&dir, |p| p.pair(name, pair.key, pair.psk, now, addr))
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r)
-                    .map(|n| rep.paired(n.as_str(), &pair.key.fingerprint())),
+                Some(name) => {
+                    crate::fsio::keyfile::update_peers(&dir, |p| p.pair(name, pair.key, pair.psk, now, addr, None))
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r)
+                        .map(|n| rep.paired(n.as_str(), &pair.key.fingerprint()))
+                }
                 None => Ok(()),
             },
             (None, FirstAuth::Paired(r)) => {

@@ -64,6 +64,8 @@ pub mod close {
     pub const COOLING_DOWN: u32 = 7;
     /// A paired reconnect from a key this listener does not know (never paired, or forgotten).
     pub const NOT_PAIRED: u32 = 8;
+    /// A code attempt at a listener that takes none (`pcp serve --no-code`).
+    pub const NO_CODES: u32 = 9;
 }
 
 /// Frame types on stream 0 during the handshake.
@@ -115,6 +117,8 @@ struct GuardState {
     failures: u32,
     /// No code attempt is accepted before this.
     not_before: Instant,
+    /// No code at all (`pcp serve --no-code`): every attempt is refused.
+    closed: bool,
 }
 
 /// The answer to a code attempt (M1).
@@ -126,6 +130,8 @@ pub enum Admit {
     CoolingDown(Duration),
     /// The code is spent (or in use) or expired.
     Used,
+    /// This listener takes no codes.
+    Closed,
 }
 
 /// A fresh code printed by [`CodeGuard::renew_if_spent`].
@@ -162,14 +168,28 @@ impl CodeGuard {
                 in_flight: false,
                 failures: 0,
                 not_before: now,
+                closed: false,
             }),
         }
+    }
+
+    /// A guard with no code: every code attempt is refused (`pcp serve --no-code`).
+    pub fn closed(code: Code) -> Self {
+        let g = Self::new(code, Duration::ZERO);
+        if let Ok(mut s) = g.state.lock() {
+            s.closed = true;
+            s.attempts_left = 0;
+        }
+        g
     }
 
     /// A code attempt (M1) arrives at `now`: refuse it during a pause (spending nothing), or
     /// spend the code's one attempt.
     pub fn admit_at(&self, now: Instant) -> Admit {
         let Ok(mut s) = self.state.lock() else { return Admit::Used };
+        if s.closed {
+            return Admit::Closed;
+        }
         // A spent code says so first (`pcp send` never renews it; serve renews it right after
         // the attempt ends), then the pause; neither changes the code.
         if s.attempts_left == 0 || now > s.deadline {
@@ -219,7 +239,7 @@ impl CodeGuard {
         now: Instant,
     ) -> Option<Renewed> {
         let mut s = self.state.lock().ok()?;
-        if s.in_flight || (s.attempts_left > 0 && now <= s.deadline) {
+        if s.closed || s.in_flight || (s.attempts_left > 0 && now <= s.deadline) {
             return None;
         }
         let code = make()?;
@@ -434,6 +454,13 @@ async fn listen_inner(
                         format!(
                             "refused a code attempt without trying it: cooling down after wrong codes for {n} s more"
                         ),
+                    ));
+                }
+                Admit::Closed => {
+                    conn.close(VarInt::from_u32(close::NO_CODES), b"paired peers only");
+                    return Err(tagged(
+                        Kind::Auth,
+                        "refused a code attempt: this server takes no codes (--no-code), only paired peers",
                     ));
                 }
                 Admit::Used => {
@@ -659,6 +686,12 @@ pub fn conn_err(e: &ConnectionError, doing: &str) -> anyhow::Error {
             return tagged(
                 Kind::Auth,
                 "the peer does not know this machine (never paired, or it forgot this pairing); pair again: run once with the code its `pcp serve` prints (at the prompt or in PCP_CODE)",
+            );
+        }
+        if code == u64::from(close::NO_CODES) {
+            return tagged(
+                Kind::Auth,
+                "the peer takes no codes (`pcp serve --no-code`): only machines paired with it may connect; pair once with `pcp pair` on both machines, or ask for a server that prints a code",
             );
         }
         if code == u64::from(close::RESUME_REJECTED) {

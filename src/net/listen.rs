@@ -17,7 +17,7 @@ use super::endpoint::{Bulk, Endpoint, Incoming, IDLE_TIMEOUT};
 use super::handshake::NewPair;
 use super::handshake::{self, CodeGuard, ResumeTable, CODE_TTL};
 use crate::auth::keys::PeerId;
-use crate::auth::peers::PeerName;
+use crate::auth::peers::{PeerName, Root};
 use crate::auth::Identity;
 use crate::error::{tagged, Kind};
 use crate::report::Reporter;
@@ -32,6 +32,23 @@ pub struct Listener {
     /// Where paired peers are kept (the config directory); `None`: this listener neither
     /// remembers new pairings nor admits paired peers (`pcp send`: one-shot).
     peers_dir: Option<PathBuf>,
+    /// The root a new pairing records (the served directory).
+    new_root: Option<Root>,
+    /// The name a new pairing gets instead of the one the dialer offers (`pcp pair NAME`).
+    new_name: Option<PeerName>,
+}
+
+/// How a listener treats pairings (`pcp serve`, `pcp pair`).
+#[derive(Debug, Clone, Default)]
+pub struct Pairing {
+    /// What a peer that pairs here may reach: `pcp serve DIR` records DIR (read-only with
+    /// `--read-only`); `None` records no root (`pcp pair`).
+    pub new_root: Option<Root>,
+    /// Take codes from new peers; false (`pcp serve --no-code`): paired peers only, no code
+    /// printed.
+    pub codes: bool,
+    /// Keep a new peer under this name rather than the one it offers (`pcp pair NAME`).
+    pub name: Option<PeerName>,
 }
 
 /// A connection that passed the endpoint's limits; its TLS and pcp handshakes are ahead.
@@ -48,8 +65,8 @@ impl Listener {
     /// Bind `listen` (default `connect::DEFAULT_LISTEN`), then print the address and a code.
     ///
     /// `pairing`: remember dialers that pair with the code, and admit paired ones with no code
-    /// (`pcp serve`); else codes only (`pcp send`).
-    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: bool) -> Result<Self> {
+    /// (`pcp serve`, `pcp pair`); `None`: codes only, nothing remembered (`pcp send`).
+    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: Option<Pairing>) -> Result<Self> {
         let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
         let addr: SocketAddr = listen.parse().map_err(|_| {
             tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
@@ -62,10 +79,17 @@ impl Listener {
         };
         let id = super::client::identity()?;
         rep.listening(ep.local_addr()?);
-        rep.code(&code.to_string());
-        let guard = CodeGuard::new(code, CODE_TTL);
-        let peers_dir = pairing.then(crate::config::config_dir);
-        Ok(Self { rt, ep, id, guard, resumes: ResumeTable::default(), peers_dir })
+        let codes = pairing.as_ref().map_or(true, |p| p.codes);
+        let guard = if codes {
+            rep.code(&code.to_string());
+            CodeGuard::new(code, CODE_TTL)
+        } else {
+            rep.info("taking no codes (--no-code): paired peers only");
+            CodeGuard::closed(code)
+        };
+        let peers_dir = pairing.as_ref().map(|_| crate::config::config_dir());
+        let (new_root, new_name) = pairing.map_or((None, None), |p| (p.new_root, p.name));
+        Ok(Self { rt, ep, id, guard, resumes: ResumeTable::default(), peers_dir, new_root, new_name })
     }
 
     /// The next connection that passed the endpoint's limits, waiting at most `wait`: `Ok(None)`
@@ -96,11 +120,16 @@ impl Listener {
             let now = unix_now();
             match auth.pair.take() {
                 Some(NewPair { key, psk, offered: Some(offered) }) => {
-                    let name = PeerName::sanitized(&offered)
+                    let name = self
+                        .new_name
+                        .clone()
+                        .or_else(|| PeerName::sanitized(&offered))
                         .or_else(|| PeerName::sanitized(&format!("peer-{}", key.fingerprint())));
                     let r = name.ok_or_else(|| "no usable name".to_owned()).and_then(|name| {
-                        crate::fsio::keyfile::update_peers(dir, |p| p.pair(&name, key, psk, now, None))
-                            .map_err(|e| e.to_string())?
+                        crate::fsio::keyfile::update_peers(dir, |p| {
+                            p.pair(&name, key, psk, now, None, self.new_root.clone())
+                        })
+                        .map_err(|e| e.to_string())?
                     });
                     match r {
                         Ok(n) => rep.paired(n.as_str(), &key.fingerprint()),

@@ -194,6 +194,9 @@ pub enum Request {
     },
     /// `pcp receive`: show what `pcp send` offers.
     Offer,
+    /// `pcp pair`: the handshake that just ended paired the two sides; nothing else follows.
+    /// Answered `Ok` (after the listener stored the pairing) by `pcp pair` and `pcp serve`.
+    Pair,
 }
 
 /// The listener's answer.
@@ -247,6 +250,7 @@ const T_PUSH: u8 = 1;
 const T_PULL: u8 = 2;
 const T_LIST: u8 = 3;
 const T_OFFER: u8 = 4;
+const T_PAIR: u8 = 5;
 const R_OK: u8 = 1;
 const R_REFUSED: u8 = 2;
 const R_ENTRIES: u8 = 3;
@@ -356,6 +360,7 @@ impl Request {
                 e.bytes(path.to_wire().as_bytes());
             }
             Self::Offer => e.u8(T_OFFER),
+            Self::Pair => e.u8(T_PAIR),
         }
         frame(e)
     }
@@ -385,6 +390,7 @@ impl Request {
             }
             T_LIST => Self::List { path: PeerPath::parse(&dec_str(&mut d, "path")?)? },
             T_OFFER => Self::Offer,
+            T_PAIR => Self::Pair,
             t => return Err(PErr::UnknownType(t)),
         };
         d.finish()?;
@@ -486,6 +492,7 @@ mod tests {
             },
             Request::List { path: PeerPath::parse("x").unwrap() },
             Request::Offer,
+            Request::Pair,
         ];
         for r in reqs {
             let f = r.encode();
@@ -494,6 +501,7 @@ mod tests {
         }
         assert_eq!(Request::List { path: PeerPath::parse("ab").unwrap() }.encode(), [5, 0, 0, 0, 1, 3, 2, b'a', b'b']);
         assert_eq!(Request::Offer.encode(), [2, 0, 0, 0, 1, 4]);
+        assert_eq!(Request::Pair.encode(), [2, 0, 0, 0, 1, 5]);
         assert!(Request::decode(&[2, 3, 0]).is_err());
         assert!(Request::decode(&[1, 9]).is_err());
         assert!(Request::decode(&[1, 3, 0, 0]).is_err(), "trailing bytes");

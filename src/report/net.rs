@@ -185,22 +185,37 @@ mod tests {
 
 impl Reporter {
     /// `pcp peers list`: one line per paired peer on stdout (or one JSON object each).
-    pub fn peers(&self, peers: &[crate::auth::peers::PeerRecord], json: bool) {
-        for r in peers {
+    pub fn peers(&self, peers: &[PeerListing<'_>], json: bool) {
+        for (r, (roots, mode)) in peers {
             let fp = r.key.fingerprint();
             if json {
+                let roots: Vec<_> = roots
+                    .iter()
+                    .map(|x| serde_json::json!({"path": x.path.to_string_lossy(), "read_only": x.read_only}))
+                    .collect();
                 let ev = serde_json::json!({
                     "peer": r.name.as_str(), "fingerprint": fp, "created": r.created,
-                    "seen": r.seen, "addr": r.addr,
+                    "seen": r.seen, "addr": r.addr, "roots": roots, "read_only": mode.unwrap_or(false),
                 });
                 println!("{ev}");
             } else {
+                let reach = if roots.is_empty() {
+                    format!("roots: what pcp serve serves{}", if *mode == Some(true) { " (ro)" } else { "" })
+                } else {
+                    let list: Vec<String> = roots
+                        .iter()
+                        .map(|x| {
+                            format!("{}{}", sanitize(&x.path.to_string_lossy()), if x.read_only { " (ro)" } else { "" })
+                        })
+                        .collect();
+                    format!("roots: {}", list.join(", "))
+                };
                 println!(
-                    "{:<16} {fp}  paired {}  seen {}  {}",
+                    "{:<16} {fp}  paired {}  seen {}  {}  {reach}",
                     sanitize(r.name.as_str()),
                     unix_date(r.created),
                     unix_date(r.seen),
-                    r.addr.as_deref().map(sanitize).unwrap_or_default()
+                    r.addr.as_deref().map(sanitize).unwrap_or("-".into())
                 );
             }
         }
@@ -209,6 +224,9 @@ impl Reporter {
         }
     }
 }
+
+/// One line of `pcp peers list`: the record and what it may reach here (`session::policy::roots_of`).
+pub type PeerListing<'a> = (&'a crate::auth::peers::PeerRecord, (Vec<crate::auth::peers::Root>, Option<bool>));
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds.
 fn unix_date(secs: u64) -> String {

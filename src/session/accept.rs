@@ -132,7 +132,7 @@ impl Server<'_> {
                     return Ok(Outcome::Ok);
                 }
                 Ok(Ended::Refused(e)) => return Err(e),
-                Ok(Ended::Listed) => return Ok(Outcome::Ok),
+                Ok(Ended::Listed | Ended::Paired) => return Ok(Outcome::Ok),
                 Err(e) if retryable(&e) && !self.stop.load(Ordering::Relaxed) => {
                     self.rep.warn(&crate::report::sanitize(&format!(
                         "{}; waiting for the peer to reconnect",

@@ -260,3 +260,16 @@ fn offer_of(entries: &[ListEntry]) -> Offer {
     }
     o
 }
+
+/// `pcp pair NAME --addr ...`: a code handshake that pairs (the listener keeps this side, this
+/// side keeps it as `peer`), then the Pair request, answered once the listener stored it.
+pub fn pair(dial: &DialOptions, code: Code, peer: &str, cx: &Ctx<'_>) -> Result<()> {
+    let mut d = Dialer::new(peer, dial, FirstAuth::Code(code), Bulk::Receive)?;
+    d.with_retries(cx.rep, cx.stop, |d, _| {
+        let mut conn = d.connect(cx.rep, cx.verify)?;
+        conn.send_frame(&Request::Pair.encode())?;
+        let Response::Ok { .. } = conn.read_response()? else { return Err(unexpected()) };
+        conn.close(Close::Done, b"paired");
+        Ok(())
+    })
+}

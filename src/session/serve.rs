@@ -53,12 +53,15 @@ pub enum Ended {
     Refused(anyhow::Error),
     /// The receiver declined the offer.
     Declined,
+    /// A `pcp pair` dialer heard that the pairing is stored.
+    Paired,
 }
 
 enum Plan {
     Role(RoleConfig, Response),
     List(Vec<ListEntry>),
     Offer,
+    Pair,
 }
 
 fn refusal(r: Refusal) -> Response {
@@ -124,6 +127,11 @@ pub fn handle(
             conn.finish_with(&frames(&entry_frames(&entries)), LINGER);
             Ok(Ended::Listed)
         }
+        Plan::Pair => {
+            // The handshake stored the pairing before this request was read.
+            conn.finish_with(&Response::Ok { is_dir: false }.encode(), LINGER);
+            Ok(Ended::Paired)
+        }
         Plan::Offer => {
             let Grant::Offer(offered) = grant else {
                 return Err(crate::net::error::Error::Internal("offer without files").into());
@@ -165,8 +173,13 @@ fn filter_from(rules: Vec<Rule>, gitignore: bool) -> Result<Filter, Response> {
 }
 
 fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Plan, Response> {
+    if req == Request::Pair {
+        // Grants nothing: whatever this peer may reach, it may hear that it is paired.
+        return Ok(Plan::Pair);
+    }
     let (served, read_only) = match grant {
         Grant::Dir { served, read_only } => (*served, *read_only),
+        Grant::Denied(text) => return Err(refuse(Kind::Auth, text.clone())),
         Grant::Offer(_) => {
             return match req {
                 Request::Offer => Ok(Plan::Offer),
@@ -176,12 +189,13 @@ fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Pl
     };
     match req {
         Request::Offer => Err(refuse(Kind::Usage, "this peer runs `pcp serve`; use pcp sync, cp or ls with PEER:PATH")),
+        Request::Pair => Ok(Plan::Pair),
         Request::List { path } => served::list(&served.root, path.rel()).map(Plan::List).map_err(refusal),
         Request::Push { path, flags, max_delete, single_file, dir_as_new: _, rules, gitignore } => {
             if read_only {
                 return Err(refuse(
                     Kind::Usage,
-                    "this peer serves its directory read-only (--read-only); pull from it instead",
+                    "this peer serves its directory read-only to you (--read-only, or read_only / a root-ro root for your pairing); pull from it instead",
                 ));
             }
             push(served, &path, flags, max_delete, single_file, filter_from(rules, gitignore)?, stop)
