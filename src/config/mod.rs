@@ -1,4 +1,4 @@
-//! Resolved options: flags over `PCP_*` environment over the config file ([`file`]) over
+//! Resolved options: flags over `PCP_*` environment over the config file ([`mod@file`]) over
 //! defaults, with XDG paths. Built once ([`Options`]); below `cmd`, nothing sees clap types.
 
 pub mod file;
