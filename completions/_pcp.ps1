@@ -72,6 +72,9 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--safe-links', '--safe-links', [CompletionResultType]::ParameterName, 'Drop symlinks that point outside the tree')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Output a change summary for every updated item (rsync''s format)')
             [CompletionResult]::new('--itemize-changes', '--itemize-changes', [CompletionResultType]::ParameterName, 'Output a change summary for every updated item (rsync''s format)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Output numbers in a human-readable format (K, M, G; -hh: powers of 1024). As in rsync, `-h` alone prints the help')
+            [CompletionResult]::new('--human-readable', '--human-readable', [CompletionResultType]::ParameterName, 'Output numbers in a human-readable format (K, M, G; -hh: powers of 1024). As in rsync, `-h` alone prints the help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` alone too)')
             [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Same as --partial --progress (pcp always keeps partial data for resume)')
             [CompletionResult]::new('--partial', '--partial', [CompletionResultType]::ParameterName, 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)')
             [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Compress chunk data on the wire (default: adaptive, on for network transfers)')
@@ -87,8 +90,6 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)')
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print transfer statistics at the end')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'pcp;cp' {

@@ -68,6 +68,9 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --safe-links 'Drop symlinks that point outside the tree'
             cand -i 'Output a change summary for every updated item (rsync''s format)'
             cand --itemize-changes 'Output a change summary for every updated item (rsync''s format)'
+            cand -h 'Output numbers in a human-readable format (K, M, G; -hh: powers of 1024). As in rsync, `-h` alone prints the help'
+            cand --human-readable 'Output numbers in a human-readable format (K, M, G; -hh: powers of 1024). As in rsync, `-h` alone prints the help'
+            cand --help 'Print help (`-h` alone too)'
             cand -P 'Same as --partial --progress (pcp always keeps partial data for resume)'
             cand --partial 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)'
             cand -z 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
@@ -83,8 +86,6 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --progress 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
             cand --json 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
             cand --stats 'Print transfer statistics at the end'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;cp'= {
             cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)'

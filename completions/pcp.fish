@@ -62,6 +62,8 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l delete -d 'Delete files
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l gitignore -d 'Also honour .gitignore files (.pcpignore files are always honoured)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l safe-links -d 'Drop symlinks that point outside the tree'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s i -l itemize-changes -d 'Output a change summary for every updated item (rsync\'s format)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l human-readable -d 'Output numbers in a human-readable format (K, M, G; -hh: powers of 1024). As in rsync, `-h` alone prints the help'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l help -d 'Print help (`-h` alone too)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s P -d 'Same as --partial --progress (pcp always keeps partial data for resume)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l partial -d 'Keep partially transferred data (always on in pcp; accepted for rsync compatibility)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s z -l compress -d 'Compress chunk data on the wire (default: adaptive, on for network transfers)'
@@ -74,7 +76,6 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r

@@ -463,7 +463,11 @@ fn install_signal_handler() {
 pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Run pcp with `args` (argv including the program name); returns the exit code. Prints errors.
-pub fn run(args: Vec<OsString>) -> ExitCode {
+pub fn run(mut args: Vec<OsString>) -> ExitCode {
+    // rsync's rule: `-h` is --human-readable, and --help only when it is the only option.
+    if args.len() == 3 && args[1] == "sync" && args[2] == "-h" {
+        args[2] = "--help".into();
+    }
     if let Some(msg) = unsupported_flag(&args) {
         eprintln!("pcp: {msg}");
         return ExitCode::from(error::Kind::Usage.code());

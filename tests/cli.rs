@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use crate::util::TestDir;
+use crate::util::{assert_trees_equal, write_seeded_file, TestDir};
 
 fn generated() -> Vec<(PathBuf, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -104,5 +104,28 @@ fn completions_for_every_shell() {
     for sh in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = t.pcp().args(["completions", sh]).output().unwrap();
         assert!(out.status.success() && !out.stdout.is_empty(), "{sh}");
+    }
+}
+
+#[test]
+fn rsync_avhp_delete_syncs_with_human_stats_and_h_alone_prints_help() {
+    let t = TestDir::new();
+    let src = t.mkdir("src");
+    write_seeded_file(&src.join("big.bin"), 3, 2_500_000);
+    t.write("dst/stale.txt", "old");
+    // The most common rsync command line: -h is --human-readable here, not help.
+    let out = t.pcp().args(["sync", "-avhP", "--delete", "--stats", "src/", "dst/"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_trees_equal(&src, &t.join("dst"));
+    assert!(text.contains("Total file size: 2.50M bytes"), "{text}");
+    // -hh: powers of 1024.
+    let out = t.pcp().args(["sync", "-ahh", "--stats", "src/", "dst/"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Total file size: 2.38M bytes"));
+    // -h alone (as rsync) and --help print the help, exit 0, and copy nothing.
+    for args in [&["sync", "-h"][..], &["sync", "--help"]] {
+        let out = t.pcp().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("--human-readable"), "{args:?}");
     }
 }

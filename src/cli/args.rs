@@ -78,6 +78,13 @@ pub struct SyncArgs {
     /// Output a change summary for every updated item (rsync's format).
     #[arg(short, long = "itemize-changes")]
     pub itemize: bool,
+    /// Output numbers in a human-readable format (K, M, G; -hh: powers of 1024). As in rsync,
+    /// `-h` alone prints the help.
+    #[arg(short = 'h', long = "human-readable", action = clap::ArgAction::Count)]
+    pub human_readable: u8,
+    /// Print help (`-h` alone too).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Same as --partial --progress (pcp always keeps partial data for resume).
     #[arg(short = 'P')]
     pub partial_progress: bool,

@@ -72,7 +72,7 @@ SIGTERM); 23 partial transfer due to error; 30 timeout; 35 destination in use by
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, disable_help_flag = true)]
     Sync(SyncArgs),
     /// scp-like one-shot copy: -r for directories, overwrites, never deletes.
     #[command(after_help = EXIT_CODES)]

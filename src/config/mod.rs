@@ -163,7 +163,7 @@ impl Options {
             bwlimit: a.bwlimit.or(cfg.bwlimit(peer)),
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
-            verbosity: verbosity(&a.out, a.itemize, a.partial_progress),
+            verbosity: Verbosity { human: a.human_readable, ..verbosity(&a.out, a.itemize, a.partial_progress) },
             show_stats: a.out.stats,
             dial: dial_options(&a.conn, &cfg, peer),
             code_file: a.conn.code_file.clone(),
@@ -264,7 +264,7 @@ pub fn manifest_for(root: &Path) -> PathBuf {
 
 /// Output settings from the shared output flags.
 pub fn verbosity(o: &crate::cli::OutputArgs, itemize: bool, progress: bool) -> Verbosity {
-    Verbosity { verbose: o.verbose, quiet: o.quiet, itemize, progress: progress || o.progress, json: o.json }
+    Verbosity { verbose: o.verbose, quiet: o.quiet, itemize, progress: progress || o.progress, json: o.json, human: 0 }
 }
 
 /// The process umask (read once; restored immediately).

@@ -25,6 +25,8 @@ pub struct Verbosity {
     pub progress: bool,
     /// --json.
     pub json: bool,
+    /// -h count (rsync's --human-readable): 0 plain numbers, 1 powers of 1000, 2 of 1024.
+    pub human: u8,
 }
 
 /// Counters of one transfer, shared by the threads of both roles.
@@ -98,6 +100,29 @@ pub fn add(c: &AtomicU64, n: u64) {
 
 fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
+}
+
+/// A byte count as rsync prints it: plain (`human` 0), or with -h in K/M/G/T of 1000 (of 1024
+/// with -hh), two decimals (`1.07G`).
+pub fn human_size(n: u64, human: u8) -> String {
+    if human == 0 {
+        return n.to_string();
+    }
+    let unit = if human >= 2 { 1024.0 } else { 1000.0 };
+    let mut v = n as f64;
+    let mut suffix = "";
+    for s in ["K", "M", "G", "T", "P"] {
+        if v < unit {
+            break;
+        }
+        v /= unit;
+        suffix = s;
+    }
+    if suffix.is_empty() {
+        n.to_string()
+    } else {
+        format!("{v:.2}{suffix}")
+    }
 }
 
 /// Renders events for one command.
@@ -287,6 +312,8 @@ impl Reporter {
         if !show {
             return;
         }
+        let human = self.v.human;
+        let b = |c: &AtomicU64| human_size(get(c), human);
         let lines = [
             format!(
                 "Number of files: {} (reg: {}, dir: {}, link: {})",
@@ -298,23 +325,19 @@ impl Reporter {
             format!("Number of created files: {}", get(&s.created)),
             format!("Number of deleted files: {}", get(&s.deleted)),
             format!("Number of regular files transferred: {}", get(&s.transferred_files)),
-            format!("Total file size: {} bytes", get(&s.total_size)),
-            format!("Total transferred file size: {} bytes", get(&s.transferred_size)),
-            format!(
-                "File content read: {} bytes (source), {} bytes (destination)",
-                get(&s.source_read),
-                get(&s.dest_read)
-            ),
+            format!("Total file size: {} bytes", b(&s.total_size)),
+            format!("Total transferred file size: {} bytes", b(&s.transferred_size)),
+            format!("File content read: {} bytes (source), {} bytes (destination)", b(&s.source_read), b(&s.dest_read)),
             format!(
                 "Chunks: {} in changed files, {} reused locally ({} bytes), {} transferred",
                 get(&s.chunks),
                 get(&s.chunks_reused),
-                get(&s.bytes_reused),
+                b(&s.bytes_reused),
                 get(&s.chunks_sent)
             ),
-            format!("Literal data: {} bytes ({} bytes on the wire)", get(&s.bytes_sent), get(&s.bytes_wire)),
-            format!("Matched data: {} bytes", get(&s.bytes_reused)),
-            format!("Bytes written: {} bytes", get(&s.bytes_written)),
+            format!("Literal data: {} bytes ({} bytes on the wire)", b(&s.bytes_sent), b(&s.bytes_wire)),
+            format!("Matched data: {} bytes", b(&s.bytes_reused)),
+            format!("Bytes written: {} bytes", b(&s.bytes_written)),
             format!("Elapsed: {:.3} s", elapsed.as_secs_f64()),
         ];
         let mut lines = lines.to_vec();
@@ -350,5 +373,18 @@ pub fn human(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", U[i])
+    }
+}
+
+#[cfg(test)]
+mod human_tests {
+    #[test]
+    fn sizes_as_rsync_h_prints_them() {
+        use super::human_size;
+        assert_eq!(human_size(1_073_741_824, 0), "1073741824");
+        assert_eq!(human_size(1_073_741_824, 1), "1.07G");
+        assert_eq!(human_size(1_073_741_824, 2), "1.00G");
+        assert_eq!(human_size(999, 1), "999");
+        assert_eq!(human_size(1_500, 1), "1.50K");
     }
 }
