@@ -144,7 +144,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__cp)
-            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --as --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,7 +386,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__ls)
-            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --as --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,7 +424,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__pair)
-            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,7 +584,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__receive)
-            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --as --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -622,7 +622,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__send)
-            opts="-v -q -h --listen --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --listen --no-mdns --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -644,7 +644,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__serve)
-            opts="-v -q -h --listen --once --read-only --no-code --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -666,7 +666,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -r -l -p -t -n -c -f -i -h -P -z -v -q --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --as --congestion --verbose --quiet --progress --json --stats"
+            opts="-a -r -l -p -t -n -c -f -i -h -P -z -v -q --archive --recursive --links --perms --times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --verbose --quiet --progress --json --stats"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

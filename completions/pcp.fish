@@ -71,6 +71,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-compress -d 'Never c
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -90,6 +91,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserv
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -99,6 +101,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help 
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l no-mdns -d 'Do not use mDNS: no LAN announcement (then the receiver needs --addr). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -115,6 +118,7 @@ cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-fsync -d 'Skip fsync before renaming files into place'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s q -l quiet -d 'Suppress non-error messages'
@@ -128,6 +132,7 @@ cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l once -d 'Exit after one session'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l read-only -d 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-code -d 'Take no codes: print none and refuse new peers; only paired peers may connect'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -143,6 +148,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l congestion -d 'Congestion
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -155,6 +161,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand pair" -l code-file -d 'Join: rea
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l as -d 'Join: the name this machine offers the other to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l verify -d 'Show the 4 verifier words and ask whether the other side shows the same (join side)'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'

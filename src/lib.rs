@@ -13,8 +13,10 @@
 //!             list, receive), driver (one engine role over a net::conn::Conn)
 //!   net       reaching a peer, nothing else: endpoint (quinn, TLS, congestion), connect (how a
 //!             dialer finds a listener), handshake (PAKE → Noise, resume), listen (bind, code,
-//!             resume tickets), conn (the blocking face), transport (Link over QUIC streams).
-//!             The only module that names quinn or tokio.
+//!             resume tickets), conn (the blocking face), transport (Link over QUIC streams),
+//!             mdns (LAN discovery: a listener answers for its code's channel word and its
+//!             pairings' daily tokens; a dialer with no address asks). The only module that
+//!             names quinn or tokio.
 //!   engine    the drivers of the two roles' state machines (proto::transfer): source (scan,
 //!             chunk, send) and destination (plan, assemble from local data, install); file IO
 //!             through fsio; stops on the signal its config carries
@@ -362,6 +364,12 @@ pub mod fuzzing {
         if let Ok(s) = std::str::from_utf8(data) {
             let _ = crate::auth::Code::parse(s);
         }
+    }
+
+    /// Parse an mDNS packet as a query and as an answer (net::mdns: a LAN peer is hostile).
+    pub fn mdns(data: &[u8]) {
+        let _ = crate::net::mdns::parse_query(data);
+        let _ = crate::net::mdns::parse_answer(data, "c-abandon");
     }
 }
 

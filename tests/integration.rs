@@ -28,6 +28,7 @@ mod layering;
 mod links;
 mod net;
 mod pairing;
+mod reach;
 mod scale;
 mod stats;
 mod sync;

@@ -17,7 +17,7 @@ const CODE_A: &str = "abandon-ability-able-about";
 const CODE_B: &str = "zoo-zone-youth-wrist";
 const CODE_C: &str = "cable-cactus-cage-cake";
 /// Bound for a listener to print its address, and for one network command.
-const NET_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A listener (`pcp serve` or `pcp send`) in its own process group, stderr in a file.
 pub(crate) struct Listener {

@@ -60,7 +60,7 @@ fn a_cron_like_run_prints_only_json_on_stdout_and_nothing_on_stderr() {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let run = |dst: &std::path::Path| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_pcp"));
-        c.env_clear().env("HOME", &home).env("PATH", &path).stdin(Stdio::null());
+        c.env_clear().env("HOME", &home).env("PATH", &path).env("PCP_NO_MDNS", "1").stdin(Stdio::null());
         c.args(["sync", "-a", "--json"]).arg(slash(&src)).arg(dst);
         run_timeout(&mut c, Duration::from_secs(60))
     };
@@ -76,7 +76,7 @@ fn a_cron_like_run_prints_only_json_on_stdout_and_nothing_on_stderr() {
     // On failure: the documented exit code (3: the source cannot be opened), still JSON only.
     let o = {
         let mut c = Command::new(env!("CARGO_BIN_EXE_pcp"));
-        c.env_clear().env("HOME", &home).env("PATH", &path).stdin(Stdio::null());
+        c.env_clear().env("HOME", &home).env("PATH", &path).env("PCP_NO_MDNS", "1").stdin(Stdio::null());
         c.args(["sync", "-a", "--json"]).arg(td.join("missing/")).arg(&dst);
         run_timeout(&mut c, Duration::from_secs(60))
     };

@@ -56,6 +56,9 @@ The one-time code, instead of the prompt (never on the command line).
 \fBPCP_RETRIES\fR, \fBPCP_TIMEOUT\fR, \fBPCP_BWLIMIT\fR
 As \fB--retries\fR, \fB--timeout\fR, \fB--bwlimit\fR (over config.toml, under the flags).
 .TP
+\fBPCP_NO_MDNS\fR
+\fB1\fR: as \fB--no-mdns\fR (no LAN announcement or lookup).
+.TP
 \fBPCP_CONGESTION\fR
 \fBbbr\fR (default) or \fBcubic\fR, as \fB--congestion\fR.
 .TP

@@ -31,6 +31,10 @@ pub struct ConnectArgs {
     /// nothing (by default both sides remember each other, and later runs need no code).
     #[arg(long)]
     pub no_remember: bool,
+    /// Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also
+    /// PCP_NO_MDNS=1.
+    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mdns: bool,
     /// The name this machine offers the peer to remember it by (default: the hostname).
     #[arg(long = "as", value_name = "NAME")]
     pub as_name: Option<String>,
@@ -57,6 +61,10 @@ pub struct ServeArgs {
     /// Take no codes: print none and refuse new peers; only paired peers may connect.
     #[arg(long)]
     pub no_code: bool,
+    /// Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also
+    /// PCP_NO_MDNS=1.
+    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mdns: bool,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -91,6 +99,10 @@ pub struct PairArgs {
     /// Give up on a silent peer after SECONDS (1-3600).
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+    /// Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also
+    /// PCP_NO_MDNS=1.
+    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mdns: bool,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -119,6 +131,10 @@ pub struct SendArgs {
     /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Do not use mDNS: no LAN announcement (then the receiver needs --addr). Also
+    /// PCP_NO_MDNS=1.
+    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mdns: bool,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,

@@ -98,6 +98,7 @@ pub fn dial_options(c: &ConnectArgs, cfg: &ConfigFile, peer: Option<&str>) -> Di
         verify: c.verify,
         retries: c.retries.or(cfg.retries(peer)).unwrap_or(DEFAULT_RETRIES),
         remember: crate::net::client::Remember { enabled: !c.no_remember, offer },
+        mdns: !c.no_mdns,
     }
 }
 

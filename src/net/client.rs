@@ -22,6 +22,8 @@ use crate::report::Reporter;
 
 /// First delay between reconnect attempts (doubles each time).
 const BACKOFF_START: Duration = Duration::from_millis(500);
+/// How long a dialer waits for a LAN (mDNS) answer.
+const MDNS_WAIT: Duration = Duration::from_secs(2);
 /// Longest delay between reconnect attempts.
 const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
@@ -88,6 +90,8 @@ pub struct DialOptions {
     pub retries: u32,
     /// What to remember of a first contact (`--no-remember`, `--as`).
     pub remember: Remember,
+    /// Look the peer up on the LAN (net::mdns) when no address is known (`--no-mdns`: not).
+    pub mdns: bool,
 }
 
 /// Asks the user whether the verifier words match (`--verify`); supplied by the command.
@@ -125,10 +129,19 @@ impl Dialer {
         let target = match addr {
             Some(a) => rt.block_on(connect::resolve(a))?,
             None => {
-                return Err(tagged(
-                    Kind::Connect,
-                    format!("cannot find peer {peer:?}: discovery is not available yet; pass --addr HOST:PORT (printed by the peer's `pcp serve` or `pcp send`)"),
-                ))
+                // On the LAN: ask for the code's channel word or the pairing's token of today.
+                let label = match &auth {
+                    FirstAuth::Code(c) => super::mdns::code_label(c.channel()),
+                    FirstAuth::Paired(r) => super::mdns::pair_label(&r.psk, super::mdns::today()),
+                };
+                let found = if conn.mdns { super::mdns::browse(&label, MDNS_WAIT) } else { None };
+                found.ok_or_else(|| {
+                    tagged(
+                        Kind::Connect,
+                        format!("cannot find peer {peer:?}{}; pass --addr HOST:PORT (printed by the peer's `pcp serve` or `pcp send`)",
+                            if conn.mdns { " on the LAN (mDNS: no answer in 2 s)" } else { " (--no-mdns)" }),
+                    )
+                })?
             }
         };
         let ep = {

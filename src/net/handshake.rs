@@ -219,6 +219,12 @@ impl CodeGuard {
         }
     }
 
+    /// The current code's channel word (`None` when it takes no codes).
+    pub fn channel(&self) -> Option<String> {
+        let s = self.state.lock().ok()?;
+        (!s.closed).then(|| s.code.channel().to_owned())
+    }
+
     /// Whether the code can no longer be used.
     pub fn is_spent(&self) -> bool {
         self.state.lock().map(|s| s.attempts_left == 0 || Instant::now() > s.deadline).unwrap_or(true)

@@ -36,6 +36,10 @@ pub struct Listener {
     new_root: Option<Root>,
     /// The name a new pairing gets instead of the one the dialer offers (`pcp pair NAME`).
     new_name: Option<PeerName>,
+    /// The mDNS label of the current code (`None`: no code, or no mDNS).
+    code_label: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Answers LAN queries for the code and the pairings while the listener lives.
+    _mdns: Option<super::mdns::Responder>,
 }
 
 /// How a listener treats pairings (`pcp serve`, `pcp pair`).
@@ -66,7 +70,10 @@ impl Listener {
     ///
     /// `pairing`: remember dialers that pair with the code, and admit paired ones with no code
     /// (`pcp serve`, `pcp pair`); `None`: codes only, nothing remembered (`pcp send`).
-    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: Option<Pairing>) -> Result<Self> {
+    ///
+    /// `mdns`: answer LAN queries (net::mdns) for the code's channel word and, with pairing,
+    /// for each paired peer's daily token (`--no-mdns`: not).
+    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: Option<Pairing>, mdns: bool) -> Result<Self> {
         let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
         let addr: SocketAddr = listen.parse().map_err(|_| {
             tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
@@ -88,8 +95,28 @@ impl Listener {
             CodeGuard::closed(code)
         };
         let peers_dir = pairing.as_ref().map(|_| crate::config::config_dir());
+        let code_label =
+            std::sync::Arc::new(std::sync::Mutex::new(guard.channel().map(|c| super::mdns::code_label(&c))));
+        let responder = if mdns {
+            let (labels, dir) = (code_label.clone(), peers_dir.clone());
+            let port = ep.local_addr()?.port();
+            super::mdns::Responder::start(port, Box::new(move || mdns_labels(&labels, dir.as_deref())))
+        } else {
+            None
+        };
         let (new_root, new_name) = pairing.map_or((None, None), |p| (p.new_root, p.name));
-        Ok(Self { rt, ep, id, guard, resumes: ResumeTable::default(), peers_dir, new_root, new_name })
+        Ok(Self {
+            rt,
+            ep,
+            id,
+            guard,
+            resumes: ResumeTable::default(),
+            peers_dir,
+            new_root,
+            new_name,
+            code_label,
+            _mdns: responder,
+        })
     }
 
     /// The next connection that passed the endpoint's limits, waiting at most `wait`: `Ok(None)`
@@ -156,6 +183,9 @@ impl Listener {
                 rep.warn(&handshake::cooldown_notice(failures, wait));
             }
             rep.code(&r.code.to_string());
+            if let Ok(mut l) = self.code_label.lock() {
+                *l = Some(super::mdns::code_label(r.code.channel()));
+            }
         }
     }
 
@@ -174,6 +204,20 @@ impl Listener {
     pub fn shutdown(&self) {
         self.rt.block_on(self.ep.shutdown());
     }
+}
+
+/// What the mDNS responder answers: the current code's label and, when this listener pairs,
+/// today's and yesterday's token of every paired peer.
+fn mdns_labels(code: &std::sync::Mutex<Option<String>>, peers_dir: Option<&std::path::Path>) -> Vec<String> {
+    let mut out: Vec<String> = code.lock().ok().and_then(|l| l.clone()).into_iter().collect();
+    if let Some(peers) = peers_dir.and_then(|d| crate::fsio::keyfile::load_peers(d).ok()) {
+        let day = super::mdns::today();
+        for r in peers.records() {
+            out.push(super::mdns::pair_label(&r.psk, day));
+            out.push(super::mdns::pair_label(&r.psk, day.saturating_sub(1)));
+        }
+    }
+    out
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -36,6 +36,7 @@ pub mod endpoint;
 pub mod error;
 pub mod handshake;
 pub mod listen;
+pub mod mdns;
 pub mod pace;
 pub mod resume;
 pub mod transport;

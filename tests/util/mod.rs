@@ -70,6 +70,8 @@ pub fn sandbox_env<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
         }
     }
     cmd.env("HOME", home);
+    // No mDNS on the host's own network (a test that wants it, in its namespaces, removes this).
+    cmd.env("PCP_NO_MDNS", "1");
     for (k, d) in dirs {
         cmd.env(k, d);
     }

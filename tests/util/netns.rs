@@ -58,6 +58,8 @@ impl Netns {
         for (ns, dev, addr) in [(&a, &va, "198.51.100.1/24"), (&b, &vb, "198.51.100.2/24")] {
             assert!(ns.exec(&["ip", "addr", "add", addr, "dev", dev]), "address on {dev}");
             assert!(ns.exec(&["ip", "link", "set", dev, "mtu", &mtu, "up"]), "bringing {dev} up");
+            // Multicast (mDNS) goes over the veth: it is the namespace's only link.
+            assert!(ns.exec(&["ip", "route", "add", "224.0.0.0/4", "dev", dev]), "multicast route on {dev}");
         }
         Some((a, b))
     }
