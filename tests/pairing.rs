@@ -59,6 +59,7 @@ fn pairing_once_then_five_syncs_need_no_code_and_forgetting_either_side_ends_it(
     let o = run_in(&a.home(), Some(CODE), &["sync", "-a", "--addr", &addr, &slash, "nas:d/"]);
     assert!(o.status.success(), "first contact failed: {}", text(&o.stderr));
     assert!(text(&o.stderr).contains("paired with nas"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains(&format!("Connected to nas via direct ({addr}, RTT ")), "{}", text(&o.stderr));
     assert_eq!(peer_names(&a.home()), ["nas"]);
     let served_names = peer_names(&b.home());
     assert_eq!(served_names.len(), 1, "the serving side did not remember the dialer");

@@ -23,7 +23,7 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
     let slash = format!("{}/", src.display());
     let dial = |code: Option<&str>, extra: &[&str]| {
         let mut c = na.pcp(&a.home(), a.path());
-        c.env_remove("PCP_NO_MDNS").args(["sync", "-a", "-q"]).args(extra).args([&slash, "nas:d/"]);
+        c.env_remove("PCP_NO_MDNS").args(["sync", "-a"]).args(extra).args([&slash, "nas:d/"]);
         if let Some(code) = code {
             c.env("PCP_CODE", code);
         }
@@ -31,9 +31,19 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
     };
 
     // First contact: no address at all; the code's channel word is asked on the LAN.
-    let o = dial(Some(CODE), &[]);
+    let o = dial(Some(CODE), &["--json"]);
     assert!(o.status.success(), "mDNS did not find the server by its code: {}", String::from_utf8_lossy(&o.stderr));
     assert_trees_equal(&src, &srv.join("d"));
+    // It says so: a `connected` event with the path `lan` and the LAN address it reached.
+    let connected: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "connected")
+        .collect();
+    assert_eq!(connected.len(), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(connected[0]["path"], "lan");
+    assert_eq!(connected[0]["peer"], "nas");
+    assert!(connected[0]["addr"].as_str().unwrap().starts_with("198.51.100.2:"), "{}", connected[0]);
 
     // Paired, with the remembered address removed: the pairing's token is asked on the LAN.
     let peers = a.home().join(".config/pcp/peers");
@@ -45,7 +55,7 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
     assert_ne!(stripped, text, "the pairing remembered no address to remove");
     fs::write(&peers, stripped).unwrap();
     a.write("src/g.txt", "paired, no code");
-    let o = dial(None, &[]);
+    let o = dial(None, &["-q"]);
     assert!(o.status.success(), "mDNS did not find the paired server: {}", String::from_utf8_lossy(&o.stderr));
     assert_trees_equal(&src, &srv.join("d"));
 
@@ -57,7 +67,7 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
         .map(|l| l.split(' ').filter(|w| !w.starts_with("addr=")).collect::<Vec<_>>().join(" ") + "\n")
         .collect();
     fs::write(&peers, stripped).unwrap();
-    let o = dial(None, &["--no-mdns"]);
+    let o = dial(None, &["-q", "--no-mdns"]);
     assert_eq!(o.status.code(), Some(10), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--addr"), "{}", String::from_utf8_lossy(&o.stderr));
     drop(l);

@@ -110,6 +110,8 @@ pub struct Dialer {
     ticket: Option<ResumeTicket>,
     peer: String,
     target: SocketAddr,
+    /// How `target` was found (`lan`: by mDNS).
+    path: connect::PathKind,
     /// `--verify`: show the verifier words and ask before going on.
     verify: bool,
     retries: u32,
@@ -126,6 +128,7 @@ impl Dialer {
         };
         let addr = conn.addr.as_deref().or(remembered.as_deref());
         let rt = runtime()?;
+        let mut path = connect::PathKind::Direct;
         let target = match addr {
             Some(a) => rt.block_on(connect::resolve(a))?,
             None => {
@@ -135,6 +138,7 @@ impl Dialer {
                     FirstAuth::Paired(r) => super::mdns::pair_label(&r.psk, super::mdns::today()),
                 };
                 let found = if conn.mdns { super::mdns::browse(&label, MDNS_WAIT) } else { None };
+                path = connect::PathKind::Lan;
                 found.ok_or_else(|| {
                     tagged(
                         Kind::Connect,
@@ -160,6 +164,7 @@ impl Dialer {
             ticket: None,
             peer: peer.to_owned(),
             target,
+            path,
             verify,
             retries,
         })
@@ -168,7 +173,7 @@ impl Dialer {
     /// Connect and authenticate: the code on the first connection, the session's resume
     /// ticket on later ones.
     pub fn connect(&mut self, rep: &Reporter, prompt: VerifyPrompt<'_>) -> Result<Conn> {
-        let (conn, path) = self.rt.block_on(connect::dial(&self.ep, &self.peer, Some(self.target)))?;
+        let (conn, path) = self.rt.block_on(connect::dial(&self.ep, self.target, self.path))?;
         let how = match (&self.ticket, &self.auth) {
             (Some(t), _) => DialAuth::Resume(t),
             (None, FirstAuth::Code(c)) => DialAuth::Code(c),
@@ -189,7 +194,14 @@ impl Dialer {
             }
             r => r?,
         };
-        rep.peer_connected(conn.remote_address(), path.name(), auth.resumed, auth.verifier.as_deref());
+        rep.peer_connected(crate::report::Connected {
+            who: &self.peer,
+            addr: conn.remote_address(),
+            path: path.name(),
+            rtt: conn.rtt(),
+            resumed: auth.resumed,
+            verifier: auth.verifier.as_deref(),
+        });
         if let (true, Some(words)) = (self.verify, auth.verifier.as_deref()) {
             let same = prompt(words)?;
             if !same {

@@ -106,6 +106,11 @@ impl Conn {
         self.conn.remote_address()
     }
 
+    /// The connection's current RTT estimate.
+    pub fn rtt(&self) -> std::time::Duration {
+        self.conn.rtt()
+    }
+
     /// How the connection reached the peer (`direct`; later `lan`, `punched`, `relay`).
     pub fn path_name(&self) -> &'static str {
         self.path

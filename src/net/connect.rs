@@ -20,6 +20,8 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:0";
 pub enum PathKind {
     /// A known address, dialed directly.
     Direct,
+    /// An address a LAN peer gave in answer to an mDNS query.
+    Lan,
 }
 
 impl PathKind {
@@ -27,6 +29,7 @@ impl PathKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Direct => "direct",
+            Self::Lan => "lan",
         }
     }
 }
@@ -48,16 +51,10 @@ pub fn bind_addr_for(target: &SocketAddr) -> SocketAddr {
     }
 }
 
-/// Find `peer` and open a QUIC connection to it (not yet authenticated).
-pub async fn dial(ep: &Endpoint, peer: &str, target: Option<SocketAddr>) -> Result<(quinn::Connection, PathKind)> {
-    let Some(addr) = target else {
-        return Err(tagged(
-            Kind::Connect,
-            format!("cannot find peer {peer:?}: discovery is not available yet; pass --addr HOST:PORT (printed by the peer's `pcp serve`)"),
-        ));
-    };
+/// Open a QUIC connection to `addr`, found as `path` says (not yet authenticated).
+pub async fn dial(ep: &Endpoint, addr: SocketAddr, path: PathKind) -> Result<(quinn::Connection, PathKind)> {
     match tokio::time::timeout(CONNECT_TIMEOUT, ep.dial(addr)).await {
-        Ok(r) => Ok((r?, PathKind::Direct)),
+        Ok(r) => Ok((r?, path)),
         Err(_) => Err(tagged(
             Kind::Connect,
             format!(

@@ -3,6 +3,7 @@
 //! `--json` events (one JSON object per line on stdout).
 
 mod net;
+pub use net::Connected;
 pub mod sanitize;
 
 use std::io::{IsTerminal, Write};

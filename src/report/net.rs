@@ -30,14 +30,24 @@ impl Reporter {
     }
 
     /// An authenticated peer (`verifier`: the 4 words of a first contact with a code).
-    pub fn peer_connected(&self, addr: SocketAddr, path: &str, resumed: bool, verifier: Option<&str>) {
-        let mut ev = serde_json::json!({"event": "peer", "addr": addr.to_string(), "path": path, "resumed": resumed});
-        if let Some(v) = verifier {
+    pub fn peer_connected(&self, c: Connected<'_>) {
+        let rtt_ms = c.rtt.as_secs_f64() * 1000.0;
+        let mut ev = serde_json::json!({
+            "event": "connected", "peer": c.who, "addr": c.addr.to_string(), "path": c.path,
+            "rtt_ms": (rtt_ms * 10.0).round() / 10.0, "resumed": c.resumed,
+        });
+        if let Some(v) = c.verifier {
             ev["verifier"] = serde_json::Value::from(v);
         }
         self.json(ev);
-        if !self.v.json && !self.v.quiet && self.v.verbose > 0 {
-            eprintln!("pcp: {} peer {addr} ({path})", if resumed { "resumed with" } else { "connected to" });
+        if !self.v.json && !self.v.quiet {
+            eprintln!(
+                "{} {} via {} ({}, RTT {rtt_ms:.1} ms)",
+                if c.resumed { "Resumed with" } else { "Connected to" },
+                sanitize(c.who),
+                c.path,
+                c.addr
+            );
         }
     }
 
@@ -223,6 +233,19 @@ impl Reporter {
             eprintln!("no paired peers (a first sync/cp/ls with a code pairs the two machines)");
         }
     }
+}
+
+/// A connection that just authenticated, as `peer_connected` reports it.
+pub struct Connected<'a> {
+    /// Who: the peer's name on the dialing side, "a peer" on the listening one.
+    pub who: &'a str,
+    pub addr: SocketAddr,
+    /// `lan` (found by mDNS) or `direct` (a known address); later `relay`.
+    pub path: &'a str,
+    /// The handshake's RTT estimate.
+    pub rtt: std::time::Duration,
+    pub resumed: bool,
+    pub verifier: Option<&'a str>,
 }
 
 /// One line of `pcp peers list`: the record and what it may reach here (`session::policy::roots_of`).

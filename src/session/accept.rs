@@ -90,7 +90,14 @@ impl Server<'_> {
     /// Serve one authenticated connection; the transfer's summary goes to the reporter.
     fn session(&self, mut conn: Conn) -> Result<Ended> {
         let peer = conn.peer();
-        self.rep.peer_connected(conn.remote_addr(), conn.path_name(), conn.resumed(), conn.verifier());
+        self.rep.peer_connected(crate::report::Connected {
+            who: "a peer",
+            addr: conn.remote_addr(),
+            path: conn.path_name(),
+            rtt: conn.rtt(),
+            resumed: conn.resumed(),
+            verifier: conn.verifier(),
+        });
         if let Some(words) = conn.verifier() {
             self.rep.verifier(words);
         }
