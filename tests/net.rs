@@ -1181,3 +1181,28 @@ fn push_over_a_200ms_2pct_loss_link_is_identical() {
     assert!(link["rtt_ms"].as_f64().is_some_and(|r| r >= 190.0), "QUIC saw the link's RTT: {link}");
     assert!(link["lost_packets"].as_u64().is_some_and(|n| n > 0), "2% loss must show: {link}");
 }
+
+/// `--stats` tells the truth on the pushing side: the destination's Summary (files
+/// transferred, their size, bytes written, files created) reaches the dialer, and a reconnect
+/// does not count the tree twice.
+#[test]
+fn a_push_reports_what_the_destination_did() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    write_seeded_file(&td.join("src/a.bin"), 1, 300_000);
+    write_seeded_file(&td.join("src/b.bin"), 2, 200_000);
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", "--once", &s(&srv)]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", "--stats", &format!("{}/", s(&td.join("src"))), "peer:d/"]);
+    ok(&out, "push with --stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Number of files: 3 (reg: 2, dir: 1, link: 0)",
+        "Number of regular files transferred: 2",
+        "Total file size: 500000 bytes",
+        "Total transferred file size: 500000 bytes",
+        "Bytes written: 500000 bytes",
+    ] {
+        assert!(text.contains(want), "the pushing side's --stats lacks {want:?}:\n{text}");
+    }
+    l.kill();
+}

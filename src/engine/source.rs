@@ -198,6 +198,10 @@ type Files = Arc<(Mutex<Window>, Condvar)>;
 /// Run the source role until the destination says `Done`. Returns the number of entries skipped
 /// with an error (names that cannot be sent, unreadable files).
 pub fn run(cfg: SourceConfig, link: Link, rep: &Reporter, stats: &Stats) -> Result<u64> {
+    // The file list's counts are of this run's list: a reconnect lists the tree again.
+    for c in [&stats.files, &stats.regular, &stats.dirs, &stats.links, &stats.total_size] {
+        c.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
     let tx = link.tx.clone();
     tx.send(Message::Hello(Hello {
         version: crate::proto::message::VERSION,
@@ -496,6 +500,18 @@ fn respond(
                 if open.as_ref().is_some_and(|(f, _)| *f < done) {
                     open = None;
                 }
+            }
+            SourceEvent::Summary { counts: [created, deleted, files, size, written] } => {
+                // The destination's own counts (a push's --stats on this side). The maximum, not
+                // a sum: a local sync shares one Stats between both roles, and a resumed session
+                // reports again what its destination did in all.
+                use std::sync::atomic::Ordering::Relaxed;
+                let stats = out.stats;
+                stats.created.fetch_max(created, Relaxed);
+                stats.deleted.fetch_max(deleted, Relaxed);
+                stats.transferred_files.fetch_max(files, Relaxed);
+                stats.transferred_size.fetch_max(size, Relaxed);
+                stats.bytes_written.fetch_max(written, Relaxed);
             }
             SourceEvent::Done => {
                 let _ = out.msg(Message::Done);

@@ -201,6 +201,21 @@ pub enum Message {
         /// The first entry id not yet finished.
         done: u32,
     },
+    /// What the destination did, sent just before its Done, so the source's `--stats` tells
+    /// the truth on a push (rsync's sender reports the files it transferred). Numbers to show,
+    /// nothing is decided on them.
+    Summary {
+        /// Files and directories created.
+        created: u64,
+        /// Entries deleted.
+        deleted: u64,
+        /// Regular files transferred (written anew).
+        files: u64,
+        /// Their total size.
+        size: u64,
+        /// Bytes written to disk.
+        written: u64,
+    },
     /// The sender of this message has finished.
     Done,
     /// Fatal error on the other side.
@@ -221,6 +236,7 @@ const T_DATA: u8 = 8;
 const T_DONE: u8 = 9;
 const T_ERROR: u8 = 10;
 const T_PROGRESS: u8 = 11;
+const T_SUMMARY: u8 = 12;
 
 /// Entries the source may list beyond the destination's last [`Message::Progress`].
 pub const LIST_AHEAD: u32 = 8192;
@@ -326,6 +342,12 @@ impl Message {
             Self::Progress { done } => {
                 e.u8(T_PROGRESS);
                 e.varint(u64::from(*done));
+            }
+            Self::Summary { created, deleted, files, size, written } => {
+                e.u8(T_SUMMARY);
+                for v in [created, deleted, files, size, written] {
+                    e.varint(*v);
+                }
             }
             Self::Done => e.u8(T_DONE),
             Self::Error { text } => {
@@ -448,6 +470,13 @@ impl Message {
                 return Ok(Self::Data { file, index, hash, compressed, data });
             }
             T_PROGRESS => Self::Progress { done: d.u32v("progress")? },
+            T_SUMMARY => Self::Summary {
+                created: d.varint()?,
+                deleted: d.varint()?,
+                files: d.varint()?,
+                size: d.varint()?,
+                written: d.varint()?,
+            },
             T_DONE => Self::Done,
             T_ERROR => {
                 let b = d.bytes(MAX_TEXT, "error text")?;
@@ -584,6 +613,7 @@ mod tests {
                 data: vec![1, 2, 3].into(),
             },
             Message::Progress { done: 300 },
+            Message::Summary { created: 1, deleted: 2, files: 3, size: 1 << 40, written: 5 },
             Message::Done,
             Message::Error { text: "boom".into() },
         ]
@@ -602,6 +632,10 @@ mod tests {
     #[test]
     fn exact_bytes() {
         assert_eq!(Message::Done.encode(), vec![1, 0, 0, 0, 9]);
+        assert_eq!(
+            Message::Summary { created: 1, deleted: 0, files: 1, size: 300, written: 300 }.encode(),
+            vec![8, 0, 0, 0, 12, 1, 0, 1, 0xac, 0x02, 0xac, 0x02]
+        );
         assert_eq!(Message::Progress { done: 300 }.encode(), vec![3, 0, 0, 0, 11, 0xac, 0x02]);
         assert_eq!(
             Message::Want { file: 1, ranges: vec![(0, 1), (5, 10)] }.encode(),

@@ -453,6 +453,16 @@ impl Dest<'_> {
             }
             m.flush()?;
         }
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let s = self.stats;
+        let summary = Message::Summary {
+            created: get(&s.created),
+            deleted: get(&s.deleted),
+            files: get(&s.transferred_files),
+            size: get(&s.transferred_size),
+            written: get(&s.bytes_written),
+        };
+        self.link.tx.send(summary).map_err(|_| PErr::Closed)?;
         self.link.tx.send(Message::Done).map_err(|_| PErr::Closed)?;
         self.st.finishing();
         // Drain until the source acknowledges.

@@ -52,6 +52,7 @@ pub fn kind_name(m: &super::Message) -> &'static str {
         Message::Want { .. } => "Want",
         Message::Data { .. } => "Data",
         Message::Progress { .. } => "Progress",
+        Message::Summary { .. } => "Summary",
         Message::Done => "Done",
         Message::Error { .. } => "Error",
     }

@@ -54,6 +54,11 @@ pub enum Event {
         /// The first unfinished entry id.
         done: u32,
     },
+    /// What the destination did (for the report).
+    Summary {
+        /// As in [`Message::Summary`]: created, deleted, files, size, written.
+        counts: [u64; 5],
+    },
     /// The destination has finished: answer Done and stop.
     Done,
 }
@@ -76,6 +81,8 @@ pub struct SourceState {
     withdrawn: HashSet<u32>,
     /// The destination's last Progress: entries below it are finished (never named again).
     finished: u32,
+    /// A Summary came (at most one).
+    summary: bool,
 }
 
 impl SourceState {
@@ -164,6 +171,12 @@ impl SourceState {
                 self.wanted.retain(|&f, _| f >= done);
                 self.withdrawn.retain(|&f| f >= done);
                 Ok(Event::Progress { done })
+            }
+            Message::Summary { created, deleted, files, size, written } => {
+                if std::mem::replace(&mut self.summary, true) {
+                    return Err(state("second Summary".into()));
+                }
+                Ok(Event::Summary { counts: [created, deleted, files, size, written] })
             }
             Message::Done => {
                 self.done = true;
