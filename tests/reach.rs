@@ -10,6 +10,18 @@ use crate::util::*;
 
 const CODE: &str = "abandon-ability-able-about";
 
+/// Remove the remembered addresses from a peers file (so only discovery can find the peer);
+/// whether there was one.
+fn forget_address(peers: &std::path::Path) -> bool {
+    let text = fs::read_to_string(peers).unwrap();
+    let stripped: String = text
+        .lines()
+        .map(|l| l.split(' ').filter(|w| !w.starts_with("addr=")).collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    fs::write(peers, &stripped).unwrap();
+    stripped != text
+}
+
 #[test]
 fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
     let Some((na, nb)) = netns::Netns::pair("mdns", 1500) else { return };
@@ -47,13 +59,7 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
 
     // Paired, with the remembered address removed: the pairing's token is asked on the LAN.
     let peers = a.home().join(".config/pcp/peers");
-    let text = fs::read_to_string(&peers).unwrap();
-    let stripped: String = text
-        .lines()
-        .map(|l| l.split(' ').filter(|w| !w.starts_with("addr=")).collect::<Vec<_>>().join(" ") + "\n")
-        .collect();
-    assert_ne!(stripped, text, "the pairing remembered no address to remove");
-    fs::write(&peers, stripped).unwrap();
+    assert!(forget_address(&peers), "the pairing remembered no address to remove");
     a.write("src/g.txt", "paired, no code");
     let o = dial(None, &["-q"]);
     assert!(o.status.success(), "mDNS did not find the paired server: {}", String::from_utf8_lossy(&o.stderr));
@@ -61,12 +67,7 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
 
     // --no-mdns: nothing to go on, exit 10 naming the fix. (The successful run above
     // remembered the address again: remove it once more.)
-    let text = fs::read_to_string(&peers).unwrap();
-    let stripped: String = text
-        .lines()
-        .map(|l| l.split(' ').filter(|w| !w.starts_with("addr=")).collect::<Vec<_>>().join(" ") + "\n")
-        .collect();
-    fs::write(&peers, stripped).unwrap();
+    forget_address(&peers);
     let o = dial(None, &["-q", "--no-mdns"]);
     assert_eq!(o.status.code(), Some(10), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--addr"), "{}", String::from_utf8_lossy(&o.stderr));
