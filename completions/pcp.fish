@@ -52,6 +52,10 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l as -d 'The name this ma
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s u -l update -d 'Skip files that are newer on the destination (a strictly later mtime)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l ignore-existing -d 'Skip updating anything that already exists on the destination (new files only)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l size-only -d 'The quick check compares sizes only, not mtimes'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s I -l ignore-times -d 'No quick check: compare every file, even when size and mtime match'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s l -l links -d 'Copy symlinks as symlinks'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s p -l perms -d 'Preserve permissions'

@@ -399,8 +399,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("--inplace", "pcp always writes a temp file and renames it"),
     ("--append", "pcp resumes by chunks automatically"),
     ("--append-verify", "pcp resumes by chunks automatically"),
-    ("-u", "--update is not supported"),
-    ("--update", "--update is not supported"),
     ("-x", "--one-file-system is not supported"),
     ("--one-file-system", "--one-file-system is not supported"),
     ("-L", "--copy-links is not supported; links are copied as links"),

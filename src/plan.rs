@@ -20,6 +20,14 @@ pub struct Opts {
     pub checksum: bool,
     /// --safe-links: links that leave the tree are ignored.
     pub safe_links: bool,
+    /// -u: a destination file newer than the source's is kept.
+    pub update: bool,
+    /// --ignore-existing: anything already at a file's or link's path is kept.
+    pub ignore_existing: bool,
+    /// --size-only: the quick check ignores mtimes.
+    pub size_only: bool,
+    /// -I: no quick check.
+    pub ignore_times: bool,
 }
 
 impl Opts {
@@ -30,6 +38,10 @@ impl Opts {
             times: f.has(Flags::TIMES),
             checksum: f.has(Flags::CHECKSUM),
             safe_links: f.has(Flags::SAFE_LINKS),
+            update: f.has(Flags::UPDATE),
+            ignore_existing: f.has(Flags::IGNORE_EXISTING),
+            size_only: f.has(Flags::SIZE_ONLY),
+            ignore_times: f.has(Flags::IGNORE_TIMES),
         }
     }
 }
@@ -74,10 +86,13 @@ pub enum Action {
         /// Nothing was at the path.
         created: bool,
     },
-    /// The file is up to date but for its permission bits.
-    FileMode {
+    /// The file's content is up to date but its permission bits (-p) or, with --size-only,
+    /// its mtime (-t) are not: set them on the file as it is.
+    FileMeta {
         /// The mode to set.
-        mode: u32,
+        mode: Option<u32>,
+        /// The mtime to set (seconds, nanoseconds).
+        mtime: Option<(i64, u32)>,
     },
     /// The file differs (or -c): ask for its chunk list.
     Transfer {
@@ -100,6 +115,7 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
             }
             other => Action::MakeDir { replace: other.is_some() },
         },
+        Kind::Symlink { .. } | Kind::File { .. } if o.ignore_existing && m.is_some() => Action::Keep,
         Kind::Symlink { target } => {
             if o.safe_links && !link_is_safe(&e.path, target) {
                 return Action::SkipUnsafeLink;
@@ -112,12 +128,18 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
         }
         Kind::File { size } => {
             let file = m.filter(|m| m.ftype == FType::File);
-            let quick_same = file.is_some_and(|m| m.stat.size == *size && (!o.times || !mtime_differs(&m)));
+            // rsync -u: only a strictly newer destination file is kept (an equal mtime with
+            // another size is updated).
+            if o.update && file.is_some_and(|m| (m.stat.mtime, m.stat.mtime_ns) > (e.mtime, e.mtime_ns)) {
+                return Action::Keep;
+            }
+            let times_match = |m: &Meta| !o.times || o.size_only || !mtime_differs(m);
+            let quick_same = !o.ignore_times && file.is_some_and(|m| m.stat.size == *size && times_match(&m));
             if quick_same && !o.checksum {
-                return match file {
-                    Some(m) if o.perms && m.mode != e.mode & 0o777 => Action::FileMode { mode: e.mode & 0o777 },
-                    _ => Action::Keep,
-                };
+                let Some(m) = file else { return Action::Keep };
+                let mode = (o.perms && m.mode != e.mode & 0o777).then_some(e.mode & 0o777);
+                let mtime = (o.times && mtime_differs(&m)).then_some((e.mtime, e.mtime_ns));
+                return if mode.is_none() && mtime.is_none() { Action::Keep } else { Action::FileMeta { mode, mtime } };
             }
             let item = match file {
                 Some(m) => {
@@ -195,14 +217,48 @@ mod tests {
         Current { meta, link_target: None }
     }
 
-    const A: Opts = Opts { perms: true, times: true, checksum: false, safe_links: false };
+    const A: Opts = Opts {
+        perms: true,
+        times: true,
+        checksum: false,
+        safe_links: false,
+        update: false,
+        ignore_existing: false,
+        size_only: false,
+        ignore_times: false,
+    };
+
+    #[test]
+    fn update_ignore_existing_size_only_and_ignore_times() {
+        let f = entry("f", Kind::File { size: 10 }, 0o644, 100);
+        let u = Opts { update: true, ..A };
+        // -u: a strictly newer destination file is kept; an equal mtime with another size is not.
+        assert_eq!(decide(&f, at(meta(FType::File, 3, 0o644, 101)), u), Action::Keep);
+        assert!(matches!(decide(&f, at(meta(FType::File, 3, 0o644, 100)), u), Action::Transfer { .. }));
+        let ie = Opts { ignore_existing: true, ..A };
+        assert_eq!(decide(&f, at(meta(FType::File, 3, 0o600, 5)), ie), Action::Keep);
+        assert_eq!(decide(&f, at(meta(FType::Dir, 0, 0o755, 5)), ie), Action::Keep);
+        assert!(matches!(decide(&f, at(None), ie), Action::Transfer { .. }));
+        // --size-only: same size, other mtime: content kept, the mtime set.
+        let so = Opts { size_only: true, ..A };
+        assert_eq!(
+            decide(&f, at(meta(FType::File, 10, 0o644, 7)), so),
+            Action::FileMeta { mode: None, mtime: Some((100, 0)) }
+        );
+        // -I: even size and mtime equal are compared.
+        let it = Opts { ignore_times: true, ..A };
+        assert!(matches!(decide(&f, at(meta(FType::File, 10, 0o644, 100)), it), Action::Transfer { .. }));
+    }
 
     #[test]
     fn files_quick_check_and_itemize() {
         let f = entry("f", Kind::File { size: 10 }, 0o644, 100);
         assert_eq!(decide(&f, at(None), A), Action::Transfer { item: ">f+++++++++".into(), existed_mode: None });
         assert_eq!(decide(&f, at(meta(FType::File, 10, 0o644, 100)), A), Action::Keep);
-        assert_eq!(decide(&f, at(meta(FType::File, 10, 0o600, 100)), A), Action::FileMode { mode: 0o644 });
+        assert_eq!(
+            decide(&f, at(meta(FType::File, 10, 0o600, 100)), A),
+            Action::FileMeta { mode: Some(0o644), mtime: None }
+        );
         assert_eq!(
             decide(&f, at(meta(FType::File, 11, 0o600, 99)), A),
             Action::Transfer { item: ">f.stp.....".into(), existed_mode: Some(0o600) }

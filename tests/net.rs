@@ -1206,3 +1206,20 @@ fn a_push_reports_what_the_destination_did() {
     }
     l.kill();
 }
+
+/// The serving side honours `-u` and `--ignore-existing` of a push (they travel as flags).
+#[test]
+fn a_push_with_update_keeps_the_newer_file_on_the_serving_side() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("src/f.txt", "older source");
+    td.write("srv/d/f.txt", "newer on the server");
+    let now = std::time::SystemTime::now();
+    set_mtime(&td.join("src/f.txt"), now - Duration::from_secs(1000));
+    set_mtime(&td.join("srv/d/f.txt"), now);
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", "--once", &s(&srv)]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", "-u", &format!("{}/", s(&td.join("src"))), "peer:d/"]);
+    ok(&out, "push with -u");
+    assert_eq!(fs::read_to_string(srv.join("d/f.txt")).unwrap(), "newer on the server");
+    l.kill();
+}

@@ -330,3 +330,50 @@ fn crash_safety_sigkill_at_random_moments() {
     assert!(changed.is_empty(), "created outside dest/:\n  {}", changed.join("\n  "));
     eprintln!("crash: total {:?}", started.elapsed());
 }
+
+/// `-u`, `--ignore-existing`, `--size-only` and `-I` decide as rsync's do: the same
+/// destination, synced by each with each flag, ends the same, and each flag changed something.
+#[test]
+fn update_ignore_existing_size_only_and_ignore_times_match_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let later = t + Duration::from_secs(100);
+    let earlier = t - Duration::from_secs(100);
+    let put = |path: &str, text: &str, when: SystemTime| {
+        td.write(path, text);
+        set_mtime(&td.join(path), when);
+    };
+    // (name, source content, destination content, destination mtime); every source mtime is t.
+    let cases = [
+        ("newer.txt", "source v1", "destination is newer", later),
+        ("same_stamp.txt", "AAAA", "BBBB", t),
+        ("same_size_older.txt", "CCCC", "DDDD", earlier),
+        ("grown.txt", "longer content", "short", t),
+    ];
+    for (name, src_text, dst_text, when) in cases {
+        put(&format!("src/{name}"), src_text, t);
+        put(&format!("base/{name}"), dst_text, when);
+    }
+    put("src/new.txt", "new", t);
+    let flags: [(&str, &str, &str); 5] = [
+        ("", "newer.txt", "source v1"),
+        ("-u", "newer.txt", "destination is newer"),
+        ("--ignore-existing", "grown.txt", "short"),
+        ("--size-only", "same_size_older.txt", "DDDD"),
+        ("-I", "same_stamp.txt", "AAAA"),
+    ];
+    for (i, (flag, name, want)) in flags.into_iter().enumerate() {
+        let (a, b) = (td.join(format!("by-pcp-{i}")), td.join(format!("by-rsync-{i}")));
+        copy_tree(&td.join("base"), &a);
+        copy_tree(&td.join("base"), &b);
+        let extra: Vec<&str> = if flag.is_empty() { vec![] } else { vec![flag] };
+        run_ok(td.pcp().args(["sync", "-a"]).args(&extra).arg(slash(&td.join("src"))).arg(slash(&a)));
+        run_ok(td.rsync().args(["-a"]).args(&extra).arg(slash(&td.join("src"))).arg(slash(&b)));
+        if let Err(e) = check_trees_equal(&b, &a) {
+            panic!("with {flag:?}, pcp's result (B) differs from rsync's (A)\n{e}");
+        }
+        assert_eq!(fs::read_to_string(a.join(name)).unwrap(), want, "with {flag:?}: {name}");
+        assert_eq!(fs::read_to_string(a.join("new.txt")).unwrap(), "new", "with {flag:?}: new.txt");
+    }
+}

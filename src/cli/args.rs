@@ -33,6 +33,18 @@ pub struct SyncArgs {
     /// Archive mode: -rlpt (pcp does not copy owners, groups or devices).
     #[arg(short, long)]
     pub archive: bool,
+    /// Skip files that are newer on the destination (a strictly later mtime).
+    #[arg(short = 'u', long)]
+    pub update: bool,
+    /// Skip updating anything that already exists on the destination (new files only).
+    #[arg(long)]
+    pub ignore_existing: bool,
+    /// The quick check compares sizes only, not mtimes.
+    #[arg(long)]
+    pub size_only: bool,
+    /// No quick check: compare every file, even when size and mtime match.
+    #[arg(short = 'I', long)]
+    pub ignore_times: bool,
     /// Recurse into directories.
     #[arg(short, long)]
     pub recursive: bool,

@@ -142,6 +142,10 @@ impl Options {
         set(a.delete, Flags::DELETE);
         set(a.dry_run, Flags::DRY_RUN);
         set(a.checksum, Flags::CHECKSUM);
+        set(a.update, Flags::UPDATE);
+        set(a.ignore_existing, Flags::IGNORE_EXISTING);
+        set(a.size_only, Flags::SIZE_ONLY);
+        set(a.ignore_times, Flags::IGNORE_TIMES);
         set(a.archive || a.perms, Flags::PERMS);
         set(a.archive || a.times, Flags::TIMES);
         set(a.archive || a.links, Flags::LINKS);

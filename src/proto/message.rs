@@ -99,6 +99,14 @@ impl Flags {
     pub const COMPRESS: u64 = 128;
     /// Set the root directory's mode too (local syncs, like rsync).
     pub const ROOT_MODE: u64 = 256;
+    /// -u: keep a destination file whose mtime is newer than the source's.
+    pub const UPDATE: u64 = 512;
+    /// --ignore-existing: keep whatever exists at the destination.
+    pub const IGNORE_EXISTING: u64 = 1024;
+    /// --size-only: the quick check compares sizes only.
+    pub const SIZE_ONLY: u64 = 2048;
+    /// -I: no quick check: every file is compared (by chunks).
+    pub const IGNORE_TIMES: u64 = 4096;
     /// Whether `bit` is set.
     pub fn has(self, bit: u64) -> bool {
         self.0 & bit != 0

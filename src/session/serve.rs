@@ -33,7 +33,11 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::LINKS
     | Flags::SAFE_LINKS
     | Flags::COMPRESS
-    | Flags::ROOT_MODE;
+    | Flags::ROOT_MODE
+    | Flags::UPDATE
+    | Flags::IGNORE_EXISTING
+    | Flags::SIZE_ONLY
+    | Flags::IGNORE_TIMES;
 
 /// How long an authenticated peer has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -74,7 +74,7 @@ impl Dest<'_> {
                         self.root.set_meta(&e.path, true, None, mtime)?;
                     }
                 }
-                plan::Action::FileMode { mode } => self.root.set_meta(&e.path, false, Some(*mode), None)?,
+                plan::Action::FileMeta { mode, mtime } => self.root.set_meta(&e.path, false, *mode, *mtime)?,
             }
             Ok(())
         })();
@@ -112,7 +112,11 @@ impl Dest<'_> {
                     self.rep.change("cL+++++++++", &format!("{name} -> {}", String::from_utf8_lossy(target)));
                 }
             }
-            plan::Action::FileMode { .. } => self.rep.change(".f...p.....", &name),
+            plan::Action::FileMeta { mode, mtime } => {
+                let t = if mtime.is_some() { 't' } else { '.' };
+                let p = if mode.is_some() { 'p' } else { '.' };
+                self.rep.change(&format!(".f..{t}{p}....."), &name);
+            }
             plan::Action::Transfer { item, existed_mode } => {
                 if dry {
                     if let Kind::File { size } = e.kind {
