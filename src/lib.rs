@@ -408,8 +408,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("-S", "--sparse is not supported"),
     ("--sparse", "--sparse is not supported"),
     ("--delete-excluded", "--delete-excluded is not supported"),
-    ("-W", "--whole-file is not supported: chunks make it unnecessary"),
-    ("--whole-file", "--whole-file is not supported: chunks make it unnecessary"),
 ];
 
 /// Name an rsync flag that pcp rejects, before clap sees argv.

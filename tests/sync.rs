@@ -377,3 +377,43 @@ fn update_ignore_existing_size_only_and_ignore_times_match_rsync() {
         assert_eq!(fs::read_to_string(a.join("new.txt")).unwrap(), "new", "with {flag:?}: new.txt");
     }
 }
+
+/// rsync's `--no-OPTION` after `-a` (`--no-perms`, `--no-times`, and their short `--no-p`,
+/// `--no-t`) and `-W` (accepted, moot with chunks): pcp ends where rsync ends.
+#[test]
+fn no_option_negations_and_whole_file_match_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    td.write("src/changed.txt", "new content");
+    td.write("src/new.txt", "brand new");
+    for f in ["changed.txt", "new.txt"] {
+        set_mode(&td.join("src").join(f), 0o600);
+        set_mtime(&td.join("src").join(f), t);
+    }
+    td.write("base/changed.txt", "old");
+    set_mode(&td.join("base/changed.txt"), 0o664);
+    for (i, flags) in
+        [&["-a", "--no-perms"][..], &["-a", "--no-p", "-W"], &["-a", "--no-perms", "-p"]].into_iter().enumerate()
+    {
+        let (a, b) = (td.join(format!("by-pcp-{i}")), td.join(format!("by-rsync-{i}")));
+        copy_tree(&td.join("base"), &a);
+        copy_tree(&td.join("base"), &b);
+        run_ok(td.pcp().arg("sync").args(flags).arg(slash(&td.join("src"))).arg(slash(&a)));
+        run_ok(td.rsync().args(flags).arg(slash(&td.join("src"))).arg(slash(&b)));
+        if let Err(e) = check_trees_equal_with(&b, &a, Compare { mode: true, mtime: true, root_meta: false }) {
+            panic!("with {flags:?}, pcp's result (B) differs from rsync's (A)\n{e}");
+        }
+    }
+    // --no-times: the copy does not take the source's mtime (nor does rsync's).
+    let (a, b) = (td.join("by-pcp-t"), td.join("by-rsync-t"));
+    run_ok(td.pcp().args(["sync", "-a", "--no-times"]).arg(slash(&td.join("src"))).arg(slash(&a)));
+    run_ok(td.rsync().args(["-a", "--no-times"]).arg(slash(&td.join("src"))).arg(slash(&b)));
+    for dir in [&a, &b] {
+        let m = fs::metadata(dir.join("new.txt")).unwrap().modified().unwrap();
+        assert_ne!(m, t, "{dir:?}: --no-times copied the mtime");
+    }
+    if let Err(e) = check_trees_equal_with(&b, &a, Compare { mode: true, mtime: false, root_meta: false }) {
+        panic!("with --no-times, pcp's result (B) differs from rsync's (A)\n{e}");
+    }
+}

@@ -46,17 +46,33 @@ pub struct SyncArgs {
     #[arg(short = 'I', long)]
     pub ignore_times: bool,
     /// Recurse into directories.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "no_recursive")]
     pub recursive: bool,
+    /// Do not recurse, even with -a (rsync's --no-OPTION: the last of the two wins).
+    #[arg(long = "no-recursive", visible_alias = "no-r", overrides_with = "recursive")]
+    pub no_recursive: bool,
     /// Copy symlinks as symlinks.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "no_links")]
     pub links: bool,
+    /// Do not copy symlinks, even with -a.
+    #[arg(long = "no-links", visible_alias = "no-l", overrides_with = "links")]
+    pub no_links: bool,
     /// Preserve permissions.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "no_perms")]
     pub perms: bool,
+    /// Do not preserve permissions, even with -a.
+    #[arg(long = "no-perms", visible_alias = "no-p", overrides_with = "perms")]
+    pub no_perms: bool,
     /// Preserve modification times.
-    #[arg(short, long)]
+    #[arg(short, long, overrides_with = "no_times")]
     pub times: bool,
+    /// Do not preserve modification times, even with -a.
+    #[arg(long = "no-times", visible_alias = "no-t", overrides_with = "times")]
+    pub no_times: bool,
+    /// Accepted for rsync scripts and ignored: pcp's chunks already send whole files when
+    /// nothing matches and only changed chunks otherwise.
+    #[arg(short = 'W', long)]
+    pub whole_file: bool,
     /// Show what would change; change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,

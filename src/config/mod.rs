@@ -146,9 +146,13 @@ impl Options {
         set(a.ignore_existing, Flags::IGNORE_EXISTING);
         set(a.size_only, Flags::SIZE_ONLY);
         set(a.ignore_times, Flags::IGNORE_TIMES);
-        set(a.archive || a.perms, Flags::PERMS);
-        set(a.archive || a.times, Flags::TIMES);
-        set(a.archive || a.links, Flags::LINKS);
+        let perms = (a.archive || a.perms) && !a.no_perms;
+        let times = (a.archive || a.times) && !a.no_times;
+        let links = (a.archive || a.links) && !a.no_links;
+        let recursive = (a.archive || a.recursive) && !a.no_recursive;
+        set(perms, Flags::PERMS);
+        set(times, Flags::TIMES);
+        set(links, Flags::LINKS);
         set(a.safe_links, Flags::SAFE_LINKS);
         let compress = match reach {
             Reach::Local => a.compress,
@@ -160,7 +164,7 @@ impl Options {
             flags: Flags(flags),
             max_delete: a.max_delete.unwrap_or(0),
             filter: filter_of(a)?,
-            scan: ScanOptions { recursive: a.archive || a.recursive, links: a.archive || a.links },
+            scan: ScanOptions { recursive, links },
             compress,
             cp: false,
             manifest: a.manifest.clone(),
