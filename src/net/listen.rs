@@ -97,7 +97,8 @@ impl Listener {
         let peers_dir = pairing.as_ref().map(|_| crate::config::config_dir());
         let code_label =
             std::sync::Arc::new(std::sync::Mutex::new(guard.channel().map(|c| super::mdns::code_label(&c))));
-        let responder = if mdns {
+        // A listener bound to loopback is not on the LAN: nothing to announce there.
+        let responder = if mdns && !addr.ip().is_loopback() {
             let (labels, dir) = (code_label.clone(), peers_dir.clone());
             let port = ep.local_addr()?.port();
             super::mdns::Responder::start(port, Box::new(move || mdns_labels(&labels, dir.as_deref())))
