@@ -79,6 +79,8 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--no-t', '--no-t', [CompletionResultType]::ParameterName, 'Do not preserve modification times, even with -a')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Accepted for rsync scripts and ignored: pcp''s chunks already send whole files when nothing matches and only changed chunks otherwise')
             [CompletionResult]::new('--whole-file', '--whole-file', [CompletionResultType]::ParameterName, 'Accepted for rsync scripts and ignored: pcp''s chunks already send whole files when nothing matches and only changed chunks otherwise')
+            [CompletionResult]::new('-O', '-O ', [CompletionResultType]::ParameterName, 'Leave directories'' mtimes alone (files'' are still kept with -t)')
+            [CompletionResult]::new('--omit-dir-times', '--omit-dir-times', [CompletionResultType]::ParameterName, 'Leave directories'' mtimes alone (files'' are still kept with -t)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Show what would change; change nothing')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change; change nothing')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Compare file content, not size and modification time')

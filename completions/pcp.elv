@@ -75,6 +75,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --no-t 'Do not preserve modification times, even with -a'
             cand -W 'Accepted for rsync scripts and ignored: pcp''s chunks already send whole files when nothing matches and only changed chunks otherwise'
             cand --whole-file 'Accepted for rsync scripts and ignored: pcp''s chunks already send whole files when nothing matches and only changed chunks otherwise'
+            cand -O 'Leave directories'' mtimes alone (files'' are still kept with -t)'
+            cand --omit-dir-times 'Leave directories'' mtimes alone (files'' are still kept with -t)'
             cand -n 'Show what would change; change nothing'
             cand --dry-run 'Show what would change; change nothing'
             cand -c 'Compare file content, not size and modification time'

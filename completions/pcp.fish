@@ -65,6 +65,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-perms -l no-p -d 'Do
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s t -l times -d 'Preserve modification times'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-times -l no-t -d 'Do not preserve modification times, even with -a'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s W -l whole-file -d 'Accepted for rsync scripts and ignored: pcp\'s chunks already send whole files when nothing matches and only changed chunks otherwise'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s O -l omit-dir-times -d 'Leave directories\' mtimes alone (files\' are still kept with -t)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s n -l dry-run -d 'Show what would change; change nothing'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s c -l checksum -d 'Compare file content, not size and modification time'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l delete -d 'Delete files in DEST that are not in SRC (excluded files are kept)'

@@ -28,6 +28,8 @@ pub struct Opts {
     pub size_only: bool,
     /// -I: no quick check.
     pub ignore_times: bool,
+    /// -O: directories' mtimes are left alone.
+    pub omit_dir_times: bool,
 }
 
 impl Opts {
@@ -42,6 +44,7 @@ impl Opts {
             ignore_existing: f.has(Flags::IGNORE_EXISTING),
             size_only: f.has(Flags::SIZE_ONLY),
             ignore_times: f.has(Flags::IGNORE_TIMES),
+            omit_dir_times: f.has(Flags::OMIT_DIR_TIMES),
         }
     }
 }
@@ -111,7 +114,8 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
         Kind::Dir => match m.map(|m| m.ftype) {
             Some(FType::Dir) => {
                 let differs = m.is_some_and(|m| m.stat.mtime != e.mtime);
-                Action::DirExists { item: (o.times && differs && !e.path.is_root()).then_some(".d..t......") }
+                let times = o.times && !o.omit_dir_times;
+                Action::DirExists { item: (times && differs && !e.path.is_root()).then_some(".d..t......") }
             }
             other => Action::MakeDir { replace: other.is_some() },
         },
@@ -226,6 +230,7 @@ mod tests {
         ignore_existing: false,
         size_only: false,
         ignore_times: false,
+        omit_dir_times: false,
     };
 
     #[test]

@@ -417,3 +417,30 @@ fn no_option_negations_and_whole_file_match_rsync() {
         panic!("with --no-times, pcp's result (B) differs from rsync's (A)\n{e}");
     }
 }
+
+/// `-O`: directories' mtimes are left alone (new ones keep the time they were made), files'
+/// are kept, as rsync -a -O does.
+#[test]
+fn omit_dir_times_matches_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    td.write("src/d/f.txt", "x");
+    set_mtime(&td.join("src/d/f.txt"), t);
+    set_mtime(&td.join("src/d"), t);
+    let (a, b) = (td.join("by-pcp"), td.join("by-rsync"));
+    run_ok(td.pcp().args(["sync", "-a", "-O"]).arg(slash(&td.join("src"))).arg(slash(&a)));
+    run_ok(td.rsync().args(["-a", "-O"]).arg(slash(&td.join("src"))).arg(slash(&b)));
+    for dir in [&a, &b] {
+        let mtime = |p: &str| fs::metadata(dir.join(p)).unwrap().modified().unwrap();
+        assert_eq!(mtime("d/f.txt"), t, "{dir:?}: -O dropped a file's mtime");
+        assert_ne!(mtime("d"), t, "{dir:?}: -O set a directory's mtime");
+    }
+    if let Err(e) = check_trees_equal_with(&b, &a, Compare { mode: true, mtime: false, root_meta: false }) {
+        panic!("with -O, pcp's result (B) differs from rsync's (A)\n{e}");
+    }
+    // A rerun with -O does not itemize the directory's time.
+    let out = td.pcp().args(["sync", "-a", "-O", "-i"]).arg(slash(&td.join("src"))).arg(slash(&a)).output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(".d..t"), "{}", String::from_utf8_lossy(&out.stdout));
+}

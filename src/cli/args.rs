@@ -73,6 +73,9 @@ pub struct SyncArgs {
     /// nothing matches and only changed chunks otherwise.
     #[arg(short = 'W', long)]
     pub whole_file: bool,
+    /// Leave directories' mtimes alone (files' are still kept with -t).
+    #[arg(short = 'O', long)]
+    pub omit_dir_times: bool,
     /// Show what would change; change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,

@@ -107,6 +107,8 @@ impl Flags {
     pub const SIZE_ONLY: u64 = 2048;
     /// -I: no quick check: every file is compared (by chunks).
     pub const IGNORE_TIMES: u64 = 4096;
+    /// -O: directories' mtimes are not set (files' still are with TIMES).
+    pub const OMIT_DIR_TIMES: u64 = 8192;
     /// Whether `bit` is set.
     pub fn has(self, bit: u64) -> bool {
         self.0 & bit != 0

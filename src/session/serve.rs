@@ -37,7 +37,8 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::UPDATE
     | Flags::IGNORE_EXISTING
     | Flags::SIZE_ONLY
-    | Flags::IGNORE_TIMES;
+    | Flags::IGNORE_TIMES
+    | Flags::OMIT_DIR_TIMES;
 
 /// How long an authenticated peer has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -441,7 +441,8 @@ impl Dest<'_> {
                 let perms =
                     self.cfg.flags.has(Flags::PERMS) && (!e.path.is_root() || self.cfg.flags.has(Flags::ROOT_MODE));
                 let mode = perms.then_some(e.mode & 0o1777);
-                let mtime = self.cfg.flags.has(Flags::TIMES).then_some((e.mtime, e.mtime_ns));
+                let dir_times = self.cfg.flags.has(Flags::TIMES) && !self.cfg.flags.has(Flags::OMIT_DIR_TIMES);
+                let mtime = dir_times.then_some((e.mtime, e.mtime_ns));
                 if let Err(err) = self.root.set_meta(&e.path, false, mode, mtime) {
                     self.fail(&e.path, &err.into());
                 }
