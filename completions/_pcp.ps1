@@ -58,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Skip files that are newer on the destination (a strictly later mtime)')
             [CompletionResult]::new('--update', '--update', [CompletionResultType]::ParameterName, 'Skip files that are newer on the destination (a strictly later mtime)')
             [CompletionResult]::new('--ignore-existing', '--ignore-existing', [CompletionResultType]::ParameterName, 'Skip updating anything that already exists on the destination (new files only)')
+            [CompletionResult]::new('--existing', '--existing', [CompletionResultType]::ParameterName, 'Skip creating anything new on the destination: only what exists there is updated')
             [CompletionResult]::new('--size-only', '--size-only', [CompletionResultType]::ParameterName, 'The quick check compares sizes only, not mtimes')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'No quick check: compare every file, even when size and mtime match')
             [CompletionResult]::new('--ignore-times', '--ignore-times', [CompletionResultType]::ParameterName, 'No quick check: compare every file, even when size and mtime match')

@@ -54,6 +54,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand -u 'Skip files that are newer on the destination (a strictly later mtime)'
             cand --update 'Skip files that are newer on the destination (a strictly later mtime)'
             cand --ignore-existing 'Skip updating anything that already exists on the destination (new files only)'
+            cand --existing 'Skip creating anything new on the destination: only what exists there is updated'
             cand --size-only 'The quick check compares sizes only, not mtimes'
             cand -I 'No quick check: compare every file, even when size and mtime match'
             cand --ignore-times 'No quick check: compare every file, even when size and mtime match'

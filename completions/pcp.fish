@@ -54,6 +54,7 @@ cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s u -l update -d 'Skip files that are newer on the destination (a strictly later mtime)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l ignore-existing -d 'Skip updating anything that already exists on the destination (new files only)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l existing -d 'Skip creating anything new on the destination: only what exists there is updated'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l size-only -d 'The quick check compares sizes only, not mtimes'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s I -l ignore-times -d 'No quick check: compare every file, even when size and mtime match'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'

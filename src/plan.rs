@@ -30,6 +30,8 @@ pub struct Opts {
     pub ignore_times: bool,
     /// -O: directories' mtimes are left alone.
     pub omit_dir_times: bool,
+    /// --existing: nothing new is created.
+    pub existing: bool,
 }
 
 impl Opts {
@@ -45,6 +47,7 @@ impl Opts {
             size_only: f.has(Flags::SIZE_ONLY),
             ignore_times: f.has(Flags::IGNORE_TIMES),
             omit_dir_times: f.has(Flags::OMIT_DIR_TIMES),
+            existing: f.has(Flags::EXISTING),
         }
     }
 }
@@ -110,6 +113,10 @@ pub enum Action {
 pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
     let m = cur.meta;
     let mtime_differs = |m: &Meta| m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns;
+    if o.existing && m.is_none() && !e.path.is_root() {
+        // rsync --existing: what is not there is not created (directories neither).
+        return Action::Keep;
+    }
     match &e.kind {
         Kind::Dir => match m.map(|m| m.ftype) {
             Some(FType::Dir) => {
@@ -231,6 +238,7 @@ mod tests {
         size_only: false,
         ignore_times: false,
         omit_dir_times: false,
+        existing: false,
     };
 
     #[test]
@@ -250,6 +258,11 @@ mod tests {
             decide(&f, at(meta(FType::File, 10, 0o644, 7)), so),
             Action::FileMeta { mode: None, mtime: Some((100, 0)) }
         );
+        // --existing: nothing new, file or directory; what is there is updated.
+        let ex = Opts { existing: true, ..A };
+        assert_eq!(decide(&f, at(None), ex), Action::Keep);
+        assert_eq!(decide(&entry("d", Kind::Dir, 0o755, 1), at(None), ex), Action::Keep);
+        assert!(matches!(decide(&f, at(meta(FType::File, 3, 0o644, 5)), ex), Action::Transfer { .. }));
         // -I: even size and mtime equal are compared.
         let it = Opts { ignore_times: true, ..A };
         assert!(matches!(decide(&f, at(meta(FType::File, 10, 0o644, 100)), it), Action::Transfer { .. }));

@@ -356,8 +356,10 @@ fn update_ignore_existing_size_only_and_ignore_times_match_rsync() {
         put(&format!("base/{name}"), dst_text, when);
     }
     put("src/new.txt", "new", t);
-    let flags: [(&str, &str, &str); 5] = [
+    put("src/newdir/inner.txt", "in a new directory", t);
+    let flags: [(&str, &str, &str); 6] = [
         ("", "newer.txt", "source v1"),
+        ("--existing", "grown.txt", "longer content"),
         ("-u", "newer.txt", "destination is newer"),
         ("--ignore-existing", "grown.txt", "short"),
         ("--size-only", "same_size_older.txt", "DDDD"),
@@ -374,7 +376,11 @@ fn update_ignore_existing_size_only_and_ignore_times_match_rsync() {
             panic!("with {flag:?}, pcp's result (B) differs from rsync's (A)\n{e}");
         }
         assert_eq!(fs::read_to_string(a.join(name)).unwrap(), want, "with {flag:?}: {name}");
-        assert_eq!(fs::read_to_string(a.join("new.txt")).unwrap(), "new", "with {flag:?}: new.txt");
+        if flag == "--existing" {
+            assert!(!a.join("new.txt").exists() && !a.join("newdir").exists(), "--existing created something");
+        } else {
+            assert_eq!(fs::read_to_string(a.join("new.txt")).unwrap(), "new", "with {flag:?}: new.txt");
+        }
     }
 }
 

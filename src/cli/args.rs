@@ -39,6 +39,9 @@ pub struct SyncArgs {
     /// Skip updating anything that already exists on the destination (new files only).
     #[arg(long)]
     pub ignore_existing: bool,
+    /// Skip creating anything new on the destination: only what exists there is updated.
+    #[arg(long)]
+    pub existing: bool,
     /// The quick check compares sizes only, not mtimes.
     #[arg(long)]
     pub size_only: bool,

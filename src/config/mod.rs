@@ -147,6 +147,7 @@ impl Options {
         set(a.size_only, Flags::SIZE_ONLY);
         set(a.ignore_times, Flags::IGNORE_TIMES);
         set(a.omit_dir_times, Flags::OMIT_DIR_TIMES);
+        set(a.existing, Flags::EXISTING);
         let perms = (a.archive || a.perms) && !a.no_perms;
         let times = (a.archive || a.times) && !a.no_times;
         let links = (a.archive || a.links) && !a.no_links;

@@ -109,6 +109,8 @@ impl Flags {
     pub const IGNORE_TIMES: u64 = 4096;
     /// -O: directories' mtimes are not set (files' still are with TIMES).
     pub const OMIT_DIR_TIMES: u64 = 8192;
+    /// --existing: nothing new is created at the destination (existing entries are updated).
+    pub const EXISTING: u64 = 16384;
     /// Whether `bit` is set.
     pub fn has(self, bit: u64) -> bool {
         self.0 & bit != 0

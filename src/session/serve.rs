@@ -38,7 +38,8 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::IGNORE_EXISTING
     | Flags::SIZE_ONLY
     | Flags::IGNORE_TIMES
-    | Flags::OMIT_DIR_TIMES;
+    | Flags::OMIT_DIR_TIMES
+    | Flags::EXISTING;
 
 /// How long an authenticated peer has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
