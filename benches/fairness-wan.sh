@@ -8,6 +8,7 @@
 # pcp's place, the reference for what "fair" looks like on that link, then pcp.
 #
 # Usage (as root; needs python3, iproute2): benches/fairness-wan.sh [DURATION] [CASE...]
+# (PCP_FAIR_NO_REFERENCE=1: pcp only, without the TCP-against-TCP reference run)
 # Cases: r20-rtt40 (20 Mbit/s, RTT 40 ms, 50 ms queue), r50-rtt80-shallow (50 Mbit/s, RTT 80 ms,
 # 10 ms queue), r10-bloat (10 Mbit/s, RTT 10 ms, 200 ms queue); each also with TCP forced to
 # Cubic (suffix -cubic). The link is built by benches/wan-link.sh.
@@ -63,7 +64,9 @@ run_case() { # NAME RATE CC shaper-options...
   local name=$1 rate=$2 cc=$3; shift 3
   local def; def=$(sysctl -n net.ipv4.tcp_congestion_control)
   local tcc; tcc=$([ "$cc" = cubic ] && echo cubic || echo "$def")
-  # The reference: a TCP flow with the kernel's default controller in pcp's place.
+  # The reference: a TCP flow with the kernel's default controller in pcp's place
+  # (PCP_FAIR_NO_REFERENCE=1 skips it).
+  if [ -z "${PCP_FAIR_NO_REFERENCE:-}" ]; then
   link_up --rate-mbit "$rate" --report-ms 1000 "$@"; tcp_cc "$cc"
   B python3 "$TCPPY" sink 198.51.100.2 & B python3 "$TCPPY" sink 198.51.100.3 &
   sleep 0.5
@@ -72,6 +75,7 @@ run_case() { # NAME RATE CC shaper-options...
   wait "$tp" || true
   printf '%-26s %s\n' "$name" "(the other flow: TCP $tcc; pcp ${PCP_CONGESTION:-bbr})"
   shares "$W/shaper.err" "$rate" tcp:198.51.100.3 "TCP-$def"
+  else printf '%-26s %s\n' "$name" "(the other flow: TCP $tcc; pcp ${PCP_CONGESTION:-bbr})"; fi
   # pcp against the same TCP flow.
   link_up --rate-mbit "$rate" --report-ms 1000 "$@"; tcp_cc "$cc"
   head -c $((rate * DUR / 8 * 2 << 20)) /dev/urandom >"$W/f.bin"
