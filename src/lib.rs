@@ -372,6 +372,22 @@ pub mod fuzzing {
         let _ = crate::net::mdns::parse_query(data);
         let _ = crate::net::mdns::parse_answer(data, "c-abandon");
     }
+
+    /// Decode a rendezvous message (what decodes re-encodes to the same bytes) and feed it to
+    /// the server's core (net::rendezvous: a peer or a flood is hostile).
+    pub fn rendezvous(data: &[u8]) {
+        use crate::net::rendezvous::{messages, server};
+        if let Ok(m) = messages::decode(data) {
+            assert_eq!(messages::encode(&m), data);
+        }
+        let mut s = server::Server::new(server::Limits::default(), Box::new(|| 7));
+        let now = std::time::Instant::now();
+        let from = std::net::SocketAddr::from(([192, 0, 2, 1], 4000));
+        let (out, _) = s.handle(now, from, data);
+        for (_, b) in out {
+            assert!(messages::decode(&b).is_ok());
+        }
+    }
 }
 
 use std::ffi::OsString;
@@ -493,7 +509,10 @@ pub fn run(mut args: Vec<OsString>) -> ExitCode {
         cli::Command::Ls(a) => a.conn.link.congestion,
         cli::Command::Send(a) => a.link.congestion,
         cli::Command::Serve(a) => a.link.congestion,
-        cli::Command::Completions { .. } | cli::Command::Peers(_) | cli::Command::Pair(_) => None,
+        cli::Command::Completions { .. }
+        | cli::Command::Peers(_)
+        | cli::Command::Pair(_)
+        | cli::Command::Rendezvous(_) => None,
     };
     net::endpoint::set_congestion(congestion.map(|c| match c {
         cli::Congestion::Bbr => net::endpoint::Congestion::Bbr,
@@ -508,6 +527,7 @@ pub fn run(mut args: Vec<OsString>) -> ExitCode {
         cli::Command::Ls(a) => cmd::ls::run(a),
         cli::Command::Peers(c) => cmd::peers::run(c),
         cli::Command::Pair(a) => cmd::pair::run(a),
+        cli::Command::Rendezvous(a) => cmd::rendezvous::run(a),
         cli::Command::Completions { shell } => cmd::completions::run(*shell),
     };
     match res {

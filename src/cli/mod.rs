@@ -7,7 +7,7 @@ pub mod net;
 use clap::{Parser, Subcommand};
 
 pub use args::{CpArgs, OutputArgs, SyncArgs};
-pub use net::{Congestion, ConnectArgs, LsArgs, PairArgs, ReceiveArgs, SendArgs, ServeArgs};
+pub use net::{Congestion, ConnectArgs, LsArgs, PairArgs, ReachArgs, ReceiveArgs, RendezvousArgs, SendArgs, ServeArgs};
 
 /// peer copy: rsync semantics, scp ease, end-to-end encrypted peer-to-peer sync.
 #[derive(Debug, Parser)]
@@ -92,6 +92,9 @@ pub enum Command {
     /// Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins
     /// with --addr and the code; later sync/cp/ls between them need no code.
     Pair(PairArgs),
+    /// Run a rendezvous server (self-hosted): peers with no address meet through it, by a
+    /// code's public channel word or a pairing's daily token; it never sees a secret or a file.
+    Rendezvous(RendezvousArgs),
     /// Paired peers (remembered after a first contact with a code): list, rename, forget.
     #[command(subcommand)]
     Peers(PeersCommand),

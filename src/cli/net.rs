@@ -31,16 +31,50 @@ pub struct ConnectArgs {
     /// nothing (by default both sides remember each other, and later runs need no code).
     #[arg(long)]
     pub no_remember: bool,
-    /// Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also
-    /// PCP_NO_MDNS=1.
-    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
-    pub no_mdns: bool,
+    /// How peers meet.
+    #[command(flatten)]
+    pub reach: ReachArgs,
     /// The name this machine offers the peer to remember it by (default: the hostname).
     #[arg(long = "as", value_name = "NAME")]
     pub as_name: Option<String>,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,
+}
+
+/// How peers find each other when no address is given: mDNS on the LAN, a rendezvous
+/// server across the internet (sync, cp, ls, receive, send, serve, pair).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReachArgs {
+    /// Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1.
+    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_mdns: bool,
+    /// Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`;
+    /// also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file.
+    #[arg(long, value_name = "HOST:PORT", env = "PCP_RENDEZVOUS")]
+    pub rendezvous: Option<String>,
+    /// Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml.
+    #[arg(long)]
+    pub no_rendezvous: bool,
+}
+
+/// `pcp rendezvous`.
+#[derive(Debug, Args, Clone)]
+pub struct RendezvousArgs {
+    /// Listen on ADDR (UDP; HOST:PORT). Peers name it with --rendezvous HOST:PORT or
+    /// PCP_RENDEZVOUS.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:7000")]
+    pub listen: String,
+    /// Requests per second one source IP may make (sustained; twice that as a burst); more
+    /// are answered "rendezvous busy".
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_requests: u32,
+    /// Tokens (waiting peers) registered at once, in all; more are answered "rendezvous busy".
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_channels: u32,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `pcp serve`.
@@ -61,10 +95,9 @@ pub struct ServeArgs {
     /// Take no codes: print none and refuse new peers; only paired peers may connect.
     #[arg(long)]
     pub no_code: bool,
-    /// Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also
-    /// PCP_NO_MDNS=1.
-    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
-    pub no_mdns: bool,
+    /// How peers meet.
+    #[command(flatten)]
+    pub reach: ReachArgs,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -99,10 +132,9 @@ pub struct PairArgs {
     /// Give up on a silent peer after SECONDS (1-3600).
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
-    /// Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also
-    /// PCP_NO_MDNS=1.
-    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
-    pub no_mdns: bool,
+    /// How peers meet.
+    #[command(flatten)]
+    pub reach: ReachArgs,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -131,10 +163,9 @@ pub struct SendArgs {
     /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Do not use mDNS: no LAN announcement (then the receiver needs --addr). Also
-    /// PCP_NO_MDNS=1.
-    #[arg(long, env = "PCP_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
-    pub no_mdns: bool,
+    /// How peers meet.
+    #[command(flatten)]
+    pub reach: ReachArgs,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,

@@ -6,6 +6,7 @@ pub mod ls;
 pub mod pair;
 pub mod peers;
 pub mod receive;
+pub mod rendezvous;
 pub mod send;
 pub mod serve;
 pub mod sync;

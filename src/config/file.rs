@@ -39,6 +39,8 @@ pub struct ConfigFile {
     /// Seconds.
     #[serde(default, deserialize_with = "timeout")]
     pub timeout: Option<u64>,
+    /// The rendezvous server, HOST:PORT (`--rendezvous`).
+    pub rendezvous: Option<String>,
     /// `[peer.NAME]` sections.
     #[serde(default)]
     pub peer: BTreeMap<String, PeerSection>,

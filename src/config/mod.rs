@@ -98,8 +98,20 @@ pub fn dial_options(c: &ConnectArgs, cfg: &ConfigFile, peer: Option<&str>) -> Di
         verify: c.verify,
         retries: c.retries.or(cfg.retries(peer)).unwrap_or(DEFAULT_RETRIES),
         remember: crate::net::client::Remember { enabled: !c.no_remember, offer },
-        mdns: !c.no_mdns,
+        reach: reach_of(&c.reach, cfg),
     }
+}
+
+/// How to meet peers: the flags (and `PCP_NO_MDNS`, `PCP_RENDEZVOUS`), then config.toml's
+/// `rendezvous`.
+pub fn reach_of(r: &crate::cli::ReachArgs, cfg: &ConfigFile) -> crate::net::connect::Reach {
+    let rendezvous = if r.no_rendezvous { None } else { r.rendezvous.clone().or_else(|| cfg.rendezvous.clone()) };
+    crate::net::connect::Reach { mdns: !r.no_mdns, rendezvous }
+}
+
+/// [`reach_of`] with this user's config file (a listener's commands).
+pub fn reach(r: &crate::cli::ReachArgs) -> Result<crate::net::connect::Reach> {
+    Ok(reach_of(r, &config_file()?))
 }
 
 /// This machine's hostname (the default name a peer remembers it by).

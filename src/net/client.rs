@@ -23,7 +23,6 @@ use crate::report::Reporter;
 /// First delay between reconnect attempts (doubles each time).
 const BACKOFF_START: Duration = Duration::from_millis(500);
 /// How long a dialer waits for a LAN (mDNS) answer.
-const MDNS_WAIT: Duration = Duration::from_secs(2);
 /// Longest delay between reconnect attempts.
 const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
@@ -90,8 +89,8 @@ pub struct DialOptions {
     pub retries: u32,
     /// What to remember of a first contact (`--no-remember`, `--as`).
     pub remember: Remember,
-    /// Look the peer up on the LAN (net::mdns) when no address is known (`--no-mdns`: not).
-    pub mdns: bool,
+    /// How to find the peer when no address is known (mDNS, the rendezvous).
+    pub reach: connect::Reach,
 }
 
 /// Asks the user whether the verifier words match (`--verify`); supplied by the command.
@@ -128,29 +127,38 @@ impl Dialer {
         };
         let addr = conn.addr.as_deref().or(remembered.as_deref());
         let rt = runtime()?;
-        let mut path = connect::PathKind::Direct;
-        let target = match addr {
-            Some(a) => rt.block_on(connect::resolve(a))?,
+        let (target, path, ep) = match addr {
+            Some(a) => {
+                let target = rt.block_on(connect::resolve(a))?;
+                let _g = rt.enter();
+                (
+                    target,
+                    connect::PathKind::Direct,
+                    Endpoint::bind(connect::bind_addr_for(&target), bulk, conn.timeout)?,
+                )
+            }
             None => {
-                // On the LAN: ask for the code's channel word or the pairing's token of today.
+                // Ask for the code's channel word or the pairing's token of today, on the LAN
+                // and at the rendezvous at once.
                 let label = match &auth {
                     FirstAuth::Code(c) => super::mdns::code_label(c.channel()),
                     FirstAuth::Paired(r) => super::mdns::pair_label(&r.psk, super::mdns::today()),
                 };
-                let found = if conn.mdns { super::mdns::browse(&label, MDNS_WAIT) } else { None };
-                path = connect::PathKind::Lan;
-                found.ok_or_else(|| {
-                    tagged(
-                        Kind::Connect,
-                        format!("cannot find peer {peer:?}{}; pass --addr HOST:PORT (printed by the peer's `pcp serve` or `pcp send`)",
-                            if conn.mdns { " on the LAN (mDNS: no answer in 2 s)" } else { " (--no-mdns)" }),
-                    )
-                })?
+                let server = conn
+                    .reach
+                    .rendezvous
+                    .as_deref()
+                    .map(|r| rt.block_on(connect::resolve_rendezvous(r)))
+                    .transpose()?;
+                let family = server.unwrap_or(SocketAddr::from(([0u8; 4], 0)));
+                let ep = {
+                    let _g = rt.enter();
+                    Endpoint::bind(connect::bind_addr_for(&family), bulk, conn.timeout)?
+                };
+                let reach = conn.reach.clone();
+                let (target, path) = rt.block_on(connect::discover(&ep, &label, &reach, server, peer))?;
+                (target, path, ep)
             }
-        };
-        let ep = {
-            let _g = rt.enter();
-            Endpoint::bind(connect::bind_addr_for(&target), bulk, conn.timeout)?
         };
         let (verify, retries) = (conn.verify, conn.retries);
         let remember_as = if conn.remember.enabled { PeerName::parse(peer).ok() } else { None };

@@ -120,6 +120,8 @@ pub struct Endpoint {
     /// The pacing rates of this endpoint's connections (net::pace), by peer address.
     rates: Arc<pace::Registry>,
     limits: HandshakeLimits,
+    /// Rendezvous datagrams on the same socket.
+    control: Arc<super::demux::Control>,
 }
 
 /// An incoming connection that passed the per-address cap; its TLS handshake has not started.
@@ -186,21 +188,39 @@ impl Endpoint {
         let socket = runtime
             .wrap_udp_socket(socket)
             .map_err(|e| super::error::Error::Setup(format!("starting QUIC on {addr}: {e}")))?;
-        let socket: Arc<dyn quinn::AsyncUdpSocket> = Arc::new(pace::PacedSocket::new(socket, rates.clone()));
+        // Rendezvous messages share the socket (net::demux): they start with 0x00, and QUIC
+        // packets always have the fixed bit (0x40) as neither side greases it.
+        let (socket, control) = super::demux::split(socket);
+        let socket: Arc<dyn quinn::AsyncUdpSocket> = Arc::new(pace::PacedSocket::new(Arc::new(socket), rates.clone()));
         let mut ecfg = quinn::EndpointConfig::default();
+        ecfg.grease_quic_bit(false);
         // What we accept bounds the peer's MTU search (the `max_udp_payload_size` transport
         // parameter): a pushing dialer receives only ACKs and control, so it asks for none.
         let accept = if bulk == Bulk::Send { MIN_UDP_PAYLOAD } else { MAX_UDP_PAYLOAD };
         ecfg.max_udp_payload_size(accept).map_err(|e| super::error::Error::Setup(format!("QUIC setup: {e}")))?;
         let ep = quinn::Endpoint::new_with_abstract_socket(ecfg, Some(server.clone()), socket, runtime)
             .map_err(|e| super::error::Error::Setup(format!("starting QUIC on {addr}: {e}")))?;
-        Ok(Self { ep, client, server, bulk, idle, rates, limits: HandshakeLimits::new(MAX_HANDSHAKES_PER_ADDRESS) })
+        Ok(Self {
+            ep,
+            client,
+            server,
+            bulk,
+            idle,
+            rates,
+            limits: HandshakeLimits::new(MAX_HANDSHAKES_PER_ADDRESS),
+            control,
+        })
     }
 
     /// The transport configuration of one connection to `peer`: its congestion controller
     /// publishes its pacing rate to this endpoint's socket (net::pace).
     fn transport_to(&self, peer: SocketAddr) -> Result<Arc<TransportConfig>> {
         Ok(Arc::new(transport_config(self.bulk, self.idle, Some(&self.rates), peer)?))
+    }
+
+    /// The rendezvous side of the endpoint's socket (net::demux).
+    pub fn control(&self) -> Arc<super::demux::Control> {
+        self.control.clone()
     }
 
     /// The bound address (with the port the OS picked).

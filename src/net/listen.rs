@@ -13,6 +13,7 @@ use anyhow::Result;
 use tokio::runtime::Runtime;
 
 use super::conn::Conn;
+use super::connect::Reach;
 use super::endpoint::{Bulk, Endpoint, Incoming, IDLE_TIMEOUT};
 use super::handshake::NewPair;
 use super::handshake::{self, CodeGuard, ResumeTable, CODE_TTL};
@@ -40,6 +41,8 @@ pub struct Listener {
     code_label: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// Answers LAN queries for the code and the pairings while the listener lives.
     _mdns: Option<super::mdns::Responder>,
+    /// Keeps the code and the pairings registered at the rendezvous while the listener lives.
+    _rendezvous: Option<super::rendezvous::client::Agent>,
 }
 
 /// How a listener treats pairings (`pcp serve`, `pcp pair`).
@@ -71,9 +74,10 @@ impl Listener {
     /// `pairing`: remember dialers that pair with the code, and admit paired ones with no code
     /// (`pcp serve`, `pcp pair`); `None`: codes only, nothing remembered (`pcp send`).
     ///
-    /// `mdns`: answer LAN queries (net::mdns) for the code's channel word and, with pairing,
-    /// for each paired peer's daily token (`--no-mdns`: not).
-    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: Option<Pairing>, mdns: bool) -> Result<Self> {
+    /// `reach`: answer LAN queries (net::mdns) for the code's channel word and, with pairing,
+    /// for each paired peer's daily token (`--no-mdns`: not); register the same at the
+    /// rendezvous, if one is named, and punch towards the dialers it introduces.
+    pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: Option<Pairing>, reach: &Reach) -> Result<Self> {
         let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
         let addr: SocketAddr = listen.parse().map_err(|_| {
             tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
@@ -98,12 +102,16 @@ impl Listener {
         let code_label =
             std::sync::Arc::new(std::sync::Mutex::new(guard.channel().map(|c| super::mdns::code_label(&c))));
         // A listener bound to loopback is not on the LAN: nothing to announce there.
-        let responder = if mdns && !addr.ip().is_loopback() {
+        let responder = if reach.mdns && !addr.ip().is_loopback() {
             let (labels, dir) = (code_label.clone(), peers_dir.clone());
             let port = ep.local_addr()?.port();
             super::mdns::Responder::start(port, Box::new(move || mdns_labels(&labels, dir.as_deref())))
         } else {
             None
+        };
+        let rendezvous = match &reach.rendezvous {
+            Some(r) => register(&rt, &ep, r, rep, code_label.clone(), peers_dir.clone())?,
+            None => None,
         };
         let (new_root, new_name) = pairing.map_or((None, None), |p| (p.new_root, p.name));
         Ok(Self {
@@ -117,6 +125,7 @@ impl Listener {
             new_name,
             code_label,
             _mdns: responder,
+            _rendezvous: rendezvous,
         })
     }
 
@@ -219,6 +228,37 @@ fn mdns_labels(code: &std::sync::Mutex<Option<String>>, peers_dir: Option<&std::
         }
     }
     out
+}
+
+/// Register at the rendezvous `server` (waiting up to 2 s for its first answer, to say
+/// whether it works): the code's channel (once) and the pairings' daily tokens (lasting).
+fn register(
+    rt: &Runtime,
+    ep: &Endpoint,
+    server: &str,
+    rep: &Reporter,
+    code: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    peers_dir: Option<PathBuf>,
+) -> Result<Option<super::rendezvous::client::Agent>> {
+    use super::rendezvous::messages::{token, Lifetime};
+    let addr = rt.block_on(super::connect::resolve_rendezvous(server))?;
+    let tokens = Box::new(move || {
+        mdns_labels(&code, peers_dir.as_deref())
+            .iter()
+            .map(|l| (if l.starts_with("c-") { Lifetime::Once } else { Lifetime::Lasting }, token(l)))
+            .collect()
+    });
+    let _g = rt.enter();
+    let Some((agent, first)) = super::rendezvous::client::start(ep.control(), addr, tokens) else {
+        return Ok(None);
+    };
+    match rt.block_on(tokio::time::timeout(Duration::from_secs(2), first)) {
+        Ok(Ok(seen)) => rep.info(&format!("Registered at rendezvous {server} (it sees this side as {seen})")),
+        _ => rep.warn(&format!(
+            "rendezvous {server} did not answer in 2 s; still trying (peers on the LAN, or given --addr, can connect meanwhile)"
+        )),
+    }
+    Ok(Some(agent))
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -1,0 +1,139 @@
+//! The endpoint's UDP socket, shared by QUIC and the rendezvous protocol: datagrams that are
+//! rendezvous messages (net::rendezvous::messages::is_control) are taken out of what quinn
+//! reads and handed to the rendezvous client, so that hole punching and the reflexive address
+//! the rendezvous observes belong to the very socket (and NAT mapping) QUIC uses.
+//!
+//! The hand-over queue is bounded ([`QUEUE`]); when it is full, control datagrams are dropped
+//! (the protocol retries), never QUIC packets and never a blocked receive.
+
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use quinn::udp::{RecvMeta, Transmit};
+use quinn::{AsyncUdpSocket, UdpPoller};
+use tokio::sync::mpsc;
+
+use super::rendezvous::messages::{is_control, MAX_MESSAGE};
+
+/// Control datagrams waiting for the rendezvous client at most.
+const QUEUE: usize = 256;
+
+/// A control datagram: where it came from, its bytes.
+pub type Datagram = (SocketAddr, Vec<u8>);
+
+/// The socket quinn reads, minus control datagrams.
+#[derive(Debug)]
+pub struct DemuxSocket {
+    inner: Arc<dyn AsyncUdpSocket>,
+    tx: mpsc::Sender<Datagram>,
+}
+
+/// The rendezvous side of the socket: control datagrams in, any datagram out.
+#[derive(Debug)]
+pub struct Control {
+    socket: Arc<dyn AsyncUdpSocket>,
+    rx: Mutex<Option<mpsc::Receiver<Datagram>>>,
+}
+
+impl Control {
+    /// The receiving end; `None` after the first call (one rendezvous client per endpoint).
+    pub fn take_receiver(&self) -> Option<mpsc::Receiver<Datagram>> {
+        self.rx.lock().ok()?.take()
+    }
+
+    /// Send one datagram now (a full socket buffer drops it: the protocol retries).
+    pub fn send(&self, to: SocketAddr, bytes: &[u8]) {
+        let t = Transmit { destination: to, ecn: None, contents: bytes, segment_size: None, src_ip: None };
+        let _ = self.socket.try_send(&t);
+    }
+
+    /// The socket's local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+}
+
+/// Split a socket into what quinn reads and what the rendezvous client reads.
+pub fn split(inner: Arc<dyn AsyncUdpSocket>) -> (DemuxSocket, Arc<Control>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let control = Arc::new(Control { socket: inner.clone(), rx: Mutex::new(Some(rx)) });
+    (DemuxSocket { inner, tx }, control)
+}
+
+impl DemuxSocket {
+    /// Take the control datagrams out of one received buffer (GRO may have coalesced several
+    /// datagrams of `stride` bytes from one source); returns the bytes left for quinn.
+    fn filter(&self, buf: &mut [u8], meta: &RecvMeta) -> usize {
+        let (len, stride) = (meta.len.min(buf.len()), meta.stride.max(1));
+        let mut keep = 0;
+        let mut at = 0;
+        while at < len {
+            let end = (at + stride).min(len);
+            if is_control(&buf[at..end]) {
+                if end - at <= MAX_MESSAGE {
+                    let _ = self.tx.try_send((meta.addr, buf[at..end].to_vec()));
+                }
+            } else {
+                if keep != at {
+                    buf.copy_within(at..end, keep);
+                }
+                keep += end - at;
+            }
+            at = end;
+        }
+        keep
+    }
+}
+
+impl AsyncUdpSocket for DemuxSocket {
+    fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
+        self.inner.clone().create_io_poller()
+    }
+
+    fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
+        self.inner.try_send(transmit)
+    }
+
+    fn poll_recv(
+        &self,
+        cx: &mut Context,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let n = ready!(self.inner.poll_recv(cx, bufs, meta))?;
+            let mut any = false;
+            for (buf, m) in bufs.iter_mut().zip(meta.iter_mut()).take(n) {
+                // Only a datagram whose first byte is 0x00 can be control: the common case
+                // costs one comparison.
+                if m.len > 0 && buf.first() == Some(&0) || m.stride < m.len {
+                    m.len = self.filter(buf, m);
+                }
+                // quinn skips a zero-length entry.
+                any |= m.len > 0;
+            }
+            if any {
+                return Poll::Ready(Ok(n));
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        self.inner.max_transmit_segments()
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        self.inner.max_receive_segments()
+    }
+
+    fn may_fragment(&self) -> bool {
+        self.inner.may_fragment()
+    }
+}

@@ -1,0 +1,232 @@
+//! The peers' side of the rendezvous, over the endpoint's own socket (net::demux), so the
+//! address the server observes and the holes punched are those QUIC then uses.
+//!
+//! - A listener runs an [`Agent`]: it registers its tokens at once and every
+//!   [`REGISTER_EVERY`] (which also keeps its NAT's mapping towards the server alive), and on
+//!   an introduction punches towards the dialer's observed address until a punch from the
+//!   dialer arrives; every punch it receives it answers to the address it came from
+//!   (peer-reflexive: behind some NATs the only address that works).
+//! - A dialer calls [`find`]: it looks the token up, punches towards the listener, and returns
+//!   the address the listener's punch or answer came from, the one to dial.
+//!
+//! Punches are bounded: one every [`PUNCH_EVERY`] for at most [`PUNCH_TIME`], per
+//! introduction, and a listener punches for at most [`MAX_SESSIONS`] introductions at once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::messages::{decode, encode, Lifetime, Message, Token};
+use crate::net::demux::{Control, Datagram};
+
+/// How often a listener renews its registration (the server keeps it 30 s).
+pub const REGISTER_EVERY: Duration = Duration::from_secs(10);
+/// How often a listener retries until the server first answers.
+const REGISTER_RETRY: Duration = Duration::from_millis(500);
+/// One punch every this long...
+pub const PUNCH_EVERY: Duration = Duration::from_millis(20);
+/// ...for at most this long.
+pub const PUNCH_TIME: Duration = Duration::from_millis(2500);
+/// Introductions a listener punches for at once.
+pub const MAX_SESSIONS: usize = 32;
+/// How often a dialer repeats its lookup while no answer came.
+const LOOKUP_EVERY: Duration = Duration::from_millis(250);
+
+/// Canonical form (an IPv4 peer on a dual-stack socket is an IPv4-mapped address).
+fn canon(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
+/// A listener's registration, alive while this value is.
+pub struct Agent {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a listener registers: called before each registration (a code renews, pairings
+/// change, days pass).
+pub type Tokens = Box<dyn Fn() -> Vec<(Lifetime, Token)> + Send + Sync>;
+
+/// Start a listener's agent on the current runtime; the receiver gets the address the server
+/// first sees this socket at. `None` when the endpoint's control datagrams are already taken.
+pub fn start(
+    control: Arc<Control>,
+    server: SocketAddr,
+    tokens: Tokens,
+) -> Option<(Agent, oneshot::Receiver<SocketAddr>)> {
+    let rx = control.take_receiver()?;
+    let (tx, first) = oneshot::channel();
+    let task = tokio::spawn(agent(control, rx, canon(server), tokens, tx));
+    Some((Agent { task }, first))
+}
+
+struct Punching {
+    peer: SocketAddr,
+    until: Instant,
+    /// A punch came from the dialer: both NATs are open, stop.
+    done: bool,
+}
+
+async fn agent(
+    control: Arc<Control>,
+    mut rx: mpsc::Receiver<Datagram>,
+    server: SocketAddr,
+    tokens: Tokens,
+    first: oneshot::Sender<SocketAddr>,
+) {
+    let mut first = Some(first);
+    let mut next_register = Instant::now();
+    let mut sessions: HashMap<u64, Punching> = HashMap::new();
+    let mut tick = tokio::time::interval(PUNCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if now >= next_register {
+                    control.send(server, &encode(&Message::Register { tokens: tokens() }));
+                    next_register = now + if first.is_some() { REGISTER_RETRY } else { REGISTER_EVERY };
+                }
+                sessions.retain(|_, p| p.until > now);
+                for (session, p) in sessions.iter().filter(|(_, p)| !p.done) {
+                    control.send(p.peer, &encode(&Message::Punch { session: *session }));
+                }
+            }
+            d = rx.recv() => {
+                let Some((from, bytes)) = d else { return };
+                let from = canon(from);
+                let Ok(msg) = decode(&bytes) else { continue };
+                match msg {
+                    Message::Registered { observed, .. } if from == server => {
+                        if let Some(tx) = first.take() {
+                            let _ = tx.send(observed);
+                            next_register = Instant::now() + REGISTER_EVERY;
+                        }
+                    }
+                    Message::Introduce { session, peer, .. } if from == server => {
+                        if sessions.len() >= MAX_SESSIONS {
+                            // The oldest introduction gives way.
+                            if let Some(k) = sessions.iter().min_by_key(|(_, p)| p.until).map(|(k, _)| *k) {
+                                sessions.remove(&k);
+                            }
+                        }
+                        let peer = canon(peer);
+                        control.send(peer, &encode(&Message::Punch { session }));
+                        sessions.insert(session, Punching { peer, until: Instant::now() + PUNCH_TIME, done: false });
+                    }
+                    Message::Punch { session } => {
+                        if let Some(p) = sessions.get_mut(&session) {
+                            control.send(from, &encode(&Message::PunchAck { session }));
+                            p.done = true;
+                        }
+                    }
+                    Message::PunchAck { session } => {
+                        if let Some(p) = sessions.get_mut(&session) {
+                            p.done = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Why a dialer found no path through the rendezvous.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindError {
+    /// The server never answered.
+    NoAnswer,
+    /// The server answered, but nobody waits under the token.
+    NotFound,
+    /// The server refused the lookup (over a limit).
+    Busy,
+    /// Introduced, but no punch came through (symmetric NATs, a firewall).
+    PunchFailed { peer: SocketAddr },
+    /// The endpoint's control datagrams are already taken.
+    Unavailable,
+}
+
+impl std::fmt::Display for FindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoAnswer => write!(f, "the rendezvous did not answer"),
+            Self::NotFound => write!(f, "nobody waits there under this code or pairing"),
+            Self::Busy => write!(f, "rendezvous busy"),
+            Self::PunchFailed { peer } => write!(f, "introduced to {peer}, but no packet came through the NATs"),
+            Self::Unavailable => write!(f, "the rendezvous is already in use on this socket"),
+        }
+    }
+}
+
+/// Find the listener waiting under `token` through the rendezvous at `server`, within `wait`:
+/// the address to dial.
+pub async fn find(
+    control: Arc<Control>,
+    server: SocketAddr,
+    token: Token,
+    wait: Duration,
+) -> Result<SocketAddr, FindError> {
+    let mut rx = control.take_receiver().ok_or(FindError::Unavailable)?;
+    let server = canon(server);
+    let deadline = Instant::now() + wait;
+    let mut next_lookup = Instant::now();
+    let mut answered = false;
+    let mut punching: Option<(u64, SocketAddr, Instant)> = None;
+    let mut tick = tokio::time::interval(PUNCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let now = Instant::now();
+        if let Some((_, peer, until)) = punching {
+            if now >= until {
+                return Err(FindError::PunchFailed { peer });
+            }
+        } else if now >= deadline {
+            return Err(if answered { FindError::NotFound } else { FindError::NoAnswer });
+        }
+        tokio::select! {
+            _ = tick.tick() => {
+                match punching {
+                    Some((session, peer, _)) => control.send(peer, &encode(&Message::Punch { session })),
+                    None if now >= next_lookup => {
+                        control.send(server, &encode(&Message::Lookup { token }));
+                        next_lookup = now + LOOKUP_EVERY;
+                    }
+                    None => {}
+                }
+            }
+            d = rx.recv() => {
+                let Some((from, bytes)) = d else { return Err(FindError::Unavailable) };
+                let from = canon(from);
+                let Ok(msg) = decode(&bytes) else { continue };
+                match msg {
+                    Message::Introduce { token: t, session, peer } if from == server && t == token && punching.is_none() => {
+                        let peer = canon(peer);
+                        control.send(peer, &encode(&Message::Punch { session }));
+                        punching = Some((session, peer, Instant::now() + PUNCH_TIME));
+                    }
+                    Message::NotFound { token: t } if from == server && t == token => answered = true,
+                    Message::Busy if from == server => return Err(FindError::Busy),
+                    Message::Punch { session } | Message::PunchAck { session }
+                        if punching.is_some_and(|(s, _, _)| s == session) =>
+                    {
+                        if matches!(msg, Message::Punch { .. }) {
+                            control.send(from, &encode(&Message::PunchAck { session }));
+                        }
+                        return Ok(from);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
