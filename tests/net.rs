@@ -23,6 +23,7 @@ pub(crate) const NET_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct Listener {
     child: Option<Child>,
     err: PathBuf,
+    out: PathBuf,
     pub(crate) addr: String,
 }
 
@@ -61,7 +62,11 @@ impl Listener {
             assert!(Instant::now() < deadline, "listener printed no address:\n{text}");
             thread::sleep(Duration::from_millis(20));
         };
-        Self { child: Some(child), err, addr }
+        Self { child: Some(child), err, out, addr }
+    }
+
+    pub(crate) fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
     }
 
     pub(crate) fn stderr(&self) -> String {

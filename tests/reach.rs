@@ -73,3 +73,73 @@ fn mdns_finds_a_serving_peer_on_the_lan_by_its_code_and_then_by_the_pairing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--addr"), "{}", String::from_utf8_lossy(&o.stderr));
     drop(l);
 }
+
+/// Connected events of a `--json` run's stdout.
+fn connected_events(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "connected")
+        .collect()
+}
+
+/// `pcp send FILE` in the lab's home A and `pcp receive --yes --json` in home B, with no
+/// address flag, meeting through the rendezvous on the public segment. Returns the receiver's
+/// output, the sender's and the receiver's directories (the file `f.bin`, received into
+/// `got/`) and the rendezvous' stdout.
+fn send_through_lab(lab: &netns::NatLab, marker: &str) -> (std::process::Output, TestDir, TestDir, String) {
+    let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let rdv = Listener::spawn_cmd(
+        &r,
+        lab.public.pcp(&r.home(), r.path()),
+        CODE,
+        &["rendezvous", "--json"],
+        netns::NatLab::RENDEZVOUS,
+    );
+    a.write("f.bin", &format!("{marker}\n{}", "x".repeat(300_000)));
+    let mut send = lab.ha.pcp(&a.home(), a.path());
+    send.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS);
+    let sender = Listener::spawn_cmd(&a, send, CODE, &["send", "--yes", "f.bin"], "0.0.0.0:0");
+    let dst = b.join("got");
+    let mut recv = lab.hb.pcp(&b.home(), b.path());
+    recv.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS).env("PCP_CODE", CODE);
+    recv.args(["receive", "--yes", "--json", dst.to_str().unwrap()]);
+    let o = run_timeout(&mut recv, NET_TIMEOUT);
+    let _ = sender.stderr();
+    drop(sender);
+    let log = rdv.stdout();
+    drop(rdv);
+    (o, a, b, log)
+}
+
+#[test]
+fn rendezvous_and_hole_punch_connect_two_port_restricted_cone_nats_directly() {
+    let Some(lab) = netns::NatLab::new("cone", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)
+    else {
+        return;
+    };
+    let (o, a, b, log) = send_through_lab(&lab, "cone-marker");
+    let (src, dst) = (a.join("f.bin"), b.join("got"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read(dst.join("f.bin")).unwrap(), fs::read(&src).unwrap());
+    let c = connected_events(&o.stdout);
+    assert_eq!(c.len(), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(c[0]["path"], "direct");
+    // The sender's NAT's public address, the one the punch came from: never its private one.
+    assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.11:"), "{}", c[0]);
+    assert!(log.contains("\"event\":\"introduced\""), "{log}");
+}
+
+#[test]
+fn homes_on_the_same_private_subnet_never_dial_the_private_address() {
+    let Some(lab) = netns::NatLab::new("subnet", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, true)
+    else {
+        return;
+    };
+    let (o, a, b, _) = send_through_lab(&lab, "subnet-marker");
+    let (src, dst) = (a.join("f.bin"), b.join("got"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read(dst.join("f.bin")).unwrap(), fs::read(&src).unwrap());
+    let c = connected_events(&o.stdout);
+    assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.11:"), "{}", c[0]);
+}

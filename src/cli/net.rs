@@ -163,6 +163,9 @@ pub struct SendArgs {
     /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Ask nothing (for scripts; `pcp send` has no question today, the receiver confirms).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// How peers meet.
     #[command(flatten)]
     pub reach: ReachArgs,

@@ -35,8 +35,7 @@ fn serve(a: &RendezvousArgs, rep: &Reporter) -> Result<Outcome> {
     let mut d = Daemon::bind(listen, limits, record)
         .map_err(|e| tagged(Kind::Connect, format!("cannot listen on {listen}: {e}; pick another address or port")))?;
     let addr = d.local_addr().map_err(|e| tagged(Kind::Connect, format!("{listen}: {e}")))?;
-    rep.info(&format!("Rendezvous listening on {addr}"));
-    rep.json(serde_json::json!({"event": "listening", "addr": addr.to_string()}));
+    rep.listening(addr);
     d.run(&crate::INTERRUPTED, |e| match e {
         Event::Introduced { token, listener, dialer } => rep.json(serde_json::json!({
             "event": "introduced", "channel": token_name(token),

@@ -103,6 +103,98 @@ impl Drop for Netns {
     }
 }
 
+/// How a lab router maps and filters (RFC 4787), by nftables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// Endpoint-independent mapping, address-and-port-dependent filtering: masquerade, and
+    /// unsolicited inbound dropped before conntrack confirms it (a stock Linux home router).
+    PortRestrictedCone,
+    /// Endpoint-dependent mapping: `masquerade fully-random` (a new port per destination),
+    /// and the same drop rule.
+    Symmetric,
+}
+
+/// Two homes behind their own NAT routers on a "public" segment, the rendezvous' place:
+///
+/// ```text
+///  ha 10.0.X.2 ── ra (NAT; 203.0.113.11) ──┐
+///                                       pub bridge (203.0.113.1: the rendezvous)
+///  hb 10.0.Y.2 ── rb (NAT; 203.0.113.12) ──┘
+/// ```
+///
+/// X = 1, Y = 2, or both 0 with `same_subnet` (the trap for code that tries a peer's private
+/// address). Documentation and 10.x addresses, only inside the namespaces.
+pub struct NatLab {
+    pub ha: Netns,
+    pub ra: Netns,
+    pub public: Netns,
+    pub rb: Netns,
+    pub hb: Netns,
+}
+
+impl NatLab {
+    pub const RENDEZVOUS: &'static str = "203.0.113.1:7000";
+
+    pub fn new(what: &str, nat_a: Nat, nat_b: Nat, same_subnet: bool) -> Option<Self> {
+        let public = Netns::new(&format!("{what}-pub"))?;
+        let ha = Netns::new(&format!("{what}-ha"))?;
+        let ra = Netns::new(&format!("{what}-ra"))?;
+        let rb = Netns::new(&format!("{what}-rb"))?;
+        let hb = Netns::new(&format!("{what}-hb"))?;
+        let run = |ns: &Netns, cmd: &str| {
+            let argv: Vec<&str> = cmd.split_whitespace().collect();
+            assert!(ns.exec(&argv), "in {}: {cmd}", ns.name);
+        };
+        run(&public, "ip link add br0 type bridge");
+        run(&public, "ip addr add 203.0.113.1/24 dev br0");
+        run(&public, "ip link set br0 up");
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let homes = [
+            (&ha, &ra, nat_a, if same_subnet { 0 } else { 1 }, 11),
+            (&hb, &rb, nat_b, if same_subnet { 0 } else { 2 }, 12),
+        ];
+        for (i, (h, r, nat, net, wan)) in homes.into_iter().enumerate() {
+            let (wan_r, wan_p, lan_r, lan_h) =
+                (format!("pcpnw{n}{i}"), format!("pcpnp{n}{i}"), format!("pcpnl{n}{i}"), format!("pcpnh{n}{i}"));
+            assert!(ip(&[
+                "link",
+                "add",
+                &wan_r,
+                "netns",
+                &r.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &wan_p,
+                "netns",
+                &public.name
+            ]));
+            assert!(ip(&[
+                "link", "add", &lan_r, "netns", &r.name, "type", "veth", "peer", "name", &lan_h, "netns", &h.name
+            ]));
+            run(&public, &format!("ip link set {wan_p} master br0 up"));
+            run(r, &format!("ip addr add 203.0.113.{wan}/24 dev {wan_r}"));
+            run(r, &format!("ip link set {wan_r} up"));
+            run(r, &format!("ip addr add 10.0.{net}.1/24 dev {lan_r}"));
+            run(r, &format!("ip link set {lan_r} up"));
+            run(r, "sysctl -q -w net.ipv4.ip_forward=1");
+            run(h, &format!("ip addr add 10.0.{net}.2/24 dev {lan_h}"));
+            run(h, &format!("ip link set {lan_h} up"));
+            run(h, &format!("ip route add default via 10.0.{net}.1"));
+            let random = if nat == Nat::Symmetric { " fully-random" } else { "" };
+            r.nft(&format!(
+                "table ip pcplab {{
+                   chain outbound {{ type nat hook postrouting priority srcnat; oifname \"{wan_r}\" masquerade{random}; }}
+                   chain inbound {{ type filter hook input priority filter; iifname \"{wan_r}\" ct state new drop; }}
+                   chain forwarded {{ type filter hook forward priority filter; iifname \"{wan_r}\" ct state new drop; }}
+                 }}"
+            ));
+        }
+        Some(Self { ha, ra, public, rb, hb })
+    }
+}
+
 /// A WAN link between two namespaces: `a` (192.0.2.2) and `b` (198.51.100.2) each reach the
 /// other through a router namespace `m`, where `examples/shaper.rs` holds every packet on a TUN
 /// device for the link's delay, loss and rate (this kernel has no `sch_netem`). Policy routing
