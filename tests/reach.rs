@@ -5,6 +5,8 @@
 
 use std::fs;
 
+use rand::SeedableRng;
+
 use crate::net::{Listener, NET_TIMEOUT};
 use crate::util::*;
 
@@ -96,7 +98,10 @@ fn send_through_lab(lab: &netns::NatLab, marker: &str) -> (std::process::Output,
         &["rendezvous", "--json"],
         netns::NatLab::RENDEZVOUS,
     );
-    a.write("f.bin", &format!("{marker}\n{}", "x".repeat(300_000)));
+    // Incompressible, with a marker at the start that must never show in the relay's log.
+    let mut body = format!("{marker}\n").into_bytes();
+    body.extend(random_bytes(&mut rand::rngs::StdRng::seed_from_u64(13), 300_000));
+    a.write("f.bin", &body);
     let mut send = lab.ha.pcp(&a.home(), a.path());
     send.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS);
     let sender = Listener::spawn_cmd(&a, send, CODE, &["send", "--yes", "f.bin"], "0.0.0.0:0");
@@ -105,10 +110,12 @@ fn send_through_lab(lab: &netns::NatLab, marker: &str) -> (std::process::Output,
     recv.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS).env("PCP_CODE", CODE);
     recv.args(["receive", "--yes", "--json", dst.to_str().unwrap()]);
     let o = run_timeout(&mut recv, NET_TIMEOUT);
-    let _ = sender.stderr();
     drop(sender);
+    // Stopped, the rendezvous reports its relays' counters.
+    let mut rdv = rdv;
+    rdv.signal("TERM");
+    rdv.wait();
     let log = rdv.stdout();
-    drop(rdv);
     (o, a, b, log)
 }
 
@@ -128,6 +135,40 @@ fn rendezvous_and_hole_punch_connect_two_port_restricted_cone_nats_directly() {
     // The sender's NAT's public address, the one the punch came from: never its private one.
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.11:"), "{}", c[0]);
     assert!(log.contains("\"event\":\"introduced\""), "{log}");
+    // The relay opened for the race carried none of the data.
+    assert_eq!(relayed_bytes(&log), 0, "{log}");
+}
+
+/// Bytes the rendezvous' relays forwarded, from its `--json` log.
+fn relayed_bytes(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "relay_closed")
+        .map(|v| v["bytes_to_listener"].as_u64().unwrap() + v["bytes_to_dialer"].as_u64().unwrap())
+        .sum()
+}
+
+/// Both behind symmetric NATs, or one: no punch gets through, the relay carries it.
+fn relayed_between(what: &str, nat_a: netns::Nat, nat_b: netns::Nat) {
+    let Some(lab) = netns::NatLab::new(what, nat_a, nat_b, false) else { return };
+    let (o, a, b, log) = send_through_lab(&lab, "relay-marker");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read(b.join("got/f.bin")).unwrap(), fs::read(a.join("f.bin")).unwrap());
+    let c = connected_events(&o.stdout);
+    assert_eq!(c[0]["path"], "relay", "{}", c[0]);
+    assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.1:"), "{}", c[0]);
+    // The whole file went through the relay (and QUIC's overhead).
+    assert!(relayed_bytes(&log) > 300_000, "{log}");
+}
+
+#[test]
+fn symmetric_nats_on_both_sides_meet_through_the_relay() {
+    relayed_between("symsym", netns::Nat::Symmetric, netns::Nat::Symmetric);
+}
+
+#[test]
+fn a_cone_and_a_symmetric_nat_meet_through_the_relay() {
+    relayed_between("conesym", netns::Nat::PortRestrictedCone, netns::Nat::Symmetric);
 }
 
 #[test]

@@ -37,6 +37,9 @@ pub struct ConnectArgs {
     /// The name this machine offers the peer to remember it by (default: the hostname).
     #[arg(long = "as", value_name = "NAME")]
     pub as_name: Option<String>,
+    /// Meet only through the relay.
+    #[command(flatten)]
+    pub relay: RelayOnlyArg,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -58,6 +61,15 @@ pub struct ReachArgs {
     pub no_rendezvous: bool,
 }
 
+/// `--relay-only` (the dialing commands).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RelayOnlyArg {
+    /// Meet the peer only through the rendezvous' relay (it forwards encrypted QUIC packets):
+    /// no hole punch and no LAN lookup, so neither side learns the other's address.
+    #[arg(long)]
+    pub relay_only: bool,
+}
+
 /// `pcp rendezvous`.
 #[derive(Debug, Args, Clone)]
 pub struct RendezvousArgs {
@@ -72,6 +84,14 @@ pub struct RendezvousArgs {
     /// Tokens (waiting peers) registered at once, in all; more are answered "rendezvous busy".
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub max_channels: u32,
+    /// Relays open at once (one per pair of peers whose NATs no punch gets through; 0: relay
+    /// nothing); more are answered "rendezvous busy".
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=4096))]
+    pub max_relays: u32,
+    /// Bytes per second one relay forwards, both ways together (K/M/G suffixes, as --bwlimit;
+    /// default: no limit).
+    #[arg(long, value_name = "RATE", value_parser = super::args::parse_rate)]
+    pub max_rate: Option<u64>,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,

@@ -6,7 +6,7 @@ use anyhow::Result;
 use super::Outcome;
 use crate::cli::RendezvousArgs;
 use crate::error::{tagged, Kind};
-use crate::net::rendezvous::daemon::Daemon;
+use crate::net::rendezvous::daemon::{Daemon, RelayLimits, Report};
 use crate::net::rendezvous::messages::token_name;
 use crate::net::rendezvous::server::{Event, Limits};
 use crate::report::Reporter;
@@ -32,16 +32,27 @@ fn serve(a: &RendezvousArgs, rep: &Reporter) -> Result<Outcome> {
             }
             None => None,
         };
-    let mut d = Daemon::bind(listen, limits, record)
+    let relays = RelayLimits { max_relays: a.max_relays as usize, max_rate: a.max_rate.unwrap_or(0) };
+    let mut d = Daemon::bind(listen, limits, relays, record)
         .map_err(|e| tagged(Kind::Connect, format!("cannot listen on {listen}: {e}; pick another address or port")))?;
     let addr = d.local_addr().map_err(|e| tagged(Kind::Connect, format!("{listen}: {e}")))?;
     rep.listening(addr);
-    d.run(&crate::INTERRUPTED, |e| match e {
-        Event::Introduced { token, listener, dialer } => rep.json(serde_json::json!({
+    d.run(&crate::INTERRUPTED, |r| match r {
+        Report::Server(Event::Introduced { token, listener, dialer }) => rep.json(serde_json::json!({
             "event": "introduced", "channel": token_name(token),
             "listener": listener.to_string(), "dialer": dialer.to_string(),
         })),
-        Event::Busy { from } => rep.json(serde_json::json!({"event": "busy", "from": from.to_string()})),
+        Report::Server(Event::Busy { from }) => {
+            rep.json(serde_json::json!({"event": "busy", "from": from.to_string()}))
+        }
+        Report::Server(Event::RelayWanted { .. }) => {}
+        Report::RelayOpened { session, port } => {
+            rep.json(serde_json::json!({"event": "relay_opened", "session": format!("{session:016x}"), "port": port}))
+        }
+        Report::RelayClosed { session, to_listener, to_dialer, dropped } => rep.json(serde_json::json!({
+            "event": "relay_closed", "session": format!("{session:016x}"),
+            "bytes_to_listener": to_listener, "bytes_to_dialer": to_dialer, "dropped": dropped,
+        })),
     })
     .map_err(|e| tagged(Kind::Connect, format!("rendezvous on {addr}: {e}")))?;
     Err(tagged(Kind::Interrupted, "interrupted; the rendezvous stopped"))

@@ -98,7 +98,7 @@ pub fn dial_options(c: &ConnectArgs, cfg: &ConfigFile, peer: Option<&str>) -> Di
         verify: c.verify,
         retries: c.retries.or(cfg.retries(peer)).unwrap_or(DEFAULT_RETRIES),
         remember: crate::net::client::Remember { enabled: !c.no_remember, offer },
-        reach: reach_of(&c.reach, cfg),
+        reach: crate::net::connect::Reach { relay_only: c.relay.relay_only, ..reach_of(&c.reach, cfg) },
     }
 }
 
@@ -106,7 +106,7 @@ pub fn dial_options(c: &ConnectArgs, cfg: &ConfigFile, peer: Option<&str>) -> Di
 /// `rendezvous`.
 pub fn reach_of(r: &crate::cli::ReachArgs, cfg: &ConfigFile) -> crate::net::connect::Reach {
     let rendezvous = if r.no_rendezvous { None } else { r.rendezvous.clone().or_else(|| cfg.rendezvous.clone()) };
-    crate::net::connect::Reach { mdns: !r.no_mdns, rendezvous }
+    crate::net::connect::Reach { mdns: !r.no_mdns, rendezvous, relay_only: false }
 }
 
 /// [`reach_of`] with this user's config file (a listener's commands).

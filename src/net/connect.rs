@@ -24,6 +24,9 @@ pub struct Reach {
     pub mdns: bool,
     /// The rendezvous server, HOST:PORT.
     pub rendezvous: Option<String>,
+    /// A dialer meets the peer only through the rendezvous' relay: no punch, no LAN lookup,
+    /// and neither side learns the other's address (`--relay-only`).
+    pub relay_only: bool,
 }
 
 /// Which path a connection took.
@@ -33,6 +36,8 @@ pub enum PathKind {
     Direct,
     /// An address a LAN peer gave in answer to an mDNS query.
     Lan,
+    /// Through the rendezvous' relay, which forwards the QUIC datagrams end to end.
+    Relay,
 }
 
 impl PathKind {
@@ -41,6 +46,7 @@ impl PathKind {
         match self {
             Self::Direct => "direct",
             Self::Lan => "lan",
+            Self::Relay => "relay",
         }
     }
 }
@@ -74,7 +80,8 @@ pub async fn discover(
 ) -> Result<(SocketAddr, PathKind)> {
     use super::rendezvous::{client, messages};
     let l = label.to_owned();
-    let mdns = reach.mdns.then(|| tokio::task::spawn_blocking(move || super::mdns::browse(&l, MDNS_WAIT)));
+    let mdns = (reach.mdns && !reach.relay_only)
+        .then(|| tokio::task::spawn_blocking(move || super::mdns::browse(&l, MDNS_WAIT)));
     let mut mdns_done = mdns.is_none();
     let mut mdns_fut = std::pin::pin!(async move {
         match mdns {
@@ -83,11 +90,12 @@ pub async fn discover(
         }
     });
     let control = ep.control();
+    let relay_only = reach.relay_only;
     let token = messages::token(label);
     let mut rdv_done = server.is_none();
     let mut rdv_fut = std::pin::pin!(async move {
         match server {
-            Some(s) => Some(client::find(control, s, token, RENDEZVOUS_WAIT).await),
+            Some(s) => Some(client::find(control, s, token, RENDEZVOUS_WAIT, relay_only).await),
             None => None,
         }
     });
@@ -103,14 +111,19 @@ pub async fn discover(
             r = &mut rdv_fut, if !rdv_done => {
                 rdv_done = true;
                 match r {
-                    Some(Ok(a)) => return Ok((a, PathKind::Direct)),
+                    Some(Ok(client::Found::Direct(a))) => return Ok((a, PathKind::Direct)),
+                    Some(Ok(client::Found::Relay(a))) => return Ok((a, PathKind::Relay)),
                     Some(Err(e)) => rdv_err = Some(e),
                     None => {}
                 }
             }
         }
     }
-    let lan = if reach.mdns { "on the LAN: mDNS had no answer in 2 s" } else { "not on the LAN (--no-mdns)" };
+    let lan = match (reach.mdns, reach.relay_only) {
+        (_, true) => "not on the LAN (--relay-only)",
+        (true, false) => "on the LAN: mDNS had no answer in 2 s",
+        (false, false) => "not on the LAN (--no-mdns)",
+    };
     let rdv = match (&reach.rendezvous, rdv_err) {
         (Some(r), Some(client::FindError::Busy)) => {
             return Err(tagged(

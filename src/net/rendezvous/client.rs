@@ -69,11 +69,15 @@ pub fn start(
     Some((Agent { task }, first))
 }
 
-struct Punching {
-    peer: SocketAddr,
+/// One introduction a listener takes part in.
+struct Session {
+    /// Where to punch (none: the dialer asked for the relay only).
+    peer: Option<SocketAddr>,
     until: Instant,
-    /// A punch came from the dialer: both NATs are open, stop.
-    done: bool,
+    /// A punch came from the dialer: both NATs are open, stop punching.
+    punched: bool,
+    /// The relay the server opened for it, and whether it confirmed our end.
+    relay: Option<(SocketAddr, bool)>,
 }
 
 async fn agent(
@@ -85,7 +89,7 @@ async fn agent(
 ) {
     let mut first = Some(first);
     let mut next_register = Instant::now();
-    let mut sessions: HashMap<u64, Punching> = HashMap::new();
+    let mut sessions: HashMap<u64, Session> = HashMap::new();
     let mut tick = tokio::time::interval(PUNCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -97,8 +101,13 @@ async fn agent(
                     next_register = now + if first.is_some() { REGISTER_RETRY } else { REGISTER_EVERY };
                 }
                 sessions.retain(|_, p| p.until > now);
-                for (session, p) in sessions.iter().filter(|(_, p)| !p.done) {
-                    control.send(p.peer, &encode(&Message::Punch { session: *session }));
+                for (session, p) in &sessions {
+                    if let (Some(peer), false) = (p.peer, p.punched) {
+                        control.send(peer, &encode(&Message::Punch { session: *session }));
+                    }
+                    if let Some((relay, false)) = p.relay {
+                        control.send(relay, &encode(&Message::RelayBind { session: *session }));
+                    }
                 }
             }
             d = rx.recv() => {
@@ -119,19 +128,35 @@ async fn agent(
                                 sessions.remove(&k);
                             }
                         }
-                        let peer = canon(peer);
-                        control.send(peer, &encode(&Message::Punch { session }));
-                        sessions.insert(session, Punching { peer, until: Instant::now() + PUNCH_TIME, done: false });
+                        let peer = peer.map(canon);
+                        if let Some(p) = peer {
+                            control.send(p, &encode(&Message::Punch { session }));
+                        }
+                        let until = Instant::now() + PUNCH_TIME;
+                        sessions.insert(session, Session { peer, until, punched: false, relay: None });
+                    }
+                    Message::RelayReady { session, port } if from == server => {
+                        if let Some(p) = sessions.get_mut(&session) {
+                            let relay = SocketAddr::new(server.ip(), port);
+                            control.send(relay, &encode(&Message::RelayBind { session }));
+                            p.relay = Some((relay, false));
+                            p.until = Instant::now() + PUNCH_TIME;
+                        }
+                    }
+                    Message::RelayBound { session } => {
+                        if let Some(Session { relay: Some((relay, bound)), .. }) = sessions.get_mut(&session) {
+                            *bound |= *relay == from;
+                        }
                     }
                     Message::Punch { session } => {
                         if let Some(p) = sessions.get_mut(&session) {
                             control.send(from, &encode(&Message::PunchAck { session }));
-                            p.done = true;
+                            p.punched = true;
                         }
                     }
                     Message::PunchAck { session } => {
                         if let Some(p) = sessions.get_mut(&session) {
-                            p.done = true;
+                            p.punched = true;
                         }
                     }
                     _ => {}
@@ -141,6 +166,10 @@ async fn agent(
     }
 }
 
+/// How long after an introduction a punch may still win over a relay that is already open
+/// (a punch through cone NATs takes about one round trip; a relay two to the server).
+pub const PUNCH_GRACE: Duration = Duration::from_millis(250);
+
 /// Why a dialer found no path through the rendezvous.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindError {
@@ -148,10 +177,10 @@ pub enum FindError {
     NoAnswer,
     /// The server answered, but nobody waits under the token.
     NotFound,
-    /// The server refused the lookup (over a limit).
+    /// The server refused the lookup, or a relay (over a limit).
     Busy,
-    /// Introduced, but no punch came through (symmetric NATs, a firewall).
-    PunchFailed { peer: SocketAddr },
+    /// Introduced, but no punch came through (symmetric NATs, a firewall) and no relay opened.
+    PunchFailed { peer: Option<SocketAddr> },
     /// The endpoint's control datagrams are already taken.
     Unavailable,
 }
@@ -162,67 +191,130 @@ impl std::fmt::Display for FindError {
             Self::NoAnswer => write!(f, "the rendezvous did not answer"),
             Self::NotFound => write!(f, "nobody waits there under this code or pairing"),
             Self::Busy => write!(f, "rendezvous busy"),
-            Self::PunchFailed { peer } => write!(f, "introduced to {peer}, but no packet came through the NATs"),
+            Self::PunchFailed { peer: Some(peer) } => {
+                write!(f, "introduced to {peer}, but no packet came through the NATs and no relay opened")
+            }
+            Self::PunchFailed { peer: None } => write!(f, "introduced, but no relay opened"),
             Self::Unavailable => write!(f, "the rendezvous is already in use on this socket"),
         }
     }
 }
 
+/// Where a dialer's lookup ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A punched path: dial the address the listener's punch came from.
+    Direct(SocketAddr),
+    /// The relay's address (it forwards to the listener).
+    Relay(SocketAddr),
+}
+
+struct Intro {
+    session: u64,
+    peer: Option<SocketAddr>,
+    at: Instant,
+    next_request: Instant,
+    relay: Option<SocketAddr>,
+    bound: bool,
+    refused: bool,
+}
+
 /// Find the listener waiting under `token` through the rendezvous at `server`, within `wait`:
-/// the address to dial.
+/// punch and ask for a relay at once; a punch that succeeds first (or within
+/// [`PUNCH_GRACE`]) wins, else the relay. `relay_only`: no punch, and neither side learns
+/// the other's address.
 pub async fn find(
     control: Arc<Control>,
     server: SocketAddr,
     token: Token,
     wait: Duration,
-) -> Result<SocketAddr, FindError> {
+    relay_only: bool,
+) -> Result<Found, FindError> {
     let mut rx = control.take_receiver().ok_or(FindError::Unavailable)?;
     let server = canon(server);
     let deadline = Instant::now() + wait;
     let mut next_lookup = Instant::now();
     let mut answered = false;
-    let mut punching: Option<(u64, SocketAddr, Instant)> = None;
+    let mut intro: Option<Intro> = None;
     let mut tick = tokio::time::interval(PUNCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let now = Instant::now();
-        if let Some((_, peer, until)) = punching {
-            if now >= until {
-                return Err(FindError::PunchFailed { peer });
-            }
-        } else if now >= deadline {
-            return Err(if answered { FindError::NotFound } else { FindError::NoAnswer });
-        }
-        tokio::select! {
-            _ = tick.tick() => {
-                match punching {
-                    Some((session, peer, _)) => control.send(peer, &encode(&Message::Punch { session })),
-                    None if now >= next_lookup => {
-                        control.send(server, &encode(&Message::Lookup { token }));
-                        next_lookup = now + LOOKUP_EVERY;
+        match &mut intro {
+            None if now >= deadline => return Err(if answered { FindError::NotFound } else { FindError::NoAnswer }),
+            None => {}
+            Some(i) => {
+                if let (Some(relay), true) = (i.relay, i.bound) {
+                    if i.peer.is_none() || now >= i.at + PUNCH_GRACE {
+                        return Ok(Found::Relay(relay));
                     }
-                    None => {}
+                }
+                if now >= i.at + PUNCH_TIME {
+                    return Err(if i.refused { FindError::Busy } else { FindError::PunchFailed { peer: i.peer } });
                 }
             }
+        }
+        tokio::select! {
+            _ = tick.tick() => match &mut intro {
+                None => {
+                    if now >= next_lookup {
+                        control.send(server, &encode(&Message::Lookup { token, relay_only }));
+                        next_lookup = now + LOOKUP_EVERY;
+                    }
+                }
+                Some(i) => {
+                    if let Some(peer) = i.peer {
+                        control.send(peer, &encode(&Message::Punch { session: i.session }));
+                    }
+                    match i.relay {
+                        None if !i.refused && now >= i.next_request => {
+                            control.send(server, &encode(&Message::RelayRequest { session: i.session }));
+                            i.next_request = now + LOOKUP_EVERY;
+                        }
+                        Some(relay) if !i.bound => {
+                            control.send(relay, &encode(&Message::RelayBind { session: i.session }));
+                        }
+                        _ => {}
+                    }
+                }
+            },
             d = rx.recv() => {
                 let Some((from, bytes)) = d else { return Err(FindError::Unavailable) };
                 let from = canon(from);
                 let Ok(msg) = decode(&bytes) else { continue };
+                let ours = |s: u64| intro.as_ref().is_some_and(|i| i.session == s);
                 match msg {
-                    Message::Introduce { token: t, session, peer } if from == server && t == token && punching.is_none() => {
-                        let peer = canon(peer);
-                        control.send(peer, &encode(&Message::Punch { session }));
-                        punching = Some((session, peer, Instant::now() + PUNCH_TIME));
+                    Message::Introduce { token: t, session, peer } if from == server && t == token && intro.is_none() => {
+                        let peer = if relay_only { None } else { peer.map(canon) };
+                        if let Some(p) = peer {
+                            control.send(p, &encode(&Message::Punch { session }));
+                        }
+                        control.send(server, &encode(&Message::RelayRequest { session }));
+                        let now = Instant::now();
+                        intro = Some(Intro { session, peer, at: now, next_request: now + LOOKUP_EVERY, relay: None, bound: false, refused: false });
                     }
                     Message::NotFound { token: t } if from == server && t == token => answered = true,
-                    Message::Busy if from == server => return Err(FindError::Busy),
-                    Message::Punch { session } | Message::PunchAck { session }
-                        if punching.is_some_and(|(s, _, _)| s == session) =>
-                    {
+                    Message::Busy if from == server => match &mut intro {
+                        None => return Err(FindError::Busy),
+                        Some(i) => i.refused = true,
+                    },
+                    Message::RelayReady { session, port } if from == server && ours(session) => {
+                        if let Some(i) = &mut intro {
+                            let relay = SocketAddr::new(server.ip(), port);
+                            control.send(relay, &encode(&Message::RelayBind { session }));
+                            i.relay = Some(relay);
+                        }
+                    }
+                    Message::RelayBound { session } if ours(session) => {
+                        if let Some(i) = &mut intro {
+                            i.bound |= i.relay == Some(from);
+                        }
+                    }
+                    Message::Punch { session } | Message::PunchAck { session } if ours(session) && !relay_only => {
                         if matches!(msg, Message::Punch { .. }) {
                             control.send(from, &encode(&Message::PunchAck { session }));
                         }
-                        return Ok(from);
+                        return Ok(Found::Direct(from));
                     }
                     _ => {}
                 }

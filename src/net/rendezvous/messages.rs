@@ -52,10 +52,11 @@ pub enum Message {
     Register { tokens: Vec<(Lifetime, Token)> },
     /// Server → listener: registered; the address the server sees you at.
     Registered { observed: SocketAddr, accepted: u8 },
-    /// Dialer → server: who waits under this token?
-    Lookup { token: Token },
-    /// Server → both: punch towards `peer`, proving it with `session`.
-    Introduce { token: Token, session: u64, peer: SocketAddr },
+    /// Dialer → server: who waits under this token? (`relay_only`: tell neither side the
+    /// other's address; meet through the relay.)
+    Lookup { token: Token, relay_only: bool },
+    /// Server → both: punch towards `peer` (none: relay only), proving it with `session`.
+    Introduce { token: Token, session: u64, peer: Option<SocketAddr> },
     /// Server → dialer: nobody waits under this token.
     NotFound { token: Token },
     /// Server → anyone: over a limit; try later.
@@ -64,6 +65,14 @@ pub enum Message {
     Punch { session: u64 },
     /// Peer → peer: a punch arrived (sent to where it came from).
     PunchAck { session: u64 },
+    /// Dialer → server: open a relay for this introduction.
+    RelayRequest { session: u64 },
+    /// Server → both: the relay for `session` listens on `port` (at the server's address).
+    RelayReady { session: u64, port: u16 },
+    /// Peer → relay port: this socket is my end of `session`.
+    RelayBind { session: u64 },
+    /// Relay → peer: bound; QUIC datagrams sent here now reach the other end.
+    RelayBound { session: u64 },
 }
 
 /// A message that does not parse (ignored).
@@ -117,15 +126,19 @@ pub fn encode(m: &Message) -> Vec<u8> {
             put_addr(&mut out, observed);
             out.push(*accepted);
         }
-        Message::Lookup { token } => {
+        Message::Lookup { token, relay_only } => {
             out.push(3);
             out.extend_from_slice(token);
+            out.push(u8::from(*relay_only));
         }
         Message::Introduce { token, session, peer } => {
             out.push(4);
             out.extend_from_slice(token);
             out.extend_from_slice(&session.to_be_bytes());
-            put_addr(&mut out, peer);
+            match peer {
+                Some(p) => put_addr(&mut out, p),
+                None => out.push(0),
+            }
         }
         Message::NotFound { token } => {
             out.push(5);
@@ -138,6 +151,23 @@ pub fn encode(m: &Message) -> Vec<u8> {
         }
         Message::PunchAck { session } => {
             out.push(8);
+            out.extend_from_slice(&session.to_be_bytes());
+        }
+        Message::RelayRequest { session } => {
+            out.push(9);
+            out.extend_from_slice(&session.to_be_bytes());
+        }
+        Message::RelayReady { session, port } => {
+            out.push(10);
+            out.extend_from_slice(&session.to_be_bytes());
+            out.extend_from_slice(&port.to_be_bytes());
+        }
+        Message::RelayBind { session } => {
+            out.push(11);
+            out.extend_from_slice(&session.to_be_bytes());
+        }
+        Message::RelayBound { session } => {
+            out.push(12);
             out.extend_from_slice(&session.to_be_bytes());
         }
     }
@@ -225,12 +255,42 @@ pub fn decode(p: &[u8]) -> Result<Message, Malformed> {
             Message::Register { tokens }
         }
         2 => Message::Registered { observed: r.addr()?, accepted: r.u8()? },
-        3 => Message::Lookup { token: r.token()? },
-        4 => Message::Introduce { token: r.token()?, session: r.u64()?, peer: r.addr()? },
+        3 => {
+            let token = r.token()?;
+            let relay_only = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(Malformed("unknown lookup flag")),
+            };
+            Message::Lookup { token, relay_only }
+        }
+        4 => {
+            let (token, session) = (r.token()?, r.u64()?);
+            let peer = if r.0.first() == Some(&0) {
+                r.u8()?;
+                None
+            } else {
+                Some(r.addr()?)
+            };
+            Message::Introduce { token, session, peer }
+        }
         5 => Message::NotFound { token: r.token()? },
         6 => Message::Busy,
         7 => Message::Punch { session: r.u64()? },
         8 => Message::PunchAck { session: r.u64()? },
+        9 => Message::RelayRequest { session: r.u64()? },
+        10 => {
+            let session = r.u64()?;
+            let mut p = [0u8; 2];
+            p.copy_from_slice(r.take(2)?);
+            let port = u16::from_be_bytes(p);
+            if port == 0 {
+                return Err(Malformed("unusable address"));
+            }
+            Message::RelayReady { session, port }
+        }
+        11 => Message::RelayBind { session: r.u64()? },
+        12 => Message::RelayBound { session: r.u64()? },
         _ => return Err(Malformed("unknown type")),
     };
     if !r.0.is_empty() {
@@ -250,12 +310,18 @@ mod tests {
             Message::Register { tokens: vec![(Lifetime::Once, [1; 16]), (Lifetime::Lasting, [2; 16])] },
             Message::Register { tokens: vec![] },
             Message::Registered { observed: a, accepted: 2 },
-            Message::Lookup { token: [3; 16] },
-            Message::Introduce { token: [4; 16], session: 0x0102_0304_0506_0708, peer: b },
+            Message::Lookup { token: [3; 16], relay_only: false },
+            Message::Lookup { token: [3; 16], relay_only: true },
+            Message::Introduce { token: [4; 16], session: 0x0102_0304_0506_0708, peer: Some(b) },
+            Message::Introduce { token: [4; 16], session: 1, peer: None },
             Message::NotFound { token: [5; 16] },
             Message::Busy,
             Message::Punch { session: 7 },
             Message::PunchAck { session: u64::MAX },
+            Message::RelayRequest { session: 3 },
+            Message::RelayReady { session: 3, port: 7001 },
+            Message::RelayBind { session: 3 },
+            Message::RelayBound { session: 3 },
         ]
     }
 

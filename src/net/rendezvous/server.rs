@@ -21,6 +21,10 @@ use super::messages::{decode, encode, Lifetime, Message, Token};
 
 /// How long a registration lives without a renewal (listeners renew every 10 s).
 pub const REGISTRATION_TTL: Duration = Duration::from_secs(30);
+/// How long an introduction may still ask for a relay.
+pub const INTRODUCTION_TTL: Duration = Duration::from_secs(30);
+/// Introductions remembered at once (for relay requests).
+const MAX_INTRODUCTIONS: usize = 4096;
 
 /// The server's limits (`pcp rendezvous` flags set some).
 #[derive(Debug, Clone)]
@@ -61,6 +65,17 @@ pub enum Event {
     Introduced { token: Token, listener: SocketAddr, dialer: SocketAddr },
     /// A source was refused for a limit.
     Busy { from: SocketAddr },
+    /// The dialer of an introduction asks for a relay: open one and call
+    /// [`Server::relay_ready`] with its port (or refuse with [`Server::relay_refused`]).
+    RelayWanted { session: u64, listener: SocketAddr, dialer: SocketAddr },
+}
+
+struct Introduction {
+    listener: SocketAddr,
+    dialer: SocketAddr,
+    at: Instant,
+    /// The relay's port, once open.
+    relay: Option<u16>,
 }
 
 /// Counters for `--json` stats.
@@ -80,6 +95,7 @@ pub struct Server {
     by_addr: HashMap<SocketAddr, Vec<Token>>,
     per_ip: HashMap<IpAddr, usize>,
     sources: HashMap<IpAddr, Source>,
+    intros: HashMap<u64, Introduction>,
     rng: Box<dyn FnMut() -> u64 + Send>,
     pub counters: Counters,
 }
@@ -96,6 +112,7 @@ impl Server {
             by_addr: HashMap::new(),
             per_ip: HashMap::new(),
             sources: HashMap::new(),
+            intros: HashMap::new(),
             rng,
             counters: Counters::default(),
         }
@@ -120,7 +137,8 @@ impl Server {
         }
         match msg {
             Message::Register { tokens } => self.register(now, from, &tokens),
-            Message::Lookup { token } => self.lookup(now, from, token),
+            Message::Lookup { token, relay_only } => self.lookup(now, from, token, relay_only),
+            Message::RelayRequest { session } => self.relay_request(from, session),
             // Only peers send the others.
             _ => (Vec::new(), None),
         }
@@ -205,7 +223,32 @@ impl Server {
         (vec![(from, encode(&Message::Registered { observed: from, accepted }))], None)
     }
 
-    fn lookup(&mut self, now: Instant, from: SocketAddr, token: Token) -> (Out, Option<Event>) {
+    fn relay_request(&mut self, from: SocketAddr, session: u64) -> (Out, Option<Event>) {
+        let Some(i) = self.intros.get(&session).filter(|i| i.dialer == from) else {
+            return (Vec::new(), None);
+        };
+        match i.relay {
+            // A repeated request: the answer was lost.
+            Some(port) => (vec![(from, encode(&Message::RelayReady { session, port }))], None),
+            None => (Vec::new(), Some(Event::RelayWanted { session, listener: i.listener, dialer: i.dialer })),
+        }
+    }
+
+    /// The relay for `session` listens on `port`: tell both peers.
+    pub fn relay_ready(&mut self, session: u64, port: u16) -> Out {
+        let Some(i) = self.intros.get_mut(&session) else { return Vec::new() };
+        i.relay = Some(port);
+        let m = encode(&Message::RelayReady { session, port });
+        vec![(i.dialer, m.clone()), (i.listener, m)]
+    }
+
+    /// No relay for `session` (too many open): the dialer hears `Busy`.
+    pub fn relay_refused(&mut self, session: u64) -> Out {
+        self.counters.busy += 1;
+        self.intros.get(&session).map(|i| vec![(i.dialer, encode(&Message::Busy))]).unwrap_or_default()
+    }
+
+    fn lookup(&mut self, now: Instant, from: SocketAddr, token: Token, relay_only: bool) -> (Out, Option<Event>) {
         self.counters.lookups += 1;
         let live = self.regs.get(&token).filter(|r| r.expires > now).map(|r| (r.addr, r.life));
         let Some((listener, life)) = live else {
@@ -219,9 +262,20 @@ impl Server {
         }
         self.counters.introductions += 1;
         let session = (self.rng)();
+        if self.intros.len() >= MAX_INTRODUCTIONS {
+            self.intros.retain(|_, i| now.saturating_duration_since(i.at) < INTRODUCTION_TTL);
+            if self.intros.len() >= MAX_INTRODUCTIONS {
+                if let Some(k) = self.intros.iter().min_by_key(|(_, i)| i.at).map(|(k, _)| *k) {
+                    self.intros.remove(&k);
+                }
+            }
+        }
+        self.intros.insert(session, Introduction { listener, dialer: from, at: now, relay: None });
+        // relay_only: neither learns the other's address.
+        let (to_dialer, to_listener) = if relay_only { (None, None) } else { (Some(listener), Some(from)) };
         let out = vec![
-            (from, encode(&Message::Introduce { token, session, peer: listener })),
-            (listener, encode(&Message::Introduce { token, session, peer: from })),
+            (from, encode(&Message::Introduce { token, session, peer: to_dialer })),
+            (listener, encode(&Message::Introduce { token, session, peer: to_listener })),
         ];
         (out, Some(Event::Introduced { token, listener, dialer: from }))
     }
@@ -237,8 +291,9 @@ impl Server {
         }
     }
 
-    /// Drop registrations past their time.
+    /// Drop registrations and introductions past their time.
     pub fn expire(&mut self, now: Instant) {
+        self.intros.retain(|_, i| now.saturating_duration_since(i.at) < INTRODUCTION_TTL);
         let dead: Vec<Token> = self.regs.iter().filter(|(_, r)| r.expires <= now).map(|(t, _)| *t).collect();
         for t in &dead {
             if let Some(addr) = self.regs.get(t).map(|r| r.addr) {
@@ -293,17 +348,17 @@ mod tests {
         let t0 = Instant::now();
         let (out, _) = s.handle(t0, l, &reg(&[(Lifetime::Lasting, [1; 16])]));
         assert_eq!(msgs(&out), vec![(l, Message::Registered { observed: l, accepted: 1 })]);
-        let (out, ev) = s.handle(t0, d, &encode(&Message::Lookup { token: [1; 16] }));
+        let (out, ev) = s.handle(t0, d, &encode(&Message::Lookup { token: [1; 16], relay_only: false }));
         assert_eq!(
             msgs(&out),
             vec![
-                (d, Message::Introduce { token: [1; 16], session: 1, peer: l }),
-                (l, Message::Introduce { token: [1; 16], session: 1, peer: d }),
+                (d, Message::Introduce { token: [1; 16], session: 1, peer: Some(l) }),
+                (l, Message::Introduce { token: [1; 16], session: 1, peer: Some(d) }),
             ]
         );
         assert_eq!(ev, Some(Event::Introduced { token: [1; 16], listener: l, dialer: d }));
         // A pairing's token stays for the next reconnect.
-        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [1; 16] }));
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [1; 16], relay_only: false }));
         assert_eq!(out.len(), 2);
     }
 
@@ -313,8 +368,12 @@ mod tests {
         let mut s = server();
         let t0 = Instant::now();
         s.handle(t0, l, &reg(&[(Lifetime::Once, [2; 16])]));
-        assert_eq!(s.handle(t0, d, &encode(&Message::Lookup { token: [2; 16] })).0.len(), 2);
-        let (out, _) = s.handle(t0, "203.0.113.10:1".parse().unwrap(), &encode(&Message::Lookup { token: [2; 16] }));
+        assert_eq!(s.handle(t0, d, &encode(&Message::Lookup { token: [2; 16], relay_only: false })).0.len(), 2);
+        let (out, _) = s.handle(
+            t0,
+            "203.0.113.10:1".parse().unwrap(),
+            &encode(&Message::Lookup { token: [2; 16], relay_only: false }),
+        );
         assert_eq!(msgs(&out)[0].1, Message::NotFound { token: [2; 16] });
     }
 
@@ -327,7 +386,7 @@ mod tests {
         s.handle(t0, l, &reg(&[(Lifetime::Lasting, [2; 16])]));
         assert_eq!(s.registered(), 1);
         let later = t0 + REGISTRATION_TTL + Duration::from_secs(1);
-        let (out, _) = s.handle(later, d, &encode(&Message::Lookup { token: [2; 16] }));
+        let (out, _) = s.handle(later, d, &encode(&Message::Lookup { token: [2; 16], relay_only: false }));
         assert_eq!(msgs(&out)[0].1, Message::NotFound { token: [2; 16] });
         s.expire(later);
         assert_eq!(s.registered(), 0);
@@ -341,14 +400,18 @@ mod tests {
         s.handle(t0, l, &reg(&[(Lifetime::Once, [3; 16])]));
         let (out, _) = s.handle(t0, d, &reg(&[(Lifetime::Once, [3; 16])]));
         assert_eq!(msgs(&out)[0].1, Message::Registered { observed: d, accepted: 0 });
-        let (out, _) = s.handle(t0, "192.0.2.5:9".parse().unwrap(), &encode(&Message::Lookup { token: [3; 16] }));
-        assert_eq!(msgs(&out)[0].1, Message::Introduce { token: [3; 16], session: 1, peer: l });
+        let (out, _) = s.handle(
+            t0,
+            "192.0.2.5:9".parse().unwrap(),
+            &encode(&Message::Lookup { token: [3; 16], relay_only: false }),
+        );
+        assert_eq!(msgs(&out)[0].1, Message::Introduce { token: [3; 16], session: 1, peer: Some(l) });
         // The same host on a new port (a restart) takes its token back.
         let l2: SocketAddr = "198.51.100.1:4001".parse().unwrap();
         s.handle(t0, l2, &reg(&[(Lifetime::Lasting, [4; 16])]));
         s.handle(t0, l, &reg(&[(Lifetime::Lasting, [4; 16])]));
-        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [4; 16] }));
-        assert_eq!(msgs(&out)[0].1, Message::Introduce { token: [4; 16], session: 2, peer: l });
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [4; 16], relay_only: false }));
+        assert_eq!(msgs(&out)[0].1, Message::Introduce { token: [4; 16], session: 2, peer: Some(l) });
     }
 
     #[test]
@@ -374,7 +437,7 @@ mod tests {
         assert!(s.registered() <= 40);
         let (l, d): (SocketAddr, SocketAddr) = (L.parse().unwrap(), D.parse().unwrap());
         s.handle(t0, l, &reg(&[(Lifetime::Lasting, [9; 16])]));
-        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [9; 16] }));
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [9; 16], relay_only: false }));
         assert_eq!(out.len(), 2);
     }
 
@@ -390,6 +453,42 @@ mod tests {
         s.handle(t0, b, &reg(&[(Lifetime::Once, [4; 16])]));
         let (out, _) = s.handle(t0, "192.0.2.1:1".parse().unwrap(), &reg(&[(Lifetime::Once, [5; 16])]));
         assert_eq!(msgs(&out)[0].1, Message::Busy);
+    }
+
+    #[test]
+    fn only_the_introduced_dialer_gets_a_relay_and_relay_only_hides_both_addresses() {
+        let (l, d): (SocketAddr, SocketAddr) = (L.parse().unwrap(), D.parse().unwrap());
+        let mut s = server();
+        let t0 = Instant::now();
+        s.handle(t0, l, &reg(&[(Lifetime::Lasting, [1; 16])]));
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [1; 16], relay_only: true }));
+        assert_eq!(
+            msgs(&out),
+            vec![
+                (d, Message::Introduce { token: [1; 16], session: 1, peer: None }),
+                (l, Message::Introduce { token: [1; 16], session: 1, peer: None }),
+            ]
+        );
+        // Someone else naming the session gets nothing.
+        let other: SocketAddr = "192.0.2.99:1".parse().unwrap();
+        assert_eq!(s.handle(t0, other, &encode(&Message::RelayRequest { session: 1 })), (vec![], None));
+        let (out, ev) = s.handle(t0, d, &encode(&Message::RelayRequest { session: 1 }));
+        assert!(out.is_empty());
+        assert_eq!(ev, Some(Event::RelayWanted { session: 1, listener: l, dialer: d }));
+        let out = s.relay_ready(1, 7001);
+        assert_eq!(
+            msgs(&out),
+            vec![
+                (d, Message::RelayReady { session: 1, port: 7001 }),
+                (l, Message::RelayReady { session: 1, port: 7001 }),
+            ]
+        );
+        // A repeated request is answered again, with no second relay.
+        let (out, ev) = s.handle(t0, d, &encode(&Message::RelayRequest { session: 1 }));
+        assert_eq!(msgs(&out), vec![(d, Message::RelayReady { session: 1, port: 7001 })]);
+        assert_eq!(ev, None);
+        s.expire(t0 + INTRODUCTION_TTL);
+        assert_eq!(s.handle(t0 + INTRODUCTION_TTL, d, &encode(&Message::RelayRequest { session: 1 })).1, None);
     }
 
     #[test]
