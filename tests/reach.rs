@@ -85,19 +85,25 @@ fn connected_events(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// What one lab run left: the receiver's output, the sender's and the receiver's directories
+/// (the file `f.bin`, received into `got/`), the sender's stderr, the rendezvous' stdout and
+/// its record of every datagram it handled (relayed ones too), as bytes per datagram.
+struct LabRun {
+    out: std::process::Output,
+    a: TestDir,
+    b: TestDir,
+    sender_err: String,
+    log: String,
+    record: Vec<Vec<u8>>,
+}
+
 /// `pcp send FILE` in the lab's home A and `pcp receive --yes --json` in home B, with no
-/// address flag, meeting through the rendezvous on the public segment. Returns the receiver's
-/// output, the sender's and the receiver's directories (the file `f.bin`, received into
-/// `got/`) and the rendezvous' stdout.
-fn send_through_lab(lab: &netns::NatLab, marker: &str) -> (std::process::Output, TestDir, TestDir, String) {
+/// address flag, meeting through the rendezvous on the public segment.
+fn send_through_lab(lab: &netns::NatLab, marker: &str) -> LabRun {
     let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
-    let rdv = Listener::spawn_cmd(
-        &r,
-        lab.public.pcp(&r.home(), r.path()),
-        CODE,
-        &["rendezvous", "--json"],
-        netns::NatLab::RENDEZVOUS,
-    );
+    let mut rcmd = lab.public.pcp(&r.home(), r.path());
+    rcmd.env("PCP_RENDEZVOUS_RECORD", r.join("record"));
+    let mut rdv = Listener::spawn_cmd(&r, rcmd, CODE, &["rendezvous", "--json"], netns::NatLab::RENDEZVOUS);
     // Incompressible, with a marker at the start that must never show in the relay's log.
     let mut body = format!("{marker}\n").into_bytes();
     body.extend(random_bytes(&mut rand::rngs::StdRng::seed_from_u64(13), 300_000));
@@ -109,14 +115,33 @@ fn send_through_lab(lab: &netns::NatLab, marker: &str) -> (std::process::Output,
     let mut recv = lab.hb.pcp(&b.home(), b.path());
     recv.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS).env("PCP_CODE", CODE);
     recv.args(["receive", "--yes", "--json", dst.to_str().unwrap()]);
-    let o = run_timeout(&mut recv, NET_TIMEOUT);
+    let out = run_timeout(&mut recv, NET_TIMEOUT);
+    let sender_err = sender.stderr();
     drop(sender);
     // Stopped, the rendezvous reports its relays' counters.
-    let mut rdv = rdv;
     rdv.signal("TERM");
     rdv.wait();
     let log = rdv.stdout();
-    (o, a, b, log)
+    let record = fs::read_to_string(r.join("record"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let hex = l.rsplit(' ').next().unwrap();
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+        })
+        .collect();
+    LabRun { out, a, b, sender_err, log, record }
+}
+
+/// The record holds no secret word, no file name and nothing of the file's contents.
+fn assert_record_holds_no_secret(run: &LabRun, marker: &str) {
+    assert!(run.record.len() > 10, "the rendezvous recorded almost nothing: {}", run.record.len());
+    let needles: [&[u8]; 6] = [b"ability", b"able", b"about", b"f.bin", marker.as_bytes(), CODE.as_bytes()];
+    for d in &run.record {
+        for n in needles {
+            assert!(!d.windows(n.len()).any(|w| w == n), "the rendezvous saw {:?}", String::from_utf8_lossy(n));
+        }
+    }
 }
 
 #[test]
@@ -125,8 +150,9 @@ fn rendezvous_and_hole_punch_connect_two_port_restricted_cone_nats_directly() {
     else {
         return;
     };
-    let (o, a, b, log) = send_through_lab(&lab, "cone-marker");
-    let (src, dst) = (a.join("f.bin"), b.join("got"));
+    let run = send_through_lab(&lab, "cone-marker");
+    let (o, log) = (&run.out, &run.log);
+    let (src, dst) = (run.a.join("f.bin"), run.b.join("got"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(fs::read(dst.join("f.bin")).unwrap(), fs::read(&src).unwrap());
     let c = connected_events(&o.stdout);
@@ -136,7 +162,8 @@ fn rendezvous_and_hole_punch_connect_two_port_restricted_cone_nats_directly() {
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.11:"), "{}", c[0]);
     assert!(log.contains("\"event\":\"introduced\""), "{log}");
     // The relay opened for the race carried none of the data.
-    assert_eq!(relayed_bytes(&log), 0, "{log}");
+    assert_eq!(relayed_bytes(log), 0, "{log}");
+    assert!(run.sender_err.contains("via direct (203.0.113.12:"), "{}", run.sender_err);
 }
 
 /// Bytes the rendezvous' relays forwarded, from its `--json` log.
@@ -151,14 +178,19 @@ fn relayed_bytes(log: &str) -> u64 {
 /// Both behind symmetric NATs, or one: no punch gets through, the relay carries it.
 fn relayed_between(what: &str, nat_a: netns::Nat, nat_b: netns::Nat) {
     let Some(lab) = netns::NatLab::new(what, nat_a, nat_b, false) else { return };
-    let (o, a, b, log) = send_through_lab(&lab, "relay-marker");
+    let run = send_through_lab(&lab, "relay-marker");
+    let (o, log) = (&run.out, &run.log);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(fs::read(b.join("got/f.bin")).unwrap(), fs::read(a.join("f.bin")).unwrap());
+    assert_eq!(fs::read(run.b.join("got/f.bin")).unwrap(), fs::read(run.a.join("f.bin")).unwrap());
     let c = connected_events(&o.stdout);
     assert_eq!(c[0]["path"], "relay", "{}", c[0]);
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.1:"), "{}", c[0]);
     // The whole file went through the relay (and QUIC's overhead).
-    assert!(relayed_bytes(&log) > 300_000, "{log}");
+    assert!(relayed_bytes(log) > 300_000, "{log}");
+    // Both sides say so.
+    assert!(run.sender_err.contains("via relay (203.0.113.1:"), "{}", run.sender_err);
+    // The relay and the rendezvous saw only ciphertext and public words.
+    assert_record_holds_no_secret(&run, "relay-marker");
 }
 
 #[test]
@@ -177,10 +209,117 @@ fn homes_on_the_same_private_subnet_never_dial_the_private_address() {
     else {
         return;
     };
-    let (o, a, b, _) = send_through_lab(&lab, "subnet-marker");
-    let (src, dst) = (a.join("f.bin"), b.join("got"));
+    let run = send_through_lab(&lab, "subnet-marker");
+    let o = &run.out;
+    let (src, dst) = (run.a.join("f.bin"), run.b.join("got"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(fs::read(dst.join("f.bin")).unwrap(), fs::read(&src).unwrap());
     let c = connected_events(&o.stdout);
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.11:"), "{}", c[0]);
+}
+
+/// A rendezvous on loopback (no namespace needed).
+fn loopback_rendezvous(r: &TestDir) -> Listener {
+    Listener::spawn_cmd(r, r.pcp(), CODE, &["rendezvous", "--json"], "127.0.0.1:0")
+}
+
+#[test]
+fn a_flood_of_ten_thousand_channel_requests_from_one_source_leaves_the_rendezvous_responsive() {
+    let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let rdv = loopback_rendezvous(&r);
+    let server: std::net::SocketAddr = rdv.addr.parse().unwrap();
+    // The flood: 10,000 Register requests, each a new channel, from 127.0.0.2 as fast as the
+    // socket takes them, while an honest pair meets through the same server from 127.0.0.1.
+    let flood = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    flood.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    let flooder = std::thread::spawn(move || {
+        for i in 0..10_000u32 {
+            let mut m = vec![0u8, b'p', b'c', b'r', 1, 1, 1, 0];
+            let mut token = [7u8; 16];
+            token[..4].copy_from_slice(&i.to_be_bytes());
+            m.extend_from_slice(&token);
+            let _ = flood.send_to(&m, server);
+        }
+        // The flooder is told it is refused.
+        let mut buf = [0u8; 64];
+        let mut busy = 0;
+        while let Ok((n, _)) = flood.recv_from(&mut buf) {
+            busy += usize::from(buf[..n] == [0, b'p', b'c', b'r', 1, 6]);
+        }
+        busy
+    });
+    a.write("f.txt", "through a flooded rendezvous");
+    let mut send = a.pcp();
+    send.env("PCP_RENDEZVOUS", &rdv.addr);
+    let sender = Listener::spawn_cmd(&a, send, CODE, &["send", "--yes", "f.txt"], "127.0.0.1:0");
+    let started = std::time::Instant::now();
+    let mut recv = b.pcp();
+    recv.env("PCP_RENDEZVOUS", &rdv.addr).env("PCP_CODE", CODE).args(["receive", "--yes", "--json", "got"]);
+    let o = run_timeout(&mut recv, NET_TIMEOUT);
+    let took = started.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read_to_string(b.join("got/f.txt")).unwrap(), "through a flooded rendezvous");
+    let busy = flooder.join().unwrap();
+    assert!(busy >= 1, "the flooder was never told the rendezvous is busy");
+    eprintln!("honest receive through the flooded rendezvous: {} ms (flooder got {busy} Busy)", took.as_millis());
+    drop(sender);
+}
+
+#[test]
+fn no_peer_under_the_code_at_the_rendezvous_is_a_clear_error() {
+    let (b, r) = (TestDir::new(), TestDir::new());
+    let rdv = loopback_rendezvous(&r);
+    let mut recv = b.pcp();
+    recv.env("PCP_RENDEZVOUS", &rdv.addr).env("PCP_CODE", CODE).args(["receive", "--yes", "got"]);
+    let o = run_timeout(&mut recv, NET_TIMEOUT);
+    assert_eq!(o.status.code(), Some(10), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nobody waits there under this code"), "{err}");
+    assert!(err.lines().count() == 1, "{err}");
+    // A rendezvous that is not there: named as such.
+    let mut recv = b.pcp();
+    recv.env("PCP_RENDEZVOUS", "127.0.0.1:9").env("PCP_CODE", CODE).args(["receive", "--yes", "got"]);
+    let o = run_timeout(&mut recv, NET_TIMEOUT);
+    assert_eq!(o.status.code(), Some(10), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rendezvous 127.0.0.1:9: the rendezvous did not answer"));
+}
+
+#[test]
+fn a_paired_peer_behind_a_nat_is_found_through_the_rendezvous_with_no_code_and_no_address() {
+    let Some(lab) =
+        netns::NatLab::new("pairrdv", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)
+    else {
+        return;
+    };
+    let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let _rdv =
+        Listener::spawn_cmd(&r, lab.public.pcp(&r.home(), r.path()), CODE, &["rendezvous"], netns::NatLab::RENDEZVOUS);
+    let src = a.mkdir("src");
+    a.write("src/f.txt", "to the nas behind its router");
+    let srv = b.mkdir("srv");
+    let mut serve = lab.hb.pcp(&b.home(), b.path());
+    serve.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS);
+    let server = Listener::spawn_cmd(&b, serve, CODE, &["serve", srv.to_str().unwrap()], "0.0.0.0:0");
+    let slash = format!("{}/", src.display());
+    let dial = |code: Option<&str>| {
+        let mut c = lab.ha.pcp(&a.home(), a.path());
+        c.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS).args(["sync", "-a", "--json", &slash, "nas:d/"]);
+        if let Some(code) = code {
+            c.env("PCP_CODE", code);
+        }
+        run_timeout(&mut c, NET_TIMEOUT)
+    };
+    let o = dial(Some(CODE));
+    assert!(o.status.success(), "first contact: {}\n{}", String::from_utf8_lossy(&o.stderr), server.stderr());
+    assert_trees_equal(&src, &srv.join("d"));
+    // Paired; the remembered address removed: the pairing's daily token finds the server.
+    let peers = a.home().join(".config/pcp/peers");
+    assert!(forget_address(&peers));
+    a.write("src/g.txt", "paired, no code, no address");
+    let o = dial(None);
+    assert!(o.status.success(), "paired: {}\n{}", String::from_utf8_lossy(&o.stderr), server.stderr());
+    assert_trees_equal(&src, &srv.join("d"));
+    let c = connected_events(&o.stdout);
+    assert_eq!(c[0]["path"], "direct", "{}", c[0]);
+    assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.12:"), "{}", c[0]);
 }

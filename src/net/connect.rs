@@ -55,7 +55,7 @@ impl PathKind {
 const MDNS_WAIT: Duration = Duration::from_secs(2);
 /// How long a dialer waits for the rendezvous to introduce the peer (it may not have
 /// registered yet: `pcp receive` typed before `pcp send` printed its code).
-const RENDEZVOUS_WAIT: Duration = Duration::from_secs(10);
+const RENDEZVOUS_WAIT: Duration = Duration::from_secs(6);
 
 /// Resolve the rendezvous server's `HOST:PORT`.
 pub async fn resolve_rendezvous(addr: &str) -> Result<SocketAddr> {

@@ -42,7 +42,7 @@ pub struct Listener {
     /// Answers LAN queries for the code and the pairings while the listener lives.
     _mdns: Option<super::mdns::Responder>,
     /// Keeps the code and the pairings registered at the rendezvous while the listener lives.
-    _rendezvous: Option<super::rendezvous::client::Agent>,
+    rendezvous: Option<super::rendezvous::client::Agent>,
 }
 
 /// How a listener treats pairings (`pcp serve`, `pcp pair`).
@@ -125,7 +125,7 @@ impl Listener {
             new_name,
             code_label,
             _mdns: responder,
-            _rendezvous: rendezvous,
+            rendezvous,
         })
     }
 
@@ -182,7 +182,9 @@ impl Listener {
             }
         }
         let conn = pending.authenticated();
-        Ok(Some(Conn::new(self.rt.handle().clone(), conn, auth, "direct")))
+        let relayed = self.rendezvous.as_ref().is_some_and(|r| r.is_relay(conn.remote_address()));
+        let path = if relayed { super::connect::PathKind::Relay } else { super::connect::PathKind::Direct };
+        Ok(Some(Conn::new(self.rt.handle().clone(), conn, auth, path.name())))
     }
 
     /// After a handshake spent the code (or it expired), print a fresh one for the next peer;

@@ -27,6 +27,9 @@ use crate::net::demux::{Control, Datagram};
 pub const REGISTER_EVERY: Duration = Duration::from_secs(10);
 /// How often a listener retries until the server first answers.
 const REGISTER_RETRY: Duration = Duration::from_millis(500);
+/// How often a listener looks for a changed set of tokens (a new code, a new pairing), which
+/// it registers at once.
+const TOKENS_EVERY: Duration = Duration::from_secs(1);
 /// One punch every this long...
 pub const PUNCH_EVERY: Duration = Duration::from_millis(20);
 /// ...for at most this long.
@@ -35,15 +38,28 @@ pub const PUNCH_TIME: Duration = Duration::from_millis(2500);
 pub const MAX_SESSIONS: usize = 32;
 /// How often a dialer repeats its lookup while no answer came.
 const LOOKUP_EVERY: Duration = Duration::from_millis(250);
+/// A server silent this long is not there.
+const NO_ANSWER_WAIT: Duration = Duration::from_secs(3);
 
 /// Canonical form (an IPv4 peer on a dual-stack socket is an IPv4-mapped address).
 fn canon(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
+/// Relay addresses a listener keeps (to tell relayed connections from direct ones).
+const MAX_RELAYS_KEPT: usize = 64;
+
 /// A listener's registration, alive while this value is.
 pub struct Agent {
     task: tokio::task::JoinHandle<()>,
+    relays: Arc<std::sync::Mutex<std::collections::VecDeque<SocketAddr>>>,
+}
+
+impl Agent {
+    /// Whether `addr` is a relay this listener bound to (a connection from there is relayed).
+    pub fn is_relay(&self, addr: SocketAddr) -> bool {
+        self.relays.lock().is_ok_and(|r| r.contains(&canon(addr)))
+    }
 }
 
 impl Drop for Agent {
@@ -65,8 +81,9 @@ pub fn start(
 ) -> Option<(Agent, oneshot::Receiver<SocketAddr>)> {
     let rx = control.take_receiver()?;
     let (tx, first) = oneshot::channel();
-    let task = tokio::spawn(agent(control, rx, canon(server), tokens, tx));
-    Some((Agent { task }, first))
+    let relays = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let task = tokio::spawn(agent(control, rx, canon(server), tokens, tx, relays.clone()));
+    Some((Agent { task, relays }, first))
 }
 
 /// One introduction a listener takes part in.
@@ -86,9 +103,12 @@ async fn agent(
     server: SocketAddr,
     tokens: Tokens,
     first: oneshot::Sender<SocketAddr>,
+    relays: Arc<std::sync::Mutex<std::collections::VecDeque<SocketAddr>>>,
 ) {
     let mut first = Some(first);
     let mut next_register = Instant::now();
+    let mut registered = Vec::new();
+    let mut next_tokens = Instant::now() + TOKENS_EVERY;
     let mut sessions: HashMap<u64, Session> = HashMap::new();
     let mut tick = tokio::time::interval(PUNCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -96,8 +116,15 @@ async fn agent(
         tokio::select! {
             _ = tick.tick() => {
                 let now = Instant::now();
+                if now >= next_tokens {
+                    next_tokens = now + TOKENS_EVERY;
+                    if tokens() != registered {
+                        next_register = now;
+                    }
+                }
                 if now >= next_register {
-                    control.send(server, &encode(&Message::Register { tokens: tokens() }));
+                    registered = tokens();
+                    control.send(server, &encode(&Message::Register { tokens: registered.clone() }));
                     next_register = now + if first.is_some() { REGISTER_RETRY } else { REGISTER_EVERY };
                 }
                 sessions.retain(|_, p| p.until > now);
@@ -145,7 +172,15 @@ async fn agent(
                     }
                     Message::RelayBound { session } => {
                         if let Some(Session { relay: Some((relay, bound)), .. }) = sessions.get_mut(&session) {
-                            *bound |= *relay == from;
+                            if *relay == from && !*bound {
+                                *bound = true;
+                                if let Ok(mut r) = relays.lock() {
+                                    if r.len() >= MAX_RELAYS_KEPT {
+                                        r.pop_front();
+                                    }
+                                    r.push_back(from);
+                                }
+                            }
                         }
                     }
                     Message::Punch { session } => {
@@ -232,7 +267,8 @@ pub async fn find(
 ) -> Result<Found, FindError> {
     let mut rx = control.take_receiver().ok_or(FindError::Unavailable)?;
     let server = canon(server);
-    let deadline = Instant::now() + wait;
+    let start = Instant::now();
+    let deadline = start + wait;
     let mut next_lookup = Instant::now();
     let mut answered = false;
     let mut intro: Option<Intro> = None;
@@ -241,7 +277,9 @@ pub async fn find(
     loop {
         let now = Instant::now();
         match &mut intro {
-            None if now >= deadline => return Err(if answered { FindError::NotFound } else { FindError::NoAnswer }),
+            None if now >= deadline || (!answered && now >= start + NO_ANSWER_WAIT) => {
+                return Err(if answered { FindError::NotFound } else { FindError::NoAnswer })
+            }
             None => {}
             Some(i) => {
                 if let (Some(relay), true) = (i.relay, i.bound) {
