@@ -323,3 +323,69 @@ fn a_paired_peer_behind_a_nat_is_found_through_the_rendezvous_with_no_code_and_n
     assert_eq!(c[0]["path"], "direct", "{}", c[0]);
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.12:"), "{}", c[0]);
 }
+
+#[test]
+fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
+    let Some(lab) = netns::NatLab::new("flush", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)
+    else {
+        return;
+    };
+    let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let _rdv =
+        Listener::spawn_cmd(&r, lab.public.pcp(&r.home(), r.path()), CODE, &["rendezvous"], netns::NatLab::RENDEZVOUS);
+    let src = a.mkdir("src");
+    let srv = b.mkdir("srv");
+    let mut serve = lab.hb.pcp(&b.home(), b.path());
+    serve.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS);
+    let server = Listener::spawn_cmd(&b, serve, CODE, &["serve", srv.to_str().unwrap()], "0.0.0.0:0");
+    let slash = format!("{}/", src.display());
+    let dial = |code: Option<&str>, extra: &[&str]| {
+        let mut c = lab.ha.pcp(&a.home(), a.path());
+        c.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS).args(["sync", "-a", "--json"]).args(extra);
+        c.args([&slash, "nas:d/"]);
+        if let Some(code) = code {
+            c.env("PCP_CODE", code);
+        }
+        c
+    };
+    // Pair first (a small file), then push 6 MiB at 1 MiB/s and, once a MiB has arrived,
+    // flush both NATs' conntrack tables: every mapping and every filter entry is gone at once.
+    // The receiver's keep-alive (5 s) goes out and re-opens both NATs (ports preserved)
+    // before the sender's 10 s timeout: the same connection goes on, nothing is sent twice.
+    a.write("src/small.txt", "pairing");
+    let o = run_timeout(&mut dial(Some(CODE), &[]), NET_TIMEOUT);
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), server.stderr());
+    let size = 6u64 << 20;
+    write_seeded_file(&src.join("big.bin"), 5, size);
+    let mut push = dial(None, &["--bwlimit", "1M", "--retries", "3", "--timeout", "10"]);
+    let pushing = std::thread::spawn(move || run_timeout(&mut push, NET_TIMEOUT));
+    let deadline = std::time::Instant::now() + NET_TIMEOUT;
+    let arrived = |dir: &std::path::Path| -> u64 {
+        fs::read_dir(dir).map_or(0, |d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+    };
+    while arrived(&srv.join("d")) < 1 << 20 {
+        assert!(std::time::Instant::now() < deadline, "no data arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for router in [&lab.ra, &lab.rb] {
+        assert!(router.exec(&["conntrack", "-F"]), "conntrack -F in {}", router.name);
+    }
+    let o = pushing.join().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout),
+        server.stderr()
+    );
+    assert_trees_equal(&src, &srv.join("d"));
+    let summary: serde_json::Value = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "summary")
+        .unwrap();
+    let sent = summary["bytes_sent"].as_u64().unwrap();
+    let reconnects = String::from_utf8_lossy(&o.stdout).matches("\"event\":\"connected\"").count() - 1;
+    eprintln!("conntrack flush mid-transfer: {sent} bytes sent for a {size}-byte file, {reconnects} reconnects");
+    assert!(sent < size + size / 10, "{sent} bytes sent for {size}: the transfer started over");
+}

@@ -114,7 +114,24 @@ pub struct Dialer {
     /// `--verify`: show the verifier words and ask before going on.
     verify: bool,
     retries: u32,
+    /// How to look the peer up again when no address was given: a remembered address, or a
+    /// reconnect's old one, that no longer answers (a peer behind a NAT that has forgotten
+    /// the mapping) is replaced by a fresh lookup.
+    discovery: Option<Discovery>,
+    /// `target` was just found (or given by --addr): dial it with the full timeout.
+    fresh: bool,
 }
+
+/// What a dialer with no address looked its peer up by.
+struct Discovery {
+    label: String,
+    reach: connect::Reach,
+    server: Option<SocketAddr>,
+}
+
+/// How long a reconnect waits at the old address of a discovered peer before looking it up
+/// again.
+const REDIAL_WAIT: Duration = Duration::from_secs(3);
 
 impl Dialer {
     /// Prepare to reach `peer` as `conn` says (`--addr`, `--timeout`), authenticating with
@@ -127,39 +144,38 @@ impl Dialer {
         };
         let addr = conn.addr.as_deref().or(remembered.as_deref());
         let rt = runtime()?;
-        let (target, path, ep) = match addr {
+        // The code's channel word or the pairing's token of today: what the LAN and the
+        // rendezvous are asked for when there is no address, or the remembered one fails.
+        let label = match &auth {
+            FirstAuth::Code(c) => super::mdns::code_label(c.channel()),
+            FirstAuth::Paired(r) => super::mdns::pair_label(&r.psk, super::mdns::today()),
+        };
+        let server = match (&conn.addr, conn.reach.rendezvous.as_deref()) {
+            (None, Some(r)) => Some(rt.block_on(connect::resolve_rendezvous(r))?),
+            _ => None,
+        };
+        let lookup = Discovery { label, reach: conn.reach.clone(), server };
+        let (target, path, ep, fresh) = match addr {
             Some(a) => {
                 let target = rt.block_on(connect::resolve(a))?;
                 let _g = rt.enter();
-                (
-                    target,
-                    connect::PathKind::Direct,
-                    Endpoint::bind(connect::bind_addr_for(&target), bulk, conn.timeout)?,
-                )
+                let ep = Endpoint::bind(connect::bind_addr_for(&target), bulk, conn.timeout)?;
+                (target, connect::PathKind::Direct, ep, conn.addr.is_some())
             }
             None => {
-                // Ask for the code's channel word or the pairing's token of today, on the LAN
-                // and at the rendezvous at once.
-                let label = match &auth {
-                    FirstAuth::Code(c) => super::mdns::code_label(c.channel()),
-                    FirstAuth::Paired(r) => super::mdns::pair_label(&r.psk, super::mdns::today()),
-                };
-                let server = conn
-                    .reach
-                    .rendezvous
-                    .as_deref()
-                    .map(|r| rt.block_on(connect::resolve_rendezvous(r)))
-                    .transpose()?;
                 let family = server.unwrap_or(SocketAddr::from(([0u8; 4], 0)));
                 let ep = {
                     let _g = rt.enter();
                     Endpoint::bind(connect::bind_addr_for(&family), bulk, conn.timeout)?
                 };
-                let reach = conn.reach.clone();
-                let (target, path) = rt.block_on(connect::discover(&ep, &label, &reach, server, peer))?;
-                (target, path, ep)
+                let d = &lookup;
+                let (target, path) = rt.block_on(connect::discover(&ep, &d.label, &d.reach, d.server, peer))?;
+                (target, path, ep, true)
             }
         };
+        // Without --addr, and with somewhere to look: a failing address is looked up again.
+        let can_look = (conn.reach.mdns && !conn.reach.relay_only) || server.is_some();
+        let discovery = (conn.addr.is_none() && can_look).then_some(lookup);
         let (verify, retries) = (conn.verify, conn.retries);
         let remember_as = if conn.remember.enabled { PeerName::parse(peer).ok() } else { None };
         Ok(Self {
@@ -175,13 +191,29 @@ impl Dialer {
             path,
             verify,
             retries,
+            discovery,
+            fresh,
         })
     }
 
     /// Connect and authenticate: the code on the first connection, the session's resume
     /// ticket on later ones.
     pub fn connect(&mut self, rep: &Reporter, prompt: VerifyPrompt<'_>) -> Result<Conn> {
-        let (conn, path) = self.rt.block_on(connect::dial(&self.ep, self.target, self.path))?;
+        let (conn, path) = match (&self.discovery, self.fresh) {
+            // A remembered address, or a reconnect: the peer's NAT may have lost the mapping.
+            (Some(d), false) => {
+                match self.rt.block_on(connect::dial_within(&self.ep, self.target, self.path, REDIAL_WAIT)) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        let found = connect::discover(&self.ep, &d.label, &d.reach, d.server, &self.peer);
+                        (self.target, self.path) = self.rt.block_on(found)?;
+                        self.rt.block_on(connect::dial(&self.ep, self.target, self.path))?
+                    }
+                }
+            }
+            _ => self.rt.block_on(connect::dial(&self.ep, self.target, self.path))?,
+        };
+        self.fresh = false;
         let how = match (&self.ticket, &self.auth) {
             (Some(t), _) => DialAuth::Resume(t),
             (None, FirstAuth::Code(c)) => DialAuth::Code(c),

@@ -160,13 +160,23 @@ pub fn bind_addr_for(target: &SocketAddr) -> SocketAddr {
 
 /// Open a QUIC connection to `addr`, found as `path` says (not yet authenticated).
 pub async fn dial(ep: &Endpoint, addr: SocketAddr, path: PathKind) -> Result<(quinn::Connection, PathKind)> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, ep.dial(addr)).await {
+    dial_within(ep, addr, path, CONNECT_TIMEOUT).await
+}
+
+/// [`dial`], giving up after `wait`.
+pub async fn dial_within(
+    ep: &Endpoint,
+    addr: SocketAddr,
+    path: PathKind,
+    wait: Duration,
+) -> Result<(quinn::Connection, PathKind)> {
+    match tokio::time::timeout(wait, ep.dial(addr)).await {
         Ok(r) => Ok((r?, path)),
         Err(_) => Err(tagged(
             Kind::Connect,
             format!(
                 "no answer from {addr} within {} s; check the address and that the peer is running",
-                CONNECT_TIMEOUT.as_secs()
+                wait.as_secs()
             ),
         )),
     }

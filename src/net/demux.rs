@@ -39,9 +39,16 @@ pub struct Control {
 }
 
 impl Control {
-    /// The receiving end; `None` after the first call (one rendezvous client per endpoint).
+    /// The receiving end; `None` while someone else holds it (one rendezvous client at a time).
     pub fn take_receiver(&self) -> Option<mpsc::Receiver<Datagram>> {
         self.rx.lock().ok()?.take()
+    }
+
+    /// Give the receiving end back for the next client (a dialer that looks the peer up again).
+    pub fn put_back(&self, rx: mpsc::Receiver<Datagram>) {
+        if let Ok(mut r) = self.rx.lock() {
+            *r = Some(rx);
+        }
     }
 
     /// Send one datagram now (a full socket buffer drops it: the protocol retries).

@@ -266,6 +266,21 @@ pub async fn find(
     relay_only: bool,
 ) -> Result<Found, FindError> {
     let mut rx = control.take_receiver().ok_or(FindError::Unavailable)?;
+    // Stale datagrams of an earlier lookup are not this one's.
+    while rx.try_recv().is_ok() {}
+    let r = find_with(&control, &mut rx, server, token, wait, relay_only).await;
+    control.put_back(rx);
+    r
+}
+
+async fn find_with(
+    control: &Control,
+    rx: &mut mpsc::Receiver<Datagram>,
+    server: SocketAddr,
+    token: Token,
+    wait: Duration,
+    relay_only: bool,
+) -> Result<Found, FindError> {
     let server = canon(server);
     let start = Instant::now();
     let deadline = start + wait;

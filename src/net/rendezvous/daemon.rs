@@ -4,7 +4,9 @@
 //! A relay forwards the peers' datagrams between its two bound ends, unchanged: it never
 //! terminates their QUIC (so the channel binding of the handshake holds) and sees only
 //! ciphertext. An end binds by sending `RelayBind{session}` from its QUIC socket (the session
-//! number only the two peers and the server know); the relay tells the ends apart by the IPs
+//! number only the two peers and the server know), and is answered `RelayBound` once both
+//! ends have bound (not before: QUIC through a half-bound relay would go nowhere); the relay
+//! tells the ends apart by the IPs
 //! the server saw them at, so an end whose NAT re-maps its port binds again and goes on.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -273,7 +275,9 @@ impl Relay {
                 return None;
             };
             *end = Some(from);
-            return Some((from, &self.bound_msg));
+            // Bound means both ends are: only then may either start QUIC through the relay.
+            let both = self.listener.is_some() && self.dialer.is_some();
+            return both.then_some((from, &self.bound_msg[..]));
         }
         let to = if Some(from) == self.listener {
             self.dialer
@@ -334,8 +338,10 @@ mod tests {
         assert_eq!(r.handle(t0, l, &encode(&Message::RelayBind { session: 8 })), None);
         let bind = encode(&Message::RelayBind { session: 9 });
         let bound = encode(&Message::RelayBound { session: 9 });
-        assert_eq!(r.handle(t0, l, &bind), Some((l, &bound[..])));
+        // The first end hears nothing until the other has bound too.
+        assert_eq!(r.handle(t0, l, &bind), None);
         assert_eq!(r.handle(t0, d, &bind), Some((d, &bound[..])));
+        assert_eq!(r.handle(t0, l, &bind), Some((l, &bound[..])));
         assert_eq!(r.handle(t0, l, &quic), Some((d, &quic[..])));
         assert_eq!(r.handle(t0, d, &quic), Some((l, &quic[..])));
         // A stranger is dropped, even one presenting the session from another IP.
