@@ -37,6 +37,9 @@ _pcp() {
             pcp,receive)
                 cmd="pcp__subcmd__receive"
                 ;;
+            pcp,rendezvous)
+                cmd="pcp__subcmd__rendezvous"
+                ;;
             pcp,send)
                 cmd="pcp__subcmd__send"
                 ;;
@@ -66,6 +69,9 @@ _pcp() {
                 ;;
             pcp__subcmd__help,receive)
                 cmd="pcp__subcmd__help__subcmd__receive"
+                ;;
+            pcp__subcmd__help,rendezvous)
+                cmd="pcp__subcmd__help__subcmd__rendezvous"
                 ;;
             pcp__subcmd__help,send)
                 cmd="pcp__subcmd__help__subcmd__send"
@@ -116,7 +122,7 @@ _pcp() {
 
     case "${cmd}" in
         pcp)
-            opts="-h -V --help --version sync cp send receive serve ls pair peers completions help"
+            opts="-h -V --help --version sync cp send receive serve ls pair rendezvous peers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,7 +150,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__cp)
-            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -174,6 +180,10 @@ _pcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --rendezvous)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -190,7 +200,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__help)
-            opts="sync cp send receive serve ls pair peers completions help"
+            opts="sync cp send receive serve ls pair rendezvous peers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,6 +353,20 @@ _pcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pcp__subcmd__help__subcmd__rendezvous)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pcp__subcmd__help__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -386,7 +410,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__ls)
-            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +432,10 @@ _pcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --rendezvous)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -424,7 +452,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__pair)
-            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --rendezvous --no-rendezvous --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -447,6 +475,10 @@ _pcp() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rendezvous)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -584,7 +616,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__receive)
-            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +638,10 @@ _pcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --rendezvous)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -621,14 +657,52 @@ _pcp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        pcp__subcmd__send)
-            opts="-v -q -h --listen --no-mdns --congestion --verbose --quiet --progress --json --stats --help"
+        pcp__subcmd__rendezvous)
+            opts="-v -q -h --listen --max-requests --max-channels --max-relays --max-rate --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-requests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-channels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-relays)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pcp__subcmd__send)
+            opts="-y -v -q -h --listen --yes --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rendezvous)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -644,13 +718,17 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__serve)
-            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rendezvous)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -666,7 +744,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -u -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --existing --size-only --ignore-times --recursive --no-r --no-recursive --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --as --congestion --verbose --quiet --progress --json --stats"
+            opts="-a -u -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --existing --size-only --ignore-times --recursive --no-r --no-recursive --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,6 +799,10 @@ _pcp() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rendezvous)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

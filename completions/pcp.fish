@@ -33,6 +33,7 @@ complete -c pcp -n "__fish_pcp_needs_command" -f -a "receive" -d 'One-shot: ask 
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "serve" -d 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "pair" -d 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
+complete -c pcp -n "__fish_pcp_needs_command" -f -a "rendezvous" -d 'Run a rendezvous server (self-hosted): peers with no address meet through it, by a code\'s public channel word or a pairing\'s daily token; it never sees a secret or a file'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -48,6 +49,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l addr -d 'Reach the peer
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -82,7 +84,9 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-compress -d 'Never c
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-fsync -d 'Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
-complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l relay-only -d 'Meet the peer only through the rendezvous\' relay (it forwards encrypted QUIC packets): no hole punch and no LAN lookup, so neither side learns the other\'s address'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -94,6 +98,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer a
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -102,7 +107,9 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserv
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
-complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l relay-only -d 'Meet the peer only through the rendezvous\' relay (it forwards encrypted QUIC packets): no hole punch and no LAN lookup, so neither side learns the other\'s address'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -110,9 +117,12 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l json -d 'Print one JSON o
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
-complete -c pcp -n "__fish_pcp_using_subcommand send" -l no-mdns -d 'Do not use mDNS: no LAN announcement (then the receiver needs --addr). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -s y -l yes -d 'Ask nothing (for scripts; `pcp send` has no question today, the receiver confirms)'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -123,13 +133,16 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l addr -d 'Reach the p
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
-complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l relay-only -d 'Meet the peer only through the rendezvous\' relay (it forwards encrypted QUIC packets): no hole punch and no LAN lookup, so neither side learns the other\'s address'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-fsync -d 'Skip fsync before renaming files into place'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s q -l quiet -d 'Suppress non-error messages'
@@ -138,12 +151,14 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l json -d 'Print one J
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l once -d 'Exit after one session'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l read-only -d 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-code -d 'Take no codes: print none and refuse new peers; only paired peers may connect'
-complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -154,12 +169,15 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l addr -d 'Reach the peer a
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l code-file -d 'Read the one-time code from the first line of FILE (else PCP_CODE, else a prompt; never argv)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l retries -d 'When the connection drops, reconnect and continue up to N times (exponential backoff; default 3, or `retries` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600, default 30, or `timeout` in config.toml; an idle but healthy connection is kept alive); with --retries, reconnect after that' -r
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
-complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l relay-only -d 'Meet the peer only through the rendezvous\' relay (it forwards encrypted QUIC packets): no hole punch and no LAN lookup, so neither side learns the other\'s address'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
@@ -171,14 +189,27 @@ complete -c pcp -n "__fish_pcp_using_subcommand pair" -l listen -d 'Host: listen
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l code-file -d 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l as -d 'Join: the name this machine offers the other to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l verify -d 'Show the 4 verifier words and ask whether the other side shows the same (join side)'
-complete -c pcp -n "__fish_pcp_using_subcommand pair" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup (then --addr is needed to meet). Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -s h -l help -d 'Print help'
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l listen -d 'Listen on ADDR (UDP; HOST:PORT). Peers name it with --rendezvous HOST:PORT or PCP_RENDEZVOUS' -r
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-requests -d 'Requests per second one source IP may make (sustained; twice that as a burst); more are answered "rendezvous busy"' -r
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-channels -d 'Tokens (waiting peers) registered at once, in all; more are answered "rendezvous busy"' -r
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-relays -d 'Relays open at once (one per pair of peers whose NATs no punch gets through; 0: relay nothing); more are answered "rendezvous busy"' -r
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-rate -d 'Bytes per second one relay forwards, both ways together (K/M/G suffixes, as --bwlimit; default: no limit)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -s v -l verbose -d 'Increase verbosity (list changed names)'
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -s q -l quiet -d 'Suppress non-error messages'
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -s h -l help -d 'Print help'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and not __fish_seen_subcommand_from list rename forget help" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
@@ -193,16 +224,17 @@ complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcomman
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'
 complete -c pcp -n "__fish_pcp_using_subcommand peers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "pair" -d 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair peers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "sync" -d 'rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "cp" -d 'scp-like one-shot copy: -r for directories, overwrites, never deletes'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "send" -d 'One-shot: print a code, send PATH... to whoever enters it, exit'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "receive" -d 'One-shot: ask for the code, show what is offered, confirm, receive into DEST'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "serve" -d 'Answer sync/cp/ls for DIR: paired peers with no code, new ones with the one-time code it prints (or PCP_CODE; --no-code: none)'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "ls" -d 'List a peer\'s files, like rsync --list-only'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "pair" -d 'Pair two machines with a code, once: one hosts (prints `Code: ...`), the other joins with --addr and the code; later sync/cp/ls between them need no code'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "rendezvous" -d 'Run a rendezvous server (self-hosted): peers with no address meet through it, by a code\'s public channel word or a pairing\'s daily token; it never sees a secret or a file'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pcp -n "__fish_pcp_using_subcommand help; and not __fish_seen_subcommand_from sync cp send receive serve ls pair rendezvous peers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "list" -d 'Name, key fingerprint, paired and last seen, last address of every paired peer'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "rename" -d 'Call a paired peer NEW from now on (`NEW:path`)'
 complete -c pcp -n "__fish_pcp_using_subcommand help; and __fish_seen_subcommand_from peers" -f -a "forget" -d 'End the pairing from this side: the peer\'s key is refused from now on, and using its name needs a code again'

@@ -39,7 +39,7 @@ roots each may reach here (0600).
 See \fBpcp peers\fR.
 .TP
 \fB~/.config/pcp/config.toml\fR
-Defaults: top-level \fBbwlimit\fR, \fBretries\fR, \fBtimeout\fR; per peer, \fB[peer.NAME]\fR
+Defaults: top-level \fBbwlimit\fR, \fBretries\fR, \fBtimeout\fR, \fBrendezvous\fR; per peer, \fB[peer.NAME]\fR
 with \fBaddr\fR, \fBbwlimit\fR, \fBretries\fR, \fBtimeout\fR and, on the serving side,
 \fBroots\fR (the directories NAME may reach here) and \fBread_only\fR. Flags win over
 \fBPCP_*\fR variables, which win over this file. A malformed file is an error naming the
@@ -58,6 +58,13 @@ As \fB--retries\fR, \fB--timeout\fR, \fB--bwlimit\fR (over config.toml, under th
 .TP
 \fBPCP_NO_MDNS\fR
 \fB1\fR: as \fB--no-mdns\fR (no LAN announcement or lookup).
+.TP
+\fBPCP_RENDEZVOUS\fR
+\fBHOST:PORT\fR of a rendezvous server (\fBpcp rendezvous\fR), as \fB--rendezvous\fR.
+.TP
+\fBPCP_RENDEZVOUS_RECORD\fR
+For \fBpcp rendezvous\fR: append every datagram it handles, relayed ones too, to this file
+as hex (to check what it sees).
 .TP
 \fBPCP_CONGESTION\fR
 \fBbbr\fR (default) or \fBcubic\fR, as \fB--congestion\fR.

@@ -100,6 +100,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
         code,
         &cx,
         &stats,
+        a.yes,
         decide,
     )?;
     let Some(end) = end else {

@@ -300,12 +300,15 @@ pub fn browse(label: &str, wait: Duration) -> Option<SocketAddr> {
     let q = query(label);
     let deadline = Instant::now() + wait;
     let mut next_send = Instant::now();
+    let mut gap = Duration::from_millis(25);
     let mut buf = [0u8; MAX_PACKET];
     while Instant::now() < deadline {
         if Instant::now() >= next_send {
-            // A lost query is asked again (3 times a second).
+            // Asked again after 25, 50, 100, 200 ms, then 3 times a second: a peer started at
+            // the same moment is not up for the first query, and a query can be lost.
             let _ = sock.send_to(&q, (GROUP, PORT));
-            next_send = Instant::now() + Duration::from_millis(330);
+            next_send = Instant::now() + gap;
+            gap = (gap * 2).min(Duration::from_millis(330));
         }
         let left = deadline.saturating_duration_since(Instant::now()).min(next_send - Instant::now());
         let _ = sock.set_read_timeout(Some(left.max(Duration::from_millis(1))));

@@ -204,12 +204,15 @@ pub enum Decision {
 }
 
 /// `pcp receive`: read the offer, let `decide` look at it (once: a reconnect delivers only
-/// what was accepted the first time), then receive.
+/// what was accepted the first time), then receive. `preaccepted` (`--yes`): the acceptance
+/// goes out with the request, in one flight, saving a round trip (`decide` still sees the
+/// offer and builds the destination from it).
 pub fn receive(
     dial: &DialOptions,
     code: Code,
     cx: &Ctx<'_>,
     stats: &Arc<Stats>,
+    preaccepted: bool,
     mut decide: impl FnMut(&[ListEntry]) -> Result<Decision>,
 ) -> Result<Option<TransferEnd>> {
     // A one-shot receive pairs with nobody.
@@ -220,6 +223,10 @@ pub fn receive(
     d.with_retries(cx.rep, cx.stop, |d, _| {
         let mut conn = d.connect(cx.rep, cx.verify)?;
         conn.send_frame(&Request::Offer.encode())?;
+        let early = preaccepted || accepted.is_some();
+        if early {
+            conn.send_frame(&Response::Confirm { accept: true }.encode())?;
+        }
         let entries = conn.read_entries()?;
         if accepted.is_none() {
             match decide(&entries)? {
@@ -237,7 +244,9 @@ pub fn receive(
         let Some(cfg) = accepted.clone() else {
             return Err(crate::net::error::Error::Internal("offer not accepted").into());
         };
-        conn.send_frame(&Response::Confirm { accept: true }.encode())?;
+        if !early {
+            conn.send_frame(&Response::Confirm { accept: true }.encode())?;
+        }
         std::fs::create_dir_all(&cfg.root)
             .map_err(|e| tagged(Kind::FileIo, format!("creating {}: {e}", cfg.root.display())))?;
         run_role(&mut conn, Answer::Read, RoleConfig::Destination(Box::new(cfg)), cx.rep, stats, cx.stop).map(Some)

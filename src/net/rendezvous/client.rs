@@ -201,9 +201,10 @@ async fn agent(
     }
 }
 
-/// How long after an introduction a punch may still win over a relay that is already open
-/// (a punch through cone NATs takes about one round trip; a relay two to the server).
-pub const PUNCH_GRACE: Duration = Duration::from_millis(250);
+/// How long after an introduction a punch may still win over a relay that is already open:
+/// 1.5 round trips to the server (a punch through cone NATs takes about one; a relay two),
+/// within these bounds (the most when no round trip was measured).
+pub const PUNCH_GRACE: (Duration, Duration) = (Duration::from_millis(40), Duration::from_millis(250));
 
 /// Why a dialer found no path through the rendezvous.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,7 +257,7 @@ struct Intro {
 
 /// Find the listener waiting under `token` through the rendezvous at `server`, within `wait`:
 /// punch and ask for a relay at once; a punch that succeeds first (or within
-/// [`PUNCH_GRACE`]) wins, else the relay. `relay_only`: no punch, and neither side learns
+/// [`PUNCH_GRACE`] of it) wins, else the relay. `relay_only`: no punch, and neither side learns
 /// the other's address.
 pub async fn find(
     control: Arc<Control>,
@@ -287,6 +288,14 @@ async fn find_with(
     let mut next_lookup = Instant::now();
     let mut answered = false;
     let mut intro: Option<Intro> = None;
+    // The round trip to the server, from the first lookup to the first answer.
+    let mut first_sent: Option<Instant> = None;
+    let mut grace = PUNCH_GRACE.1;
+    let measure = |first_sent: Option<Instant>, grace: &mut Duration| {
+        if let (Some(t), true) = (first_sent, *grace == PUNCH_GRACE.1) {
+            *grace = (t.elapsed() * 3 / 2).clamp(PUNCH_GRACE.0, PUNCH_GRACE.1);
+        }
+    };
     let mut tick = tokio::time::interval(PUNCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -298,7 +307,7 @@ async fn find_with(
             None => {}
             Some(i) => {
                 if let (Some(relay), true) = (i.relay, i.bound) {
-                    if i.peer.is_none() || now >= i.at + PUNCH_GRACE {
+                    if i.peer.is_none() || now >= i.at + grace {
                         return Ok(Found::Relay(relay));
                     }
                 }
@@ -312,6 +321,7 @@ async fn find_with(
                 None => {
                     if now >= next_lookup {
                         control.send(server, &encode(&Message::Lookup { token, relay_only }));
+                        first_sent.get_or_insert(now);
                         next_lookup = now + LOOKUP_EVERY;
                     }
                 }
@@ -338,6 +348,9 @@ async fn find_with(
                 let ours = |s: u64| intro.as_ref().is_some_and(|i| i.session == s);
                 match msg {
                     Message::Introduce { token: t, session, peer } if from == server && t == token && intro.is_none() => {
+                        if !answered {
+                            measure(first_sent, &mut grace);
+                        }
                         let peer = if relay_only { None } else { peer.map(canon) };
                         if let Some(p) = peer {
                             control.send(p, &encode(&Message::Punch { session }));
@@ -346,7 +359,12 @@ async fn find_with(
                         let now = Instant::now();
                         intro = Some(Intro { session, peer, at: now, next_request: now + LOOKUP_EVERY, relay: None, bound: false, refused: false });
                     }
-                    Message::NotFound { token: t } if from == server && t == token => answered = true,
+                    Message::NotFound { token: t } if from == server && t == token => {
+                        if !answered {
+                            measure(first_sent, &mut grace);
+                        }
+                        answered = true;
+                    }
                     Message::Busy if from == server => match &mut intro {
                         None => return Err(FindError::Busy),
                         Some(i) => i.refused = true,

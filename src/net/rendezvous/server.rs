@@ -25,6 +25,12 @@ pub const REGISTRATION_TTL: Duration = Duration::from_secs(30);
 pub const INTRODUCTION_TTL: Duration = Duration::from_secs(30);
 /// Introductions remembered at once (for relay requests).
 const MAX_INTRODUCTIONS: usize = 4096;
+/// A lookup for a token nobody holds yet waits this long for its listener to register (a
+/// receiver started at the same moment as the sender is introduced the moment the sender
+/// registers, not at its next lookup).
+pub const PENDING_TTL: Duration = Duration::from_secs(3);
+/// Lookups waiting at once.
+const MAX_PENDING: usize = 4096;
 
 /// The server's limits (`pcp rendezvous` flags set some).
 #[derive(Debug, Clone)]
@@ -96,6 +102,8 @@ pub struct Server {
     per_ip: HashMap<IpAddr, usize>,
     sources: HashMap<IpAddr, Source>,
     intros: HashMap<u64, Introduction>,
+    /// Lookups waiting for their token: the dialer, relay-only, until when.
+    pending: HashMap<Token, (SocketAddr, bool, Instant)>,
     rng: Box<dyn FnMut() -> u64 + Send>,
     pub counters: Counters,
 }
@@ -113,6 +121,7 @@ impl Server {
             per_ip: HashMap::new(),
             sources: HashMap::new(),
             intros: HashMap::new(),
+            pending: HashMap::new(),
             rng,
             counters: Counters::default(),
         }
@@ -214,13 +223,25 @@ impl Server {
             kept.push(*t);
             accepted += 1;
         }
+        let mut out = vec![(from, encode(&Message::Registered { observed: from, accepted }))];
+        let mut event = None;
+        // Dialers that looked a token up before its listener came: introduce them now.
+        for t in &kept {
+            if let Some((dialer, relay_only, until)) = self.pending.remove(t) {
+                if until > now {
+                    let (o, e) = self.introduce(now, *t, from, dialer, relay_only);
+                    out.extend(o);
+                    event = event.or(e);
+                }
+            }
+        }
         if !kept.is_empty() {
             self.by_addr.insert(from, kept);
         }
         if refused && accepted == 0 && !tokens.is_empty() {
             return self.busy(from);
         }
-        (vec![(from, encode(&Message::Registered { observed: from, accepted }))], None)
+        (out, event)
     }
 
     fn relay_request(&mut self, from: SocketAddr, session: u64) -> (Out, Option<Event>) {
@@ -250,11 +271,30 @@ impl Server {
 
     fn lookup(&mut self, now: Instant, from: SocketAddr, token: Token, relay_only: bool) -> (Out, Option<Event>) {
         self.counters.lookups += 1;
-        let live = self.regs.get(&token).filter(|r| r.expires > now).map(|r| (r.addr, r.life));
-        let Some((listener, life)) = live else {
+        let live = self.regs.get(&token).filter(|r| r.expires > now).map(|r| r.addr);
+        let Some(listener) = live else {
+            if self.pending.len() >= MAX_PENDING {
+                self.pending.retain(|_, p| p.2 > now);
+            }
+            if self.pending.len() < MAX_PENDING || self.pending.contains_key(&token) {
+                self.pending.insert(token, (from, relay_only, now + PENDING_TTL));
+            }
             return (vec![(from, encode(&Message::NotFound { token }))], None);
         };
-        if life == Lifetime::Once {
+        self.pending.remove(&token);
+        self.introduce(now, token, listener, from, relay_only)
+    }
+
+    /// Introduce `dialer` to the `listener` holding `token`.
+    fn introduce(
+        &mut self,
+        now: Instant,
+        token: Token,
+        listener: SocketAddr,
+        from: SocketAddr,
+        relay_only: bool,
+    ) -> (Out, Option<Event>) {
+        if self.regs.get(&token).is_some_and(|r| r.life == Lifetime::Once) {
             self.drop_token(&token);
             if let Some(v) = self.by_addr.get_mut(&listener) {
                 v.retain(|x| *x != token);
@@ -294,6 +334,7 @@ impl Server {
     /// Drop registrations and introductions past their time.
     pub fn expire(&mut self, now: Instant) {
         self.intros.retain(|_, i| now.saturating_duration_since(i.at) < INTRODUCTION_TTL);
+        self.pending.retain(|_, p| p.2 > now);
         let dead: Vec<Token> = self.regs.iter().filter(|(_, r)| r.expires <= now).map(|(t, _)| *t).collect();
         for t in &dead {
             if let Some(addr) = self.regs.get(t).map(|r| r.addr) {
@@ -489,6 +530,30 @@ mod tests {
         assert_eq!(ev, None);
         s.expire(t0 + INTRODUCTION_TTL);
         assert_eq!(s.handle(t0 + INTRODUCTION_TTL, d, &encode(&Message::RelayRequest { session: 1 })).1, None);
+    }
+
+    #[test]
+    fn a_lookup_before_the_listener_registers_is_introduced_when_it_does() {
+        let (l, d): (SocketAddr, SocketAddr) = (L.parse().unwrap(), D.parse().unwrap());
+        let mut s = server();
+        let t0 = Instant::now();
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [6; 16], relay_only: false }));
+        assert_eq!(msgs(&out), vec![(d, Message::NotFound { token: [6; 16] })]);
+        let (out, ev) = s.handle(t0 + Duration::from_millis(100), l, &reg(&[(Lifetime::Once, [6; 16])]));
+        assert_eq!(
+            msgs(&out),
+            vec![
+                (l, Message::Registered { observed: l, accepted: 1 }),
+                (d, Message::Introduce { token: [6; 16], session: 1, peer: Some(l) }),
+                (l, Message::Introduce { token: [6; 16], session: 1, peer: Some(d) }),
+            ]
+        );
+        assert!(matches!(ev, Some(Event::Introduced { .. })));
+        // The code's channel is used up; a late lookup no longer waits past its time.
+        assert_eq!(s.registered(), 0);
+        s.handle(t0, d, &encode(&Message::Lookup { token: [7; 16], relay_only: false }));
+        let (out, _) = s.handle(t0 + PENDING_TTL, l, &reg(&[(Lifetime::Once, [7; 16])]));
+        assert_eq!(out.len(), 1);
     }
 
     #[test]
