@@ -12,7 +12,8 @@ fn generated() -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let cmd = pcp::cli::Cli::command();
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).unwrap();
+    // `pcp help` works, but has no page of its own: the top page does not list it.
+    clap_mangen::Man::new(cmd.clone().disable_help_subcommand(true)).render(&mut buf).unwrap();
     buf.extend_from_slice(pcp::cli::MAN_SECTIONS.as_bytes());
     out.push((root.join("man/pcp.1"), buf));
     for sub in cmd.get_subcommands() {

@@ -28,7 +28,7 @@ pub struct OutputArgs {
 #[derive(Debug, Args, Clone)]
 pub struct SyncArgs {
     /// Sources, then the destination. A trailing slash on a source directory means its contents.
-    #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     pub paths: Vec<String>,
     /// Archive mode: -rlpt (pcp does not copy owners, groups or devices).
     #[arg(short, long)]
@@ -101,7 +101,7 @@ pub struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     pub exclude_from: Vec<PathBuf>,
     /// A filter rule: '- PATTERN' or '+ PATTERN'.
-    #[arg(short = 'f', long, value_name = "RULE")]
+    #[arg(short = 'f', long, value_name = "RULE", allow_hyphen_values = true)]
     pub filter: Vec<String>,
     /// Also honour .gitignore files (.pcpignore files are always honoured).
     #[arg(long)]
@@ -157,7 +157,7 @@ pub struct SyncArgs {
 #[derive(Debug, Args, Clone)]
 pub struct CpArgs {
     /// Sources, then the destination.
-    #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     pub paths: Vec<String>,
     /// Copy directories recursively.
     #[arg(short, long)]

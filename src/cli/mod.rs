@@ -82,10 +82,10 @@ SIGTERM); 23 partial transfer due to error; 30 timeout; 35 destination in use by
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself).
-    #[command(after_help = EXIT_CODES, disable_help_flag = true)]
+    #[command(after_help = EXIT_CODES, disable_help_flag = true, override_usage = "pcp sync [OPTIONS] SRC... DEST")]
     Sync(SyncArgs),
     /// scp-like one-shot copy: -r for directories, overwrites, never deletes.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, override_usage = "pcp cp [OPTIONS] SRC... DEST")]
     Cp(CpArgs),
     /// One-shot: print a code, send PATH... to whoever enters it, exit.
     Send(SendArgs),

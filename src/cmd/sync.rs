@@ -113,6 +113,17 @@ pub fn run_local(p: LocalPlan, rep: &Reporter, show_stats: bool) -> Result<Outco
 /// Run SRC... DEST with resolved options: locally, or as a dialing session when one side is
 /// `PEER:PATH`.
 pub fn transfer(o: &Options, paths: &[String]) -> Result<Outcome> {
+    // The same source given twice is sent once (as rsync does), not a duplicate entry.
+    let mut unique: Vec<String> = Vec::with_capacity(paths.len());
+    if let Some((dest, srcs)) = paths.split_last() {
+        for s in srcs {
+            if !unique.contains(s) {
+                unique.push(s.clone());
+            }
+        }
+        unique.push(dest.clone());
+    }
+    let paths = &unique[..];
     let rep = Reporter::new(o.verbosity);
     if o.reach == Reach::Local {
         return run_local(plan(o, paths)?, &rep, o.show_stats);
