@@ -150,7 +150,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__cp)
-            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-r -p -v -q -h --recursive --preserve --no-fsync --bwlimit --wait-lock --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +190,10 @@ _pcp() {
                     ;;
                 --congestion)
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
+                    return 0
+                    ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -410,7 +414,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__ls)
-            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +448,10 @@ _pcp() {
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
                     return 0
                     ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -452,7 +460,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__pair)
-            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --rendezvous --no-rendezvous --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --rendezvous --no-rendezvous --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,6 +487,10 @@ _pcp() {
                     return 0
                     ;;
                 --rendezvous)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --info)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -616,7 +628,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__receive)
-            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --no-fsync --verbose --quiet --progress --json --stats --help"
+            opts="-y -v -q -h --yes --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --no-fsync --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -650,6 +662,10 @@ _pcp() {
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
                     return 0
                     ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -658,7 +674,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__rendezvous)
-            opts="-v -q -h --listen --max-requests --max-channels --max-relays --max-rate --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --listen --max-requests --max-channels --max-relays --max-rate --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +700,10 @@ _pcp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -692,7 +712,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__send)
-            opts="-y -v -q -h --listen --yes --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-y -v -q -h --listen --yes --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +728,10 @@ _pcp() {
                     ;;
                 --congestion)
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
+                    return 0
+                    ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -718,7 +742,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__serve)
-            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --help"
+            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -736,6 +760,10 @@ _pcp() {
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
                     return 0
                     ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -744,7 +772,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -u -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --existing --size-only --ignore-times --recursive --no-r --no-recursive --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats"
+            opts="-a -u -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --existing --size-only --ignore-times --recursive --no-r --no-recursive --no-i-r --no-inc-recursive --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -812,6 +840,10 @@ _pcp() {
                     ;;
                 --congestion)
                     COMPREPLY=($(compgen -W "bbr cubic" -- "${cur}"))
+                    return 0
+                    ;;
+                --info)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

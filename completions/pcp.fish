@@ -53,6 +53,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l rendezvous -d 'Meet pee
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s a -l archive -d 'Archive mode: -rlpt (pcp does not copy owners, groups or devices)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s u -l update -d 'Skip files that are newer on the destination (a strictly later mtime)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l ignore-existing -d 'Skip updating anything that already exists on the destination (new files only)'
@@ -61,6 +62,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l size-only -d 'The quick
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s I -l ignore-times -d 'No quick check: compare every file, even when size and mtime match'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-recursive -l no-r -d 'Do not recurse, even with -a (rsync\'s --no-OPTION: the last of the two wins)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-inc-recursive -l no-i-r -d 'Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams its file list, so there is no incremental recursion to turn off'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s l -l links -d 'Copy symlinks as symlinks'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-links -l no-l -d 'Do not copy symlinks, even with -a'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s p -l perms -d 'Preserve permissions'
@@ -102,6 +104,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l rendezvous -d 'Meet peers
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
@@ -120,6 +123,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on AD
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -s y -l yes -d 'Ask nothing (for scripts; `pcp send` has no question today, the receiver confirms)'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
@@ -137,6 +141,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l rendezvous -d 'Meet 
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand receive" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s y -l yes -d 'Accept the offer without asking'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
@@ -154,6 +159,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on A
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l once -d 'Exit after one session'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l read-only -d 'Refuse pushes: peers may only read (sync/cp from this peer, ls)'
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l no-code -d 'Take no codes: print none and refuse new peers; only paired peers may connect'
@@ -173,6 +179,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l rendezvous -d 'Meet peers
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l as -d 'The name this machine offers the peer to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
+complete -c pcp -n "__fish_pcp_using_subcommand ls" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
@@ -190,6 +197,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand pair" -l code-file -d 'Join: rea
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l as -d 'Join: the name this machine offers the other to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l verify -d 'Show the 4 verifier words and ask whether the other side shows the same (join side)'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l no-mdns -d 'Do not use mDNS: no LAN announcement or lookup. Also PCP_NO_MDNS=1'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l no-rendezvous -d 'Use no rendezvous server, even one set by PCP_RENDEZVOUS or config.toml'
@@ -204,6 +212,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-requests -d '
 complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-channels -d 'Tokens (waiting peers) registered at once, in all; more are answered "rendezvous busy"' -r
 complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-relays -d 'Relays open at once (one per pair of peers whose NATs no punch gets through; 0: relay nothing); more are answered "rendezvous busy"' -r
 complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l max-rate -d 'Bytes per second one relay forwards, both ways together (K/M/G suffixes, as --bwlimit; default: no limit)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -s v -l verbose -d 'Increase verbosity (list changed names)'
 complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -s q -l quiet -d 'Suppress non-error messages'
 complete -c pcp -n "__fish_pcp_using_subcommand rendezvous" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'

@@ -462,7 +462,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("-0", "--from0 goes with --files-from, which is not supported yet"),
     ("--from0", "--from0 goes with --files-from, which is not supported yet"),
     ("-F", "per-directory .rsync-filter files are not supported; pcp reads .gitignore-style --exclude-from"),
-    ("--info", "only --progress (one line per transfer) and --stats exist so far"),
 ];
 
 /// The options of subcommand `name` that take a value (so the next argument is a value, not
@@ -561,7 +560,7 @@ pub fn run(mut args: Vec<OsString>) -> ExitCode {
         eprintln!("pcp: {msg}");
         return ExitCode::from(error::Kind::Usage.code());
     }
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let mut cli = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { error::Kind::Usage.code() } else { 0 };
@@ -569,6 +568,9 @@ pub fn run(mut args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(o) = cli.command.output_mut() {
+        o.fold_info();
+    }
     install_signal_handler();
     let congestion = match &cli.command {
         cli::Command::Sync(a) => a.conn.link.congestion,

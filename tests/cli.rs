@@ -130,3 +130,19 @@ fn rsync_avhp_delete_syncs_with_human_stats_and_h_alone_prints_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("--human-readable"), "{args:?}");
     }
 }
+
+#[test]
+fn info_flags_fold_into_progress_stats_and_names_and_unknown_ones_are_named() {
+    let td = TestDir::new();
+    td.write("src/a.txt", "a");
+    let src = format!("{}/", td.join("src").display());
+    let dst = format!("{}/", td.join("dst").display());
+    let out = td.pcp().args(["sync", "-a", "--info=progress2,stats2,name", "--no-i-r", &src, &dst]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Number of files:") || stderr.contains("Number of files:"), "{stdout}{stderr}");
+    assert!(stdout.contains("a.txt"), "name lists the file: {stdout}");
+    let out = td.pcp().args(["sync", "-a", "--info=bogus", &src, &dst]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"bogus\" is not an --info flag"));
+}

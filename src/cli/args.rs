@@ -22,6 +22,54 @@ pub struct OutputArgs {
     /// Print transfer statistics at the end.
     #[arg(long)]
     pub stats: bool,
+    /// rsync's --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats
+    /// (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted
+    /// and change nothing.
+    #[arg(long, value_name = "FLAGS", value_delimiter = ',', value_parser = parse_info)]
+    pub info: Vec<Info>,
+}
+
+/// One `--info` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Info {
+    Progress,
+    Stats,
+    Name,
+    Other,
+}
+
+/// Parse one `--info` flag (`progress2`, `stats`, `name1`, ...).
+pub fn parse_info(s: &str) -> Result<Info, String> {
+    let base = s.trim_end_matches(|c: char| c.is_ascii_digit());
+    let level = &s[base.len()..];
+    if level.len() > 1 {
+        return Err(format!("{s:?}: a level is one digit (progress2, stats1)"));
+    }
+    match base.to_ascii_lowercase().as_str() {
+        "progress" => Ok(Info::Progress),
+        "stats" => Ok(Info::Stats),
+        "name" | "del" => Ok(Info::Name),
+        "skip" | "flist" | "misc" | "none" | "remove" | "symsafe" | "backup" | "copy" | "mount" | "nonreg" => {
+            Ok(Info::Other)
+        }
+        _ => Err(format!(
+            "{s:?} is not an --info flag pcp knows; use progress2, stats, name, del, skip (comma-separated)"
+        )),
+    }
+}
+
+impl OutputArgs {
+    /// Fold `--info` into the flags it stands for (once, after parsing).
+    pub fn fold_info(&mut self) {
+        for i in std::mem::take(&mut self.info) {
+            match i {
+                Info::Progress => self.progress = true,
+                Info::Stats => self.stats = true,
+                Info::Name => self.verbose = self.verbose.max(1),
+                Info::Other => {}
+            }
+        }
+    }
 }
 
 /// `pcp sync`.
@@ -54,6 +102,10 @@ pub struct SyncArgs {
     /// Do not recurse, even with -a (rsync's --no-OPTION: the last of the two wins).
     #[arg(long = "no-recursive", visible_alias = "no-r", overrides_with = "recursive")]
     pub no_recursive: bool,
+    /// Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams
+    /// its file list, so there is no incremental recursion to turn off.
+    #[arg(long = "no-inc-recursive", visible_alias = "no-i-r")]
+    pub no_inc_recursive: bool,
     /// Copy symlinks as symlinks.
     #[arg(short, long, overrides_with = "no_links")]
     pub links: bool,

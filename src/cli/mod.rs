@@ -113,6 +113,23 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The output options of the command, if it has any.
+    pub fn output_mut(&mut self) -> Option<&mut OutputArgs> {
+        match self {
+            Self::Sync(a) => Some(&mut a.out),
+            Self::Cp(a) => Some(&mut a.out),
+            Self::Send(a) => Some(&mut a.out),
+            Self::Receive(a) => Some(&mut a.out),
+            Self::Serve(a) => Some(&mut a.out),
+            Self::Ls(a) => Some(&mut a.out),
+            Self::Pair(a) => Some(&mut a.out),
+            Self::Rendezvous(a) => Some(&mut a.out),
+            Self::Peers(_) | Self::Completions { .. } => None,
+        }
+    }
+}
+
 /// `pcp peers ...`.
 #[derive(Debug, Subcommand)]
 pub enum PeersCommand {
