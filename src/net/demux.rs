@@ -3,7 +3,7 @@
 //! reads and handed to the rendezvous client, so that hole punching and the reflexive address
 //! the rendezvous observes belong to the very socket (and NAT mapping) QUIC uses.
 //!
-//! The hand-over queue is bounded ([`QUEUE`]); when it is full, control datagrams are dropped
+//! The hand-over queue is bounded (`QUEUE`); when it is full, control datagrams are dropped
 //! (the protocol retries), never QUIC packets and never a blocked receive.
 
 use std::io::{self, IoSliceMut};
