@@ -322,7 +322,7 @@ pub mod fuzzing {
                         fake.needed.insert(f);
                     }
                 }
-                Ev::Summary { .. } => {}
+                Ev::Summary { .. } | Ev::Change { .. } => {}
                 Ev::Want { file, ranges } => {
                     let listed = fake.chunks(file).unwrap_or(0) as u64;
                     for (s, c) in ranges {

@@ -1228,3 +1228,47 @@ fn a_push_with_update_keeps_the_newer_file_on_the_serving_side() {
     assert_eq!(fs::read_to_string(srv.join("d/f.txt")).unwrap(), "newer on the server");
     l.kill();
 }
+
+#[test]
+fn a_push_itemizes_and_lists_on_the_dialing_side_as_a_local_sync_does() {
+    let td = TestDir::new();
+    let src = td.mkdir("src");
+    gen_tree(&src, 0x17e);
+    let junk = |root: &Path| {
+        fs::create_dir_all(root.join("old-dir")).unwrap();
+        fs::write(root.join("old-dir/x"), "stale").unwrap();
+    };
+    let (srv, local) = (td.mkdir("srv"), td.mkdir("local"));
+    junk(&srv.join("d"));
+    junk(&local.join("d"));
+    let src_slash = format!("{}/", s(&src));
+    // The same tree synced locally and pushed: the dialer prints the same lines.
+    let want =
+        td.pcp().args(["sync", "-ai", "--delete", &src_slash, &format!("{}/", s(&local.join("d")))]).output().unwrap();
+    assert!(want.status.success());
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv), "--once"]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-ai", "--delete", &src_slash, "peer:d/"]);
+    ok(&out, "push -i");
+    l.wait();
+    let (got, want) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&want.stdout));
+    assert!(got.lines().count() > 5, "a push with -i listed almost nothing:\n{got}");
+    assert!(got.contains("*deleting"), "{got}");
+    // The same lines (their order follows when each file completes, on both paths alike).
+    let sorted = |t: &str| {
+        let mut v: Vec<String> = t.lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&got), sorted(&want), "push -i (left) differs from a local sync -i (right)");
+    // -v lists names too.
+    fs::write(src.join("new.txt"), "v").unwrap();
+    let mut l = Listener::spawn(&td, CODE_B, &["serve", &s(&srv), "--once"]);
+    let out = dial(&td, CODE_B, &l.addr, &["sync", "-av", &src_slash, "peer:d/"]);
+    ok(&out, "push -v");
+    l.wait();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).lines().any(|l| l == "new.txt"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

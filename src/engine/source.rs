@@ -416,6 +416,9 @@ fn respond(
         };
         match ev {
             SourceEvent::Nothing | SourceEvent::Hello => {}
+            // What the destination itemized (a push with -v or -i): shown here as rsync's
+            // sender does.
+            SourceEvent::Change { item, name } => rep.change(&item, &name),
             SourceEvent::Need { files: ids, inline } => {
                 // The state machine checked each id names a listed regular file.
                 let f = files.0.lock().map_err(|_| anyhow!("lock"))?;

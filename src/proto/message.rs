@@ -111,6 +111,9 @@ impl Flags {
     pub const OMIT_DIR_TIMES: u64 = 8192;
     /// --existing: nothing new is created at the destination (existing entries are updated).
     pub const EXISTING: u64 = 16384;
+    /// The source shows what the destination changes (-v, -i on a push): the destination
+    /// sends a `Change` for each line it itemizes.
+    pub const ECHO_CHANGES: u64 = 32768;
     /// Whether `bit` is set.
     pub fn has(self, bit: u64) -> bool {
         self.0 & bit != 0
@@ -228,6 +231,14 @@ pub enum Message {
         /// Bytes written to disk.
         written: u64,
     },
+    /// One line the destination itemized (`-i` code and the name as shown, `*deleting  ` for
+    /// a deletion), for a source that asked with `ECHO_CHANGES`: shown, never acted on.
+    Change {
+        /// At most [`MAX_ITEM`] bytes.
+        item: String,
+        /// At most [`MAX_TEXT`] bytes.
+        name: String,
+    },
     /// The sender of this message has finished.
     Done,
     /// Fatal error on the other side.
@@ -249,6 +260,9 @@ const T_DONE: u8 = 9;
 const T_ERROR: u8 = 10;
 const T_PROGRESS: u8 = 11;
 const T_SUMMARY: u8 = 12;
+const T_CHANGE: u8 = 13;
+/// Longest itemize code in a `Change` (rsync's are 11 bytes).
+pub const MAX_ITEM: usize = 16;
 
 /// Entries the source may list beyond the destination's last [`Message::Progress`].
 pub const LIST_AHEAD: u32 = 8192;
@@ -360,6 +374,11 @@ impl Message {
                 for v in [created, deleted, files, size, written] {
                     e.varint(*v);
                 }
+            }
+            Self::Change { item, name } => {
+                e.u8(T_CHANGE);
+                e.bytes(&item.as_bytes()[..item.len().min(MAX_ITEM)]);
+                e.bytes(&name.as_bytes()[..name.len().min(MAX_TEXT)]);
             }
             Self::Done => e.u8(T_DONE),
             Self::Error { text } => {
@@ -489,6 +508,11 @@ impl Message {
                 size: d.varint()?,
                 written: d.varint()?,
             },
+            T_CHANGE => {
+                let item = String::from_utf8_lossy(d.bytes(MAX_ITEM, "change item")?).into_owned();
+                let name = String::from_utf8_lossy(d.bytes(MAX_TEXT, "change name")?).into_owned();
+                Self::Change { item, name }
+            }
             T_DONE => Self::Done,
             T_ERROR => {
                 let b = d.bytes(MAX_TEXT, "error text")?;
@@ -626,6 +650,7 @@ mod tests {
             },
             Message::Progress { done: 300 },
             Message::Summary { created: 1, deleted: 2, files: 3, size: 1 << 40, written: 5 },
+            Message::Change { item: ">f+++++++++".into(), name: "a/b.txt".into() },
             Message::Done,
             Message::Error { text: "boom".into() },
         ]

@@ -92,9 +92,12 @@ pub fn push(
     let path = peer_path(rpath)?;
     let single = specs.len() == 1;
     let src_is_dir = single && is_real_dir(&specs[0].path);
+    // -v, -i or --json on a push: the destination sends back what it itemizes.
+    let v = o.verbosity;
+    let echo = if !v.quiet && (v.verbose > 0 || v.itemize || v.json) { Flags::ECHO_CHANGES } else { 0 };
     let req = Request::Push {
         path: path.clone(),
-        flags: o.flags,
+        flags: Flags(o.flags.0 | echo),
         max_delete: o.max_delete,
         single_file: single && !src_is_dir,
         dir_as_new: o.cp && src_is_dir,

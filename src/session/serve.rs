@@ -39,7 +39,8 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::SIZE_ONLY
     | Flags::IGNORE_TIMES
     | Flags::OMIT_DIR_TIMES
-    | Flags::EXISTING;
+    | Flags::EXISTING
+    | Flags::ECHO_CHANGES;
 
 /// How long an authenticated peer has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -57,7 +57,7 @@ impl Dest<'_> {
                 }
                 deleted += 1;
                 let shown = if ft == FType::Dir { format!("{}/", rel.as_str()) } else { rel.as_str().to_owned() };
-                self.rep.change("*deleting  ", &shown);
+                self.changed("*deleting  ", &shown);
                 add(&self.stats.deleted, 1);
                 if !dry {
                     if let Err(e) = self.root.remove_all(&rel) {

@@ -86,13 +86,13 @@ impl Dest<'_> {
             plan::Action::Keep | plan::Action::LinkTime => {}
             plan::Action::DirExists { item } => {
                 if let Some(item) = item {
-                    self.rep.change(item, &format!("{name}/"));
+                    self.changed(item, &format!("{name}/"));
                 }
                 self.dir_meta.push(e);
             }
             plan::Action::MakeDir { .. } => {
                 add(&self.stats.created, 1);
-                self.rep.change("cd+++++++++", &format!("{name}/"));
+                self.changed("cd+++++++++", &format!("{name}/"));
                 self.dir_meta.push(e);
             }
             plan::Action::SkipUnsafeLink => {
@@ -109,13 +109,13 @@ impl Dest<'_> {
                     add(&self.stats.created, 1);
                 }
                 if let Kind::Symlink { target } = &e.kind {
-                    self.rep.change("cL+++++++++", &format!("{name} -> {}", String::from_utf8_lossy(target)));
+                    self.changed("cL+++++++++", &format!("{name} -> {}", String::from_utf8_lossy(target)));
                 }
             }
             plan::Action::FileMeta { mode, mtime } => {
                 let t = if mtime.is_some() { 't' } else { '.' };
                 let p = if mode.is_some() { 'p' } else { '.' };
-                self.rep.change(&format!(".f..{t}{p}....."), &name);
+                self.changed(&format!(".f..{t}{p}....."), &name);
             }
             plan::Action::Transfer { item, existed_mode } => {
                 if dry {
@@ -123,7 +123,7 @@ impl Dest<'_> {
                         add(&self.stats.transferred_files, 1);
                         add(&self.stats.transferred_size, size);
                     }
-                    self.rep.change(&item, &name);
+                    self.changed(&item, &name);
                 } else {
                     let dir_in_way = cur.is_some_and(|m| m.ftype == FType::Dir);
                     self.st.queue(id, e, Plan { item, existed_mode, dir_in_way });

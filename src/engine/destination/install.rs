@@ -117,7 +117,7 @@ impl Dest<'_> {
         if r.created {
             add(&self.stats.created, 1);
         }
-        self.rep.change(&r.item, r.path.as_str());
+        self.changed(&r.item, r.path.as_str());
         Ok(())
     }
 
@@ -198,7 +198,7 @@ impl Dest<'_> {
                 if mtime.is_some() { 't' } else { '.' },
                 if mode.is_some() { 'p' } else { '.' }
             );
-            self.rep.change(&item, e.path.as_str());
+            self.changed(&item, e.path.as_str());
         }
         if let (Some(m), Ok(Some(meta))) = (self.manifest.as_mut(), self.root.lstat(&e.path)) {
             let h = file_hash(chunks.iter().map(|c| &c.hash));

@@ -293,6 +293,15 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
 }
 
 impl Dest<'_> {
+    /// One itemized line: shown here, and sent to a source that asked (`ECHO_CHANGES`: a push
+    /// with -v or -i, whose dialer shows it as rsync's sender does).
+    fn changed(&self, item: &str, name: &str) {
+        self.rep.change(item, name);
+        if self.cfg.flags.has(Flags::ECHO_CHANGES) {
+            let _ = self.link.tx.send(Message::Change { item: item.to_owned(), name: name.to_owned() });
+        }
+    }
+
     fn main_loop(&mut self) -> Result<()> {
         loop {
             // The stop signal it was given (SIGINT/SIGTERM) is the driver's to read.

@@ -53,6 +53,7 @@ pub fn kind_name(m: &super::Message) -> &'static str {
         Message::Data { .. } => "Data",
         Message::Progress { .. } => "Progress",
         Message::Summary { .. } => "Summary",
+        Message::Change { .. } => "Change",
         Message::Done => "Done",
         Message::Error { .. } => "Error",
     }

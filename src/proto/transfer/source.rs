@@ -55,6 +55,8 @@ pub enum Event {
         done: u32,
     },
     /// What the destination did (for the report).
+    /// A line the destination itemized (asked for with `ECHO_CHANGES`).
+    Change { item: String, name: String },
     Summary {
         /// As in [`Message::Summary`]: created, deleted, files, size, written.
         counts: [u64; 5],
@@ -178,6 +180,7 @@ impl SourceState {
                 }
                 Ok(Event::Summary { counts: [created, deleted, files, size, written] })
             }
+            Message::Change { item, name } => Ok(Event::Change { item, name }),
             Message::Done => {
                 self.done = true;
                 Ok(Event::Done)
