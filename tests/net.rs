@@ -1210,6 +1210,15 @@ fn a_push_reports_what_the_destination_did() {
         assert!(text.contains(want), "the pushing side's --stats lacks {want:?}:\n{text}");
     }
     l.kill();
+    // A pull counts the list it receives: not "Number of files: 0" beside files created.
+    let mut l = Listener::spawn(&td, CODE_B, &["serve", "--once", &s(&srv)]);
+    let out = dial(&td, CODE_B, &l.addr, &["sync", "-a", "--stats", "peer:d/", &format!("{}/", s(&td.join("back")))]);
+    ok(&out, "pull with --stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["Number of files: 3 (reg: 2, dir: 1, link: 0)", "Total file size: 500000 bytes"] {
+        assert!(text.contains(want), "the pulling side's --stats lacks {want:?}:\n{text}");
+    }
+    l.kill();
 }
 
 /// The serving side honours `-u` and `--ignore-existing` of a push (they travel as flags).

@@ -93,6 +93,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             offer: None,
             root_fd: None,
             stop: &crate::INTERRUPTED,
+            count_list: true,
         })))
     };
     let end = dial::receive(

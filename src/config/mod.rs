@@ -256,6 +256,7 @@ impl Options {
             offer: None,
             root_fd: None,
             stop: &crate::INTERRUPTED,
+            count_list: false,
         }
     }
 }

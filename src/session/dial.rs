@@ -180,7 +180,7 @@ pub fn pull(
             std::fs::create_dir_all(&root)
                 .map_err(|e| tagged(Kind::FileIo, format!("creating {}: {e}", root.display())))?;
         }
-        let cfg = o.dest(root);
+        let cfg = crate::engine::destination::DestConfig { count_list: true, ..o.dest(root) };
         run_role(&mut conn, Answer::Read, RoleConfig::Destination(Box::new(cfg)), cx.rep, stats, cx.stop)
     })
 }

@@ -287,6 +287,7 @@ fn push(
         offer: None,
         root_fd,
         stop,
+        count_list: true,
     };
     Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
 }

@@ -21,6 +21,18 @@ impl Dest<'_> {
     /// here is this entry's, not the transfer's.
     pub(super) fn entry(&mut self, id: u32, e: Entry) -> Result<()> {
         let dry = self.cfg.flags.has(Flags::DRY_RUN);
+        if self.cfg.count_list {
+            use crate::report::add;
+            add(&self.stats.files, 1);
+            match e.kind {
+                Kind::File { size } => {
+                    add(&self.stats.regular, 1);
+                    add(&self.stats.total_size, size);
+                }
+                Kind::Dir => add(&self.stats.dirs, 1),
+                Kind::Symlink { .. } => add(&self.stats.links, 1),
+            }
+        }
         let opts = plan::Opts::from_flags(self.cfg.flags);
         let in_made_dir = e.path.split_last().is_some_and(|(parent, _)| self.made_dirs.contains(&parent));
         let cur = match if in_made_dir { Ok(None) } else { self.root.lstat(&e.path) } {

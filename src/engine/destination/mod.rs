@@ -75,6 +75,9 @@ pub struct DestConfig {
     /// The stop signal (SIGINT/SIGTERM): once set, the role stops with `Kind::Interrupted`
     /// after recording what it has.
     pub stop: &'static std::sync::atomic::AtomicBool,
+    /// Count the file list into the stats (files, their kinds, total size): a destination
+    /// whose source runs in another process (a pull, a receive), for a true `--stats`.
+    pub count_list: bool,
 }
 
 impl DestConfig {
@@ -94,6 +97,7 @@ impl DestConfig {
             offer: None,
             root_fd: None,
             stop: &NEVER,
+            count_list: false,
         }
     }
 }
@@ -220,6 +224,12 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// (protocol violations, an unusable destination) are `Err`.
 pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Result<Outcome> {
     let dry = cfg.flags.has(Flags::DRY_RUN);
+    if cfg.count_list {
+        // The counts are of this run's list: a reconnect is sent the list again.
+        for c in [&stats.files, &stats.regular, &stats.dirs, &stats.links, &stats.total_size] {
+            c.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let mut scratch = None;
     let root = if dry && std::fs::symlink_metadata(&cfg.root).is_err() {
         // Dry run into a missing directory: nothing exists there; plan against an empty tree,
