@@ -32,6 +32,8 @@ pub struct Opts {
     pub omit_dir_times: bool,
     /// --existing: nothing new is created.
     pub existing: bool,
+    /// The permission bits -p copies (0o777, or 0o7777 with set-ID and sticky bits).
+    pub mode_mask: u32,
 }
 
 impl Opts {
@@ -48,6 +50,7 @@ impl Opts {
             ignore_times: f.has(Flags::IGNORE_TIMES),
             omit_dir_times: f.has(Flags::OMIT_DIR_TIMES),
             existing: f.has(Flags::EXISTING),
+            mode_mask: f.mode_mask(),
         }
     }
 }
@@ -148,7 +151,8 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
             let quick_same = !o.ignore_times && file.is_some_and(|m| m.stat.size == *size && times_match(&m));
             if quick_same && !o.checksum {
                 let Some(m) = file else { return Action::Keep };
-                let mode = (o.perms && m.mode != e.mode & 0o777).then_some(e.mode & 0o777);
+                let k = o.mode_mask;
+                let mode = (o.perms && m.mode & k != e.mode & k).then_some(e.mode & k);
                 let mtime = (o.times && mtime_differs(&m)).then_some((e.mtime, e.mtime_ns));
                 return if mode.is_none() && mtime.is_none() { Action::Keep } else { Action::FileMeta { mode, mtime } };
             }
@@ -156,7 +160,7 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
                 Some(m) => {
                     let s = if m.stat.size != *size { 's' } else { '.' };
                     let t = if o.times && mtime_differs(&m) { 't' } else { '.' };
-                    let p = if o.perms && m.mode != e.mode & 0o777 { 'p' } else { '.' };
+                    let p = if o.perms && m.mode & o.mode_mask != e.mode & o.mode_mask { 'p' } else { '.' };
                     format!(">f.{s}{t}{p}.....")
                 }
                 None => ">f+++++++++".to_owned(),
@@ -239,6 +243,7 @@ mod tests {
         ignore_times: false,
         omit_dir_times: false,
         existing: false,
+        mode_mask: 0o777,
     };
 
     #[test]

@@ -1281,3 +1281,20 @@ fn a_push_itemizes_and_lists_on_the_dialing_side_as_a_local_sync_does() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Attack: a pushing peer plants a set-user-ID executable in the served tree. The serving side
+/// never takes set-ID or sticky bits from the network (its -p copies 0o777 only).
+#[test]
+fn attack_push_of_a_setuid_file_lands_without_the_bit() {
+    use std::os::unix::fs::PermissionsExt;
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("src/tool", "#!/bin/sh\n");
+    fs::set_permissions(td.join("src/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", "--once", &s(&srv)]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", &format!("{}/", s(&td.join("src"))), "peer:d/"]);
+    ok(&out, "push of a setuid file");
+    l.wait();
+    let mode = fs::metadata(srv.join("d/tool")).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755, "the served tree got mode {mode:o}");
+}

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -473,4 +474,30 @@ fn short_filter_option_and_a_source_given_twice_match_rsync() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rsync option --link-dest is not supported by pcp"), "{err}");
     assert!(!err.contains("similar argument"), "{err}");
+}
+
+#[test]
+fn perms_keep_set_id_and_sticky_bits_as_rsync_does() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/suid", "x");
+    td.write("src/sgid-dir/f", "y");
+    td.write("src/sticky/g", "z");
+    let chmod = |p: &str, m: u32| fs::set_permissions(td.join(p), fs::Permissions::from_mode(m)).unwrap();
+    chmod("src/suid", 0o4550);
+    chmod("src/sgid-dir/f", 0o2750);
+    chmod("src/sgid-dir", 0o2750);
+    chmod("src/sticky", 0o1777);
+    let (a, b) = (td.join("by-pcp"), td.join("by-rsync"));
+    run_ok(td.pcp().args(["sync", "-a"]).arg(slash(&td.join("src"))).arg(slash(&a)));
+    run_ok(td.rsync().args(["-a"]).arg(slash(&td.join("src"))).arg(slash(&b)));
+    let mode = |root: &Path, p: &str| fs::symlink_metadata(root.join(p)).unwrap().permissions().mode() & 0o7777;
+    for p in ["suid", "sgid-dir/f", "sgid-dir", "sticky"] {
+        assert_eq!(mode(&a, p), mode(&b, p), "{p}: pcp {:o}, rsync {:o}", mode(&a, p), mode(&b, p));
+    }
+    assert_eq!(mode(&a, "suid"), 0o4550);
+    // A rerun sees nothing to change.
+    let out = td.pcp().args(["sync", "-ai"]).arg(slash(&td.join("src"))).arg(slash(&a)).output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("p....."), "{}", String::from_utf8_lossy(&out.stdout));
 }

@@ -165,6 +165,7 @@ impl Options {
         let links = (a.archive || a.links) && !a.no_links;
         let recursive = (a.archive || a.recursive) && !a.no_recursive;
         set(perms, Flags::PERMS);
+        set(perms, Flags::SPECIAL_BITS);
         set(times, Flags::TIMES);
         set(links, Flags::LINKS);
         set(a.safe_links, Flags::SAFE_LINKS);

@@ -114,6 +114,18 @@ impl Flags {
     /// The source shows what the destination changes (-v, -i on a push): the destination
     /// sends a `Change` for each line it itemizes.
     pub const ECHO_CHANGES: u64 = 32768;
+    /// With -p, set-user-ID, set-group-ID and sticky bits are copied too (as rsync -p). The
+    /// destination's own choice (a local sync, a pull): a serving peer never takes it from
+    /// the network, so a push cannot plant a set-user-ID file in a served tree.
+    pub const SPECIAL_BITS: u64 = 65536;
+    /// The permission bits -p copies under `flags`.
+    pub fn mode_mask(self) -> u32 {
+        if self.has(Self::SPECIAL_BITS) {
+            0o7777
+        } else {
+            0o777
+        }
+    }
     /// Whether `bit` is set.
     pub fn has(self, bit: u64) -> bool {
         self.0 & bit != 0

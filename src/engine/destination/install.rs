@@ -125,7 +125,7 @@ impl Dest<'_> {
     /// the source's less the umask (rsync's rule).
     pub(super) fn final_mode(&self, e: &crate::proto::Entry, existed_mode: Option<u32>) -> u32 {
         if self.cfg.flags.has(crate::proto::Flags::PERMS) {
-            e.mode & 0o777
+            e.mode & self.cfg.flags.mode_mask()
         } else {
             existed_mode.unwrap_or(e.mode & 0o777 & !self.cfg.umask)
         }
@@ -188,7 +188,8 @@ impl Dest<'_> {
         let Some(cur) = self.root.lstat(&e.path)? else { return Ok(()) };
         let perms = self.cfg.flags.has(crate::proto::Flags::PERMS);
         let times = self.cfg.flags.has(crate::proto::Flags::TIMES);
-        let mode = (perms && cur.mode != e.mode & 0o777).then_some(e.mode & 0o777);
+        let k = self.cfg.flags.mode_mask();
+        let mode = (perms && cur.mode & k != e.mode & k).then_some(e.mode & k);
         let t_differs = cur.stat.mtime != e.mtime || cur.stat.mtime_ns != e.mtime_ns;
         let mtime = (times && t_differs).then_some((e.mtime, e.mtime_ns));
         if mode.is_some() || mtime.is_some() {

@@ -459,7 +459,7 @@ impl Dest<'_> {
             for e in metas.iter().rev() {
                 let perms =
                     self.cfg.flags.has(Flags::PERMS) && (!e.path.is_root() || self.cfg.flags.has(Flags::ROOT_MODE));
-                let mode = perms.then_some(e.mode & 0o1777);
+                let mode = perms.then_some(e.mode & (self.cfg.flags.mode_mask() | 0o1000));
                 let dir_times = self.cfg.flags.has(Flags::TIMES) && !self.cfg.flags.has(Flags::OMIT_DIR_TIMES);
                 let mtime = dir_times.then_some((e.mtime, e.mtime_ns));
                 if let Err(err) = self.root.set_meta(&e.path, false, mode, mtime) {
