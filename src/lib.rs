@@ -441,7 +441,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("-K", "--keep-dirlinks is not supported"),
     ("--keep-dirlinks", "--keep-dirlinks is not supported"),
     ("--copy-unsafe-links", "not supported; pcp receive drops links that leave the tree"),
-    ("--safe-links", "pcp receive drops links that leave the tree; sync copies links as they are"),
     ("--modify-window", "not supported yet; times compare to the nanosecond the file system keeps"),
     ("-m", "--prune-empty-dirs is not supported yet"),
     ("--prune-empty-dirs", "--prune-empty-dirs is not supported yet"),
@@ -637,5 +636,20 @@ mod tests {
             .unwrap()
             .contains("--link-dest"));
         assert!(unsupported_flag(&a(&["pcp", "sync", "-avm", "a", "b"])).unwrap().contains("-m"));
+        // No option pcp has is refused as an rsync option it lacks.
+        use clap::CommandFactory;
+        let cmd = cli::Cli::command();
+        for sub in cmd.get_subcommands().filter(|c| ["sync", "cp"].contains(&c.get_name())) {
+            for arg in sub.get_arguments() {
+                let names = arg
+                    .get_short()
+                    .map(|c| format!("-{c}"))
+                    .into_iter()
+                    .chain(arg.get_long().map(|l| format!("--{l}")));
+                for n in names {
+                    assert!(!UNSUPPORTED.iter().any(|(f, _)| *f == n), "{n} is an option of pcp {}", sub.get_name());
+                }
+            }
+        }
     }
 }
