@@ -120,6 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;cp' {
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Limit the bandwidth to LIMIT Kbit/s (scp -l; --bwlimit takes bytes)')
             [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery')
@@ -134,6 +135,10 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Copy directories recursively')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
             [CompletionResult]::new('--preserve', '--preserve', [CompletionResultType]::ParameterName, 'Preserve modification times (permissions are always preserved, like scp)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Compress (scp -C): pcp already compresses over the network where it pays (zstd); on a local copy it changes nothing')
+            [CompletionResult]::new('--compress', '--compress', [CompletionResultType]::ParameterName, 'Compress (scp -C): pcp already compresses over the network where it pays (zstd); on a local copy it changes nothing')
+            [CompletionResult]::new('-B', '-B ', [CompletionResultType]::ParameterName, 'Batch mode (scp -B): never ask; the code must come from PCP_CODE or --code-file, or the peer be paired')
+            [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Batch mode (scp -B): never ask; the code must come from PCP_CODE or --code-file, or the peer be paired')
             [CompletionResult]::new('--no-fsync', '--no-fsync', [CompletionResultType]::ParameterName, 'Skip syncing files to disk before renaming them into place')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)')
             [CompletionResult]::new('--no-remember', '--no-remember', [CompletionResultType]::ParameterName, 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)')

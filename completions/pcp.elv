@@ -115,6 +115,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --stats 'Print transfer statistics at the end'
         }
         &'pcp;cp'= {
+            cand -l 'Limit the bandwidth to LIMIT Kbit/s (scp -l; --bwlimit takes bytes)'
             cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)'
             cand --wait-lock 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)'
             cand --addr 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery'
@@ -129,6 +130,10 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --recursive 'Copy directories recursively'
             cand -p 'Preserve modification times (permissions are always preserved, like scp)'
             cand --preserve 'Preserve modification times (permissions are always preserved, like scp)'
+            cand -C 'Compress (scp -C): pcp already compresses over the network where it pays (zstd); on a local copy it changes nothing'
+            cand --compress 'Compress (scp -C): pcp already compresses over the network where it pays (zstd); on a local copy it changes nothing'
+            cand -B 'Batch mode (scp -B): never ask; the code must come from PCP_CODE or --code-file, or the peer be paired'
+            cand --batch 'Batch mode (scp -B): never ask; the code must come from PCP_CODE or --code-file, or the peer be paired'
             cand --no-fsync 'Skip syncing files to disk before renaming them into place'
             cand --verify 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
             cand --no-remember 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'

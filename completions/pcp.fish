@@ -94,6 +94,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s q -l quiet -d 'Suppress
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l progress -d 'Show progress (bytes, rate, ETA); plain lines when stderr is not a terminal'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l stats -d 'Print transfer statistics at the end'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s l -d 'Limit the bandwidth to LIMIT Kbit/s (scp -l; --bwlimit takes bytes)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l addr -d 'Reach the peer at HOST:PORT (as printed by its `pcp serve` / `pcp send`), skipping discovery' -r
@@ -107,6 +108,8 @@ cubic\t'Loss-based: halves its window on every loss'"
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l info -d 'rsync\'s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing' -r
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s p -l preserve -d 'Preserve modification times (permissions are always preserved, like scp)'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s C -l compress -d 'Compress (scp -C): pcp already compresses over the network where it pays (zstd); on a local copy it changes nothing'
+complete -c pcp -n "__fish_pcp_using_subcommand cp" -s B -l batch -d 'Batch mode (scp -B): never ask; the code must come from PCP_CODE or --code-file, or the peer be paired'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-fsync -d 'Skip syncing files to disk before renaming them into place'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l verify -d 'Show the 4 verifier words and ask, before anything is sent, whether the peer shows the same ones (catches even a lucky guess of the code; needs a terminal)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l no-remember -d 'On first contact with a code, do not pair: store nothing, and ask the peer to store nothing (by default both sides remember each other, and later runs need no code)'

@@ -90,7 +90,11 @@ impl Drop for EchoOff {
 
 /// The code of the side that types it: `PCP_CODE`, `--code-file FILE`, or a terminal prompt
 /// that does not echo it. Never argv; with no terminal and no code, an error instead of a hang.
+/// Set by `pcp cp -B` (scp's batch mode): never ask for anything on the terminal.
+pub static BATCH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
+    let batch = BATCH.load(std::sync::atomic::Ordering::Relaxed);
     let text = if let Some(s) = std::env::var("PCP_CODE").ok().filter(|s| !s.trim().is_empty()) {
         s
     } else if let Some(f) = code_file {
@@ -108,6 +112,11 @@ pub fn read_code(code_file: Option<&Path>) -> Result<Code> {
                 })
             })?;
         s.lines().next().unwrap_or("").to_owned()
+    } else if batch {
+        return Err(crate::error::tagged(
+            crate::error::Kind::Usage,
+            "no code: -B (batch mode) never asks; set PCP_CODE or pass --code-file FILE, or pair once",
+        ));
     } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         // Typed without echo, like a password: the code stays off the screen and scrollback.
         crate::tty::read_hidden_line("Enter code (not shown): ").map_err(|e| {

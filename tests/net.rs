@@ -1298,3 +1298,20 @@ fn attack_push_of_a_setuid_file_lands_without_the_bit() {
     let mode = fs::metadata(srv.join("d/tool")).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o755, "the served tree got mode {mode:o}");
 }
+
+/// scp's habits on `pcp cp`: -C, -l Kbit/s, -B (batch: the code from PCP_CODE), -p, -q.
+#[test]
+fn cp_takes_scp_flags() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("f.txt", "scp habits");
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", "--once", &s(&srv)]);
+    let out =
+        dial(&td, CODE_A, &l.addr, &["cp", "-C", "-l", "80000", "-B", "-p", "-q", &s(&td.join("f.txt")), "peer:"]);
+    ok(&out, "cp -C -l -B -p -q");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    l.wait();
+    assert_eq!(fs::read_to_string(srv.join("f.txt")).unwrap(), "scp habits");
+    let out = td.pcp().args(["cp", "-l", "8", "--bwlimit", "1M", "a", "b"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}

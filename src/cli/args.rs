@@ -217,6 +217,17 @@ pub struct CpArgs {
     /// Preserve modification times (permissions are always preserved, like scp).
     #[arg(short = 'p', long = "preserve")]
     pub preserve: bool,
+    /// Compress (scp -C): pcp already compresses over the network where it pays (zstd); on a
+    /// local copy it changes nothing.
+    #[arg(short = 'C', long)]
+    pub compress: bool,
+    /// Limit the bandwidth to LIMIT Kbit/s (scp -l; --bwlimit takes bytes).
+    #[arg(short = 'l', value_name = "LIMIT", conflicts_with = "bwlimit", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Batch mode (scp -B): never ask; the code must come from PCP_CODE or --code-file, or the
+    /// peer be paired.
+    #[arg(short = 'B', long = "batch")]
+    pub batch: bool,
     /// Skip syncing files to disk before renaming them into place.
     #[arg(long)]
     pub no_fsync: bool,

@@ -10,6 +10,9 @@ use crate::error::{tagged, Kind};
 
 /// `pcp cp`.
 pub fn run(a: &CpArgs) -> Result<Outcome> {
+    if a.batch {
+        crate::tty::BATCH.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let reach = super::sync::reach_of(&a.paths);
     if reach == Reach::Local && !a.recursive {
         let (srcs, _) = a.paths.split_at(a.paths.len() - 1);

@@ -216,7 +216,8 @@ impl Options {
             cp: true,
             manifest: None,
             fsync: !a.no_fsync,
-            bwlimit: a.bwlimit.or(cfg.bwlimit(peer)),
+            // scp's -l is in Kbit/s: 125 bytes each.
+            bwlimit: a.bwlimit.or(a.limit.map(|k| k.saturating_mul(125))).or(cfg.bwlimit(peer)),
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: verbosity(&a.out, false, false),
