@@ -273,6 +273,15 @@ const T_ERROR: u8 = 10;
 const T_PROGRESS: u8 = 11;
 const T_SUMMARY: u8 = 12;
 const T_CHANGE: u8 = 13;
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn utf8_prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 /// Longest itemize code in a `Change` (rsync's are 11 bytes).
 pub const MAX_ITEM: usize = 16;
 
@@ -389,8 +398,8 @@ impl Message {
             }
             Self::Change { item, name } => {
                 e.u8(T_CHANGE);
-                e.bytes(&item.as_bytes()[..item.len().min(MAX_ITEM)]);
-                e.bytes(&name.as_bytes()[..name.len().min(MAX_TEXT)]);
+                e.bytes(utf8_prefix(item, MAX_ITEM).as_bytes());
+                e.bytes(utf8_prefix(name, MAX_TEXT).as_bytes());
             }
             Self::Done => e.u8(T_DONE),
             Self::Error { text } => {
@@ -521,8 +530,11 @@ impl Message {
                 written: d.varint()?,
             },
             T_CHANGE => {
-                let item = String::from_utf8_lossy(d.bytes(MAX_ITEM, "change item")?).into_owned();
-                let name = String::from_utf8_lossy(d.bytes(MAX_TEXT, "change name")?).into_owned();
+                let utf8 = |b: &[u8], what: &'static str| {
+                    std::str::from_utf8(b).map(str::to_owned).map_err(|_| Error::Malformed(what))
+                };
+                let item = utf8(d.bytes(MAX_ITEM, "change item")?, "change item is not UTF-8")?;
+                let name = utf8(d.bytes(MAX_TEXT, "change name")?, "change name is not UTF-8")?;
                 Self::Change { item, name }
             }
             T_DONE => Self::Done,
@@ -675,6 +687,18 @@ mod tests {
             assert_eq!(crate::proto::frame::check(&f).unwrap(), Some(f.len()));
             assert_eq!(Message::decode(body(&f)).unwrap(), m);
         }
+    }
+
+    /// A Change is capped on a character boundary and must be UTF-8 (so what decodes
+    /// re-encodes to the same bytes: the fuzz target's round-trip check).
+    #[test]
+    fn change_is_capped_on_a_char_boundary_and_must_be_utf8() {
+        let long = Message::Change { item: "ééééééééé".into(), name: "n".into() };
+        let f = long.encode();
+        let Message::Change { item, .. } = Message::decode(body(&f)).unwrap() else { panic!() };
+        assert_eq!(item, "éééééééé", "16 bytes: 8 whole characters");
+        // Type 13, item of 2 bytes that are not UTF-8, empty name.
+        assert!(Message::decode(&[13, 2, 0xff, 0xfe, 0]).is_err());
     }
 
     /// Exact bytes: the wire format must not drift without a version bump.
