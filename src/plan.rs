@@ -125,7 +125,7 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
             Some(FType::Dir) => {
                 let differs = m.is_some_and(|m| m.stat.mtime != e.mtime);
                 let times = o.times && !o.omit_dir_times;
-                Action::DirExists { item: (times && differs && !e.path.is_root()).then_some(".d..t......") }
+                Action::DirExists { item: (times && differs).then_some(".d..t......") }
             }
             other => Action::MakeDir { replace: other.is_some() },
         },

@@ -501,3 +501,34 @@ fn perms_keep_set_id_and_sticky_bits_as_rsync_does() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("p....."), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn itemize_shows_the_root_as_rsync_does() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/a", "a");
+    td.write("src/d/b", "b");
+    let lines = |out: std::process::Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("created directory"))
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (slash(&td.join("by-pcp")), slash(&td.join("by-rsync")));
+    let src = slash(&td.join("src"));
+    let pcp = |dst: &std::ffi::OsString| lines(td.pcp().args(["sync", "-ai"]).arg(&src).arg(dst).output().unwrap());
+    let rsync = |dst: &std::ffi::OsString| lines(td.rsync().args(["-ai"]).arg(&src).arg(dst).output().unwrap());
+    // A new destination: `cd+++++++++ ./` first.
+    let (p, r) = (pcp(&a), rsync(&b));
+    assert_eq!(p, r);
+    assert!(p.contains(&"cd+++++++++ ./".to_owned()), "{p:?}");
+    // The source root's time changes: `.d..t...... ./` and nothing else.
+    set_mtime(&td.join("src"), UNIX_EPOCH + Duration::from_secs(1_600_000_000));
+    let (p, r) = (pcp(&a), rsync(&b));
+    assert_eq!(p, r);
+    assert_eq!(p, [".d..t...... ./"]);
+}

@@ -47,6 +47,17 @@ impl Dest<'_> {
             _ => None,
         };
         if matches!(e.kind, Kind::Dir) && e.path.is_root() {
+            // rsync's first line: the root created, or its time (and, locally, its mode)
+            // about to change.
+            if !self.root_existed {
+                self.changed("cd+++++++++", "./");
+            } else {
+                let root_opts = plan::Opts { perms: opts.perms && self.cfg.flags.has(Flags::ROOT_MODE), ..opts };
+                let cur = plan::Current { meta: cur, link_target: None };
+                if let plan::Action::DirExists { item: Some(item) } = plan::decide(&e, cur, root_opts) {
+                    self.changed(item, "./");
+                }
+            }
             self.dir_meta.push(e);
             return Ok(());
         }

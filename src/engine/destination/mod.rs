@@ -204,6 +204,8 @@ struct Dest<'a> {
     /// what this run puts there, so their entries need no lstat (issue 11: an existence probe
     /// per new file).
     made_dirs: std::collections::HashSet<SafeRelPath>,
+    /// The root was there before this run (else its line is `cd+++++++++ ./`).
+    root_existed: bool,
 }
 
 /// Most directories [`Dest::made_dirs`] remembers (then it starts again: only a probe saved).
@@ -230,6 +232,8 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
             c.store(0, std::sync::atomic::Ordering::Relaxed);
         }
     }
+    // A root this run creates is itemized `cd+++++++++ ./`, as rsync does.
+    let root_existed = cfg.root_fd.is_some() || std::fs::symlink_metadata(&cfg.root).is_ok();
     let mut scratch = None;
     let root = if dry && std::fs::symlink_metadata(&cfg.root).is_err() {
         // Dry run into a missing directory: nothing exists there; plan against an empty tree,
@@ -279,6 +283,7 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         progress_sent: 0,
         staged_for: None,
         made_dirs: Default::default(),
+        root_existed,
     };
     let r = d.main_loop();
     if let Err(e) = &r {
