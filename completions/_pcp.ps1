@@ -71,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--no-r', '--no-r', [CompletionResultType]::ParameterName, 'Do not recurse, even with -a (rsync''s --no-OPTION: the last of the two wins)')
             [CompletionResult]::new('--no-inc-recursive', '--no-inc-recursive', [CompletionResultType]::ParameterName, 'Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams its file list, so there is no incremental recursion to turn off')
             [CompletionResult]::new('--no-i-r', '--no-i-r', [CompletionResultType]::ParameterName, 'Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams its file list, so there is no incremental recursion to turn off')
+            [CompletionResult]::new('--mkpath', '--mkpath', [CompletionResultType]::ParameterName, 'Create the destination''s missing parent directories too (without it, as rsync, only the last component is created, and a missing parent is an error, exit 11)')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Copy symlinks as symlinks')
             [CompletionResult]::new('--links', '--links', [CompletionResultType]::ParameterName, 'Copy symlinks as symlinks')
             [CompletionResult]::new('--no-links', '--no-links', [CompletionResultType]::ParameterName, 'Do not copy symlinks, even with -a')

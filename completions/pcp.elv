@@ -67,6 +67,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --no-r 'Do not recurse, even with -a (rsync''s --no-OPTION: the last of the two wins)'
             cand --no-inc-recursive 'Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams its file list, so there is no incremental recursion to turn off'
             cand --no-i-r 'Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams its file list, so there is no incremental recursion to turn off'
+            cand --mkpath 'Create the destination''s missing parent directories too (without it, as rsync, only the last component is created, and a missing parent is an error, exit 11)'
             cand -l 'Copy symlinks as symlinks'
             cand --links 'Copy symlinks as symlinks'
             cand --no-links 'Do not copy symlinks, even with -a'

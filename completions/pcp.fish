@@ -63,6 +63,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s I -l ignore-times -d 'N
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-recursive -l no-r -d 'Do not recurse, even with -a (rsync\'s --no-OPTION: the last of the two wins)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-inc-recursive -l no-i-r -d 'Accepted for rsync scripts (`--info=progress2 --no-inc-recursive`): pcp always streams its file list, so there is no incremental recursion to turn off'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l mkpath -d 'Create the destination\'s missing parent directories too (without it, as rsync, only the last component is created, and a missing parent is an error, exit 11)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s l -l links -d 'Copy symlinks as symlinks'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-links -l no-l -d 'Do not copy symlinks, even with -a'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s p -l perms -d 'Preserve permissions'

@@ -454,7 +454,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("--out-format", "not supported yet; use -i (itemized) or --json"),
     ("--log-file", "not supported yet; use --json and redirect stdout"),
     ("--list-only", "use pcp ls PEER:PATH"),
-    ("--mkpath", "not supported yet; pcp creates missing destination parents"),
     ("-R", "--relative is not supported yet"),
     ("--relative", "--relative is not supported yet"),
     ("--files-from", "not supported yet; give the paths as arguments, or use --include/--exclude"),

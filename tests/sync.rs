@@ -532,3 +532,24 @@ fn itemize_shows_the_root_as_rsync_does() {
     assert_eq!(p, r);
     assert_eq!(p, [".d..t...... ./"]);
 }
+
+#[test]
+fn a_missing_destination_parent_needs_mkpath_as_in_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/a", "a");
+    let src = slash(&td.join("src"));
+    let r = td.rsync().args(["-a"]).arg(&src).arg(slash(&td.join("r/x/y"))).output().unwrap();
+    let p = td.pcp().args(["sync", "-a"]).arg(&src).arg(slash(&td.join("p/x/y"))).output().unwrap();
+    assert_eq!(r.status.code(), Some(11));
+    assert_eq!(p.status.code(), Some(11), "{}", String::from_utf8_lossy(&p.stderr));
+    assert!(String::from_utf8_lossy(&p.stderr).contains("--mkpath"), "{}", String::from_utf8_lossy(&p.stderr));
+    assert!(!td.join("p").exists(), "nothing was created");
+    // The last component alone is made; --mkpath makes the rest.
+    run_ok(td.pcp().args(["sync", "-a"]).arg(&src).arg(slash(&td.join("one"))));
+    run_ok(td.pcp().args(["sync", "-a", "--mkpath"]).arg(&src).arg(slash(&td.join("p/x/y"))));
+    run_ok(td.rsync().args(["-a", "--mkpath"]).arg(&src).arg(slash(&td.join("r/x/y"))));
+    if let Err(e) = check_trees_equal(&td.join("r"), &td.join("p")) {
+        panic!("--mkpath: pcp's result (B) differs from rsync's (A)\n{e}");
+    }
+}

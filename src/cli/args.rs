@@ -106,6 +106,10 @@ pub struct SyncArgs {
     /// its file list, so there is no incremental recursion to turn off.
     #[arg(long = "no-inc-recursive", visible_alias = "no-i-r")]
     pub no_inc_recursive: bool,
+    /// Create the destination's missing parent directories too (without it, as rsync, only
+    /// the last component is created, and a missing parent is an error, exit 11).
+    #[arg(long)]
+    pub mkpath: bool,
     /// Copy symlinks as symlinks.
     #[arg(short, long, overrides_with = "no_links")]
     pub links: bool,

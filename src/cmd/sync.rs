@@ -78,6 +78,7 @@ pub fn resolve_paths(srcs: &[String], dest: &str, cp: bool) -> Result<(Vec<Sourc
 pub fn plan(o: &Options, paths: &[String]) -> Result<LocalPlan> {
     let (srcs, dest) = paths.split_at(paths.len() - 1);
     let (specs, root) = resolve_paths(srcs, &dest[0], o.cp)?;
+    crate::config::check_parent(&root, o.mkpath, o.flags.has(crate::proto::Flags::DRY_RUN))?;
     Ok(LocalPlan { source: o.source(specs), dest: o.dest(root) })
 }
 

@@ -48,6 +48,8 @@ pub struct Options {
     /// `pcp cp` naming (a directory copied onto a new name becomes that name; no `-r`, no
     /// directories).
     pub cp: bool,
+    /// `--mkpath`: create the destination's missing parents (else only its last component).
+    pub mkpath: bool,
     /// `--manifest`: the destination's manifest file.
     pub manifest: Option<PathBuf>,
     /// fsync before rename (off with `--no-fsync`).
@@ -182,6 +184,7 @@ impl Options {
             scan: ScanOptions { recursive, links },
             compress,
             cp: false,
+            mkpath: a.mkpath,
             manifest: a.manifest.clone(),
             fsync: !a.no_fsync,
             bwlimit: a.bwlimit.or(cfg.bwlimit(peer)),
@@ -214,6 +217,7 @@ impl Options {
             scan: ScanOptions { recursive: a.recursive, links: true },
             compress,
             cp: true,
+            mkpath: false,
             manifest: None,
             fsync: !a.no_fsync,
             // scp's -l is in Kbit/s: 125 bytes each.
@@ -320,6 +324,26 @@ pub fn canonical(p: &Path) -> PathBuf {
             _ => return abs,
         }
     }
+}
+
+/// A destination root that does not exist is created, but only its last component (rsync's
+/// rule): a missing parent is an error unless `--mkpath`.
+pub fn check_parent(root: &Path, mkpath: bool, dry_run: bool) -> Result<()> {
+    if mkpath || dry_run || std::fs::symlink_metadata(root).is_ok() {
+        return Ok(());
+    }
+    let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if std::fs::symlink_metadata(parent).is_err() {
+        return Err(tagged(
+            Kind::FileIo,
+            format!(
+                "cannot create {}: {} does not exist; create it first, or pass --mkpath (only the last component is made, as rsync does)",
+                root.display(),
+                parent.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -175,6 +175,7 @@ pub fn pull(
         let Response::Ok { is_dir } = conn.read_response()? else { return Err(unexpected()) };
         let root = if !is_dir && rename_if_file.is_some() { parent.to_path_buf() } else { dest_path.clone() };
         crate::fsio::trust::check(&root)?;
+        crate::config::check_parent(&root, o.mkpath, o.flags.has(Flags::DRY_RUN))?;
         if !o.flags.has(Flags::DRY_RUN) {
             // Before naming the manifest: it is keyed by the canonical root, so a rerun finds it.
             std::fs::create_dir_all(&root)
