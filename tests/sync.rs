@@ -553,3 +553,33 @@ fn a_missing_destination_parent_needs_mkpath_as_in_rsync() {
         panic!("--mkpath: pcp's result (B) differs from rsync's (A)\n{e}");
     }
 }
+
+#[test]
+fn delete_variants_and_delete_excluded_match_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/a.txt", "a");
+    td.write("src/b.log", "excluded at the source");
+    let src = slash(&td.join("src"));
+    for args in [
+        &["--delete-after"][..],
+        &["--delete-before"][..],
+        &["--del", "--force"][..],
+        &["--delete-excluded"][..],
+        &["--delete", "--delete-excluded"][..],
+    ] {
+        let (a, b) = (td.join(format!("p{}", args.join(""))), td.join(format!("r{}", args.join(""))));
+        for d in [&a, &b] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("stale.txt"), "not in the source").unwrap();
+            fs::write(d.join("keep.log"), "excluded at the destination").unwrap();
+        }
+        run_ok(td.pcp().args(["sync", "-a", "--exclude", "*.log"]).args(args).arg(&src).arg(slash(&a)));
+        run_ok(td.rsync().args(["-a", "--exclude", "*.log"]).args(args).arg(&src).arg(slash(&b)));
+        if let Err(e) = check_trees_equal(&b, &a) {
+            panic!("{args:?}: pcp's result (B) differs from rsync's (A)\n{e}");
+        }
+        assert!(!a.join("stale.txt").exists(), "{args:?}");
+        assert_eq!(a.join("keep.log").exists(), !args.contains(&"--delete-excluded"), "{args:?}");
+    }
+}

@@ -141,9 +141,18 @@ pub struct SyncArgs {
     /// Compare file content, not size and modification time.
     #[arg(short, long)]
     pub checksum: bool,
-    /// Delete files in DEST that are not in SRC (excluded files are kept).
-    #[arg(long)]
+    /// Delete files in DEST that are not in SRC (excluded files are kept). pcp deletes after
+    /// the transfer, so rsync's --delete-after, --delete-before, --delete-during (--del) and
+    /// --delete-delay all mean this (the result is the same; only when space is freed differs).
+    #[arg(long, visible_aliases = ["delete-after", "delete-before", "delete-during", "delete-delay", "del"])]
     pub delete: bool,
+    /// Also delete files in DEST that the filters exclude (implies --delete).
+    #[arg(long)]
+    pub delete_excluded: bool,
+    /// Accepted for rsync scripts: pcp's --delete already replaces a non-empty directory by a
+    /// file and back.
+    #[arg(long)]
+    pub force: bool,
     /// Delete at most N files.
     #[arg(long, value_name = "N")]
     pub max_delete: Option<u64>,

@@ -153,7 +153,8 @@ impl Options {
                 flags |= bit;
             }
         };
-        set(a.delete, Flags::DELETE);
+        set(a.delete || a.delete_excluded, Flags::DELETE);
+        set(a.delete_excluded, Flags::DELETE_EXCLUDED);
         set(a.dry_run, Flags::DRY_RUN);
         set(a.checksum, Flags::CHECKSUM);
         set(a.update, Flags::UPDATE);

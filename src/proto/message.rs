@@ -118,6 +118,8 @@ impl Flags {
     /// destination's own choice (a local sync, a pull): a serving peer never takes it from
     /// the network, so a push cannot plant a set-user-ID file in a served tree.
     pub const SPECIAL_BITS: u64 = 65536;
+    /// --delete-excluded: excluded files at the destination are deleted too, not protected.
+    pub const DELETE_EXCLUDED: u64 = 131072;
     /// The permission bits -p copies under `flags`.
     pub fn mode_mask(self) -> u32 {
         if self.has(Self::SPECIAL_BITS) {

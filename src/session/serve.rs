@@ -40,7 +40,8 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::IGNORE_TIMES
     | Flags::OMIT_DIR_TIMES
     | Flags::EXISTING
-    | Flags::ECHO_CHANGES;
+    | Flags::ECHO_CHANGES
+    | Flags::DELETE_EXCLUDED;
 
 /// How long an authenticated peer has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

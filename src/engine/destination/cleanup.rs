@@ -48,7 +48,8 @@ impl Dest<'_> {
                 if name.starts_with(TEMP_PREFIX) {
                     continue; // our own temp files: cleanup_staged handles them
                 }
-                if self.cfg.filter.excluded_or_parent(rel.as_str(), ft == FType::Dir) {
+                let protect = !self.cfg.flags.has(Flags::DELETE_EXCLUDED);
+                if protect && self.cfg.filter.excluded_or_parent(rel.as_str(), ft == FType::Dir) {
                     continue;
                 }
                 if self.cfg.max_delete > 0 && deleted >= self.cfg.max_delete {
