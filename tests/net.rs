@@ -1315,3 +1315,22 @@ fn cp_takes_scp_flags() {
     let out = td.pcp().args(["cp", "-l", "8", "--bwlimit", "1M", "a", "b"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A push into a missing nested path: only the last component is made (exit 11 otherwise, as
+/// rsync); --mkpath makes them all.
+#[test]
+fn a_push_needs_mkpath_for_missing_parents_on_the_peer() {
+    let td = TestDir::new();
+    let srv = td.mkdir("srv");
+    td.write("src/f.txt", "x");
+    let src = format!("{}/", s(&td.join("src")));
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv)]);
+    let out = dial(&td, CODE_A, &l.addr, &["sync", "-a", &src, "peer:a/b/"]);
+    assert_eq!(out.status.code(), Some(11), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mkpath"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!srv.join("a").exists());
+    let out = dial(&td, &l.code(2), &l.addr, &["sync", "-a", "--mkpath", &src, "peer:a/b/"]);
+    ok(&out, "push --mkpath");
+    assert_eq!(fs::read_to_string(srv.join("a/b/f.txt")).unwrap(), "x");
+    l.kill();
+}

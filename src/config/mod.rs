@@ -155,6 +155,7 @@ impl Options {
         };
         set(a.delete || a.delete_excluded, Flags::DELETE);
         set(a.delete_excluded, Flags::DELETE_EXCLUDED);
+        set(a.mkpath, Flags::MKPATH);
         set(a.dry_run, Flags::DRY_RUN);
         set(a.checksum, Flags::CHECKSUM);
         set(a.update, Flags::UPDATE);

@@ -120,6 +120,9 @@ impl Flags {
     pub const SPECIAL_BITS: u64 = 65536;
     /// --delete-excluded: excluded files at the destination are deleted too, not protected.
     pub const DELETE_EXCLUDED: u64 = 131072;
+    /// --mkpath: a serving peer creates the destination's missing parents too (else only
+    /// its last component, as rsync).
+    pub const MKPATH: u64 = 262144;
     /// The permission bits -p copies under `flags`.
     pub fn mode_mask(self) -> u32 {
         if self.has(Self::SPECIAL_BITS) {

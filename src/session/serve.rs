@@ -41,7 +41,8 @@ const PEER_FLAGS: u64 = Flags::DELETE
     | Flags::OMIT_DIR_TIMES
     | Flags::EXISTING
     | Flags::ECHO_CHANGES
-    | Flags::DELETE_EXCLUDED;
+    | Flags::DELETE_EXCLUDED
+    | Flags::MKPATH;
 
 /// How long an authenticated peer has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -260,6 +261,19 @@ fn push(
         if rename { rel.split_last().map(|(p, _)| p).unwrap_or_else(SafeRelPath::root) } else { rel.clone() };
     if !rename && found == Found::Other {
         return Err(refuse(Kind::Select, format!("destination {rel} is not a directory")));
+    }
+    // As rsync: only the destination's last component is created, unless --mkpath.
+    if !flags.has(Flags::MKPATH) && !flags.has(Flags::DRY_RUN) {
+        if let Some((parent, _)) = root_rel.split_last() {
+            if served::lookup(&served.root, &parent).map_err(refusal)? == Found::Missing {
+                return Err(refuse(
+                    Kind::FileIo,
+                    format!(
+                        "cannot create {root_rel}: {parent} does not exist on the peer; pass --mkpath to create it"
+                    ),
+                ));
+            }
+        }
     }
     let root = root_rel.under(&served.dir);
     let root_fd = if flags.has(Flags::DRY_RUN) {
