@@ -208,7 +208,12 @@ impl<'a> Reader<'a> {
             6 => {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(self.take(16)?);
-                IpAddr::V6(Ipv6Addr::from(b))
+                let ip = Ipv6Addr::from(b);
+                // One encoding per address: an IPv4 address is sent as family 4.
+                if ip.to_ipv4_mapped().is_some() {
+                    return Err(Malformed("IPv4-mapped address in family 6"));
+                }
+                IpAddr::V6(ip)
             }
             _ => return Err(Malformed("unknown address family")),
         };
@@ -370,6 +375,10 @@ mod tests {
         let mut v = encode(&Message::Busy);
         v[4] = 2;
         assert_eq!(decode(&v), Err(Malformed("unknown version")));
+        let mut mapped = vec![0, b'p', b'c', b'r', 1, 2, 6];
+        mapped.extend_from_slice(&"::ffff:192.0.2.1".parse::<Ipv6Addr>().unwrap().octets());
+        mapped.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(decode(&mapped), Err(Malformed("IPv4-mapped address in family 6")));
         let zero_port = [0, b'p', b'c', b'r', 1, 2, 4, 192, 0, 2, 1, 0, 0, 3];
         assert_eq!(decode(&zero_port), Err(Malformed("unusable address")));
         for m in all() {
