@@ -324,12 +324,10 @@ fn a_paired_peer_behind_a_nat_is_found_through_the_rendezvous_with_no_code_and_n
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.12:"), "{}", c[0]);
 }
 
-#[test]
-fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
-    let Some(lab) = netns::NatLab::new("flush", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)
-    else {
-        return;
-    };
+/// A paired push of 6 MiB at 1 MiB/s through two cone NATs, `disturb`ed once a MiB has
+/// arrived; it must complete, verified. Returns the bytes sent and the reconnects.
+fn push_through(what: &str, timeout: &str, disturb: impl FnOnce(&netns::NatLab)) -> Option<(u64, usize)> {
+    let lab = netns::NatLab::new(what, netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)?;
     let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
     let _rdv =
         Listener::spawn_cmd(&r, lab.public.pcp(&r.home(), r.path()), CODE, &["rendezvous"], netns::NatLab::RENDEZVOUS);
@@ -348,16 +346,13 @@ fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
         }
         c
     };
-    // Pair first (a small file), then push 6 MiB at 1 MiB/s and, once a MiB has arrived,
-    // flush both NATs' conntrack tables: every mapping and every filter entry is gone at once.
-    // The receiver's keep-alive (5 s) goes out and re-opens both NATs (ports preserved)
-    // before the sender's 10 s timeout: the same connection goes on, nothing is sent twice.
+    // Pair first (a small file), then the push.
     a.write("src/small.txt", "pairing");
     let o = run_timeout(&mut dial(Some(CODE), &[]), NET_TIMEOUT);
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), server.stderr());
     let size = 6u64 << 20;
     write_seeded_file(&src.join("big.bin"), 5, size);
-    let mut push = dial(None, &["--bwlimit", "1M", "--retries", "3", "--timeout", "10"]);
+    let mut push = dial(None, &["--bwlimit", "1M", "--retries", "3", "--timeout", timeout]);
     let pushing = std::thread::spawn(move || run_timeout(&mut push, NET_TIMEOUT));
     let deadline = std::time::Instant::now() + NET_TIMEOUT;
     let arrived = |dir: &std::path::Path| -> u64 {
@@ -367,9 +362,7 @@ fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
         assert!(std::time::Instant::now() < deadline, "no data arrived");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    for router in [&lab.ra, &lab.rb] {
-        assert!(router.exec(&["conntrack", "-F"]), "conntrack -F in {}", router.name);
-    }
+    disturb(&lab);
     let o = pushing.join().unwrap();
     assert!(
         o.status.success(),
@@ -386,6 +379,39 @@ fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
         .unwrap();
     let sent = summary["bytes_sent"].as_u64().unwrap();
     let reconnects = String::from_utf8_lossy(&o.stdout).matches("\"event\":\"connected\"").count() - 1;
-    eprintln!("conntrack flush mid-transfer: {sent} bytes sent for a {size}-byte file, {reconnects} reconnects");
-    assert!(sent < size + size / 10, "{sent} bytes sent for {size}: the transfer started over");
+    Some((sent, reconnects))
+}
+
+const PUSHED: u64 = 6 << 20;
+
+#[test]
+fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
+    // Every mapping and every filter entry is gone at once. The receiver's keep-alive (5 s)
+    // goes out and re-opens both NATs (ports preserved) before the sender's 10 s timeout:
+    // the same connection goes on, nothing is sent twice.
+    let Some((sent, reconnects)) = push_through("flush", "10", |lab| {
+        for router in [&lab.ra, &lab.rb] {
+            assert!(router.exec(&["conntrack", "-F"]), "conntrack -F in {}", router.name);
+        }
+    }) else {
+        return;
+    };
+    eprintln!("conntrack flush mid-transfer: {sent} bytes sent for a {PUSHED}-byte file, {reconnects} reconnects");
+    assert!(sent < PUSHED + PUSHED / 10, "{sent} bytes sent for {PUSHED}: the transfer started over");
+}
+
+#[test]
+fn a_ten_second_cut_of_the_link_behind_a_nat_ends_in_a_verified_transfer_with_retries() {
+    // The sender's home is offline for 10 s: its connection times out (5 s), and reconnects
+    // (--retries) find the peer again through the rendezvous once the link is back.
+    let Some((sent, reconnects)) = push_through("cut", "5", |lab| {
+        lab.ra.nft("table ip pcpcut { chain f { type filter hook forward priority -10; policy drop; }; }");
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        assert!(lab.ra.exec(&["nft", "delete", "table", "ip", "pcpcut"]));
+    }) else {
+        return;
+    };
+    eprintln!("10 s cut mid-transfer: {sent} bytes sent for a {PUSHED}-byte file, {reconnects} reconnects");
+    assert!(reconnects >= 1, "a 10 s cut with a 5 s timeout must reconnect");
+    assert!(sent < 2 * PUSHED, "{sent} bytes sent for {PUSHED}");
 }
