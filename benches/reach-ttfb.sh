@@ -11,7 +11,10 @@
 #   cone-sym   a cone NAT (sender) and a symmetric one (receiver) expect relay   goal < 1000 ms
 #   lan        two namespaces on one veth, mDNS, no rendezvous    expect lan     goal <  300 ms
 # Environment: PCP_TTFB_DELAY_MS (one-way delay across the public segment, default 20, so every
-# round trip across it is 40 ms; 0: no shaper at all), PCP_TTFB_SIZE_KIB (the file, default 1024).
+# round trip across it is 40 ms; 0: no shaper at all), PCP_TTFB_SIZE_KIB (the file, default 1024),
+# PCP_TTFB_TRACE=DIR (keep, per run, DIR/TOPOLOGY-N.trace: every packet the shaper passed, as
+# "MS_FROM_START to ADDR proto P BYTES", and the receiver's stamped events: round trips can be
+# read off it).
 #
 # What is measured, per run (clock: bash's $EPOCHREALTIME, CLOCK_REALTIME like `date +%s.%N`,
 # but without a fork; both commands are started right after the start stamp, sender first,
@@ -60,6 +63,8 @@ TOPOS=${*:-"cone-cone sym-sym cone-sym lan"}
 TOPOS=${TOPOS//\//-}
 DELAY_MS=${PCP_TTFB_DELAY_MS:-20}
 SIZE_KIB=${PCP_TTFB_SIZE_KIB:-1024}
+TRACE=${PCP_TTFB_TRACE:-}
+[ -z "$TRACE" ] || mkdir -p "$TRACE"
 [[ $DELAY_MS =~ ^[0-9]+$ && $SIZE_KIB =~ ^[1-9][0-9]*$ ]] || { echo "PCP_TTFB_DELAY_MS / PCP_TTFB_SIZE_KIB: integers" >&2; exit 2; }
 for t in $TOPOS; do
   case $t in cone-cone | sym-sym | cone-sym | lan) ;; *) echo "unknown topology $t" >&2; usage ;; esac
@@ -148,7 +153,7 @@ EOF
     N pub sysctl -q -w net.ipv4.conf.$d.proxy_arp=1 net.ipv4.conf.$d.rp_filter=0 net.ipv4.neigh.$d.proxy_delay=0
   done
   if [ "$DELAY_MS" -gt 0 ]; then
-    N pub "$SHAPER" tun0 --delay-ms "$DELAY_MS" --seconds 86400 2>"$W/shaper.err" &
+    N pub "$SHAPER" tun0 --delay-ms "$DELAY_MS" --seconds 86400 ${TRACE:+--trace} 2>"$W/shaper.err" &
     disown
     local i
     for i in $(seq 200); do N pub ip link show tun0 >/dev/null 2>&1 && break; sleep 0.05; done
@@ -255,6 +260,11 @@ run_once() { # TOPOLOGY RUN-NUMBER
   if [ $R_OK = 0 ]; then
     echo "  run $i FAILED (receiver exit ${rc:-?}); receiver stderr:" >&2; tail -5 "$d/b.err" >&2
     echo "  sender stderr:" >&2; tail -5 "$d/a.err" >&2
+  fi
+  if [ -n "$TRACE" ]; then
+    { awk -v t0="$t0" '$1 == "trace" && $5 >= t0 { printf "%8.1f ms to %s proto %s %s bytes\n", ($5 - t0) / 1000, $7, $9, $10 }' "$W/shaper.err"
+      awk -v t0="$t0" '{ $1 = sprintf("%8.1f ms event", ($1 - t0) / 1000); print }' "$d/b.events"
+    } | sort -n >"$TRACE/$topo-$i.trace"
   fi
   rm -rf "$d"
 }

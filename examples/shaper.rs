@@ -15,7 +15,8 @@
 //! `--report-ms N` prints, every N ms, one line of the bytes that passed in that interval per
 //! protocol and destination: `report T_MS udp:198.51.100.2=BYTES tcp:198.51.100.2=BYTES ...`
 //! (the fairness run reads the shares of the link from it). `--trace` prints one line per
-//! packet (arrival time, destination, protocol, size): round trips can be counted from it.
+//! packet (arrival time since start, wall clock in µs since
+//! the epoch, destination, protocol, size): round trips can be counted from it.
 
 #![allow(unsafe_code)] // two syscalls with no safe wrapper (TUNSETIFF); each is argued below.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a tool: failing loudly is the right thing
@@ -170,8 +171,9 @@ fn main() {
         }
         if trace {
             eprintln!(
-                "trace {:.1} ms to {}.{}.{}.{} proto {} {n} bytes",
+                "trace {:.1} ms at {} to {}.{}.{}.{} proto {} {n} bytes",
                 (now - started).as_secs_f64() * 1000.0,
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()),
                 dst[0],
                 dst[1],
                 dst[2],

@@ -17,7 +17,7 @@ use snow::{Builder, HandshakeState};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::keys::{Identity, Isk, Key, PairPsk, StaticSecret, KEY_LEN};
-use super::pake::PakeOutput;
+use super::pake::{NoiseInputs, PakeOutput};
 use super::{lv_into, Error, Result};
 
 /// First-contact pattern (security.md §2.3).
@@ -51,7 +51,8 @@ const KEY_CHECK_PATTERN: &str = "Noise_NK_25519_ChaChaPoly_BLAKE2s";
 /// Receiver R, first-contact initiator, after sending N1.
 pub struct ReceiverHandshake {
     hs: HandshakeState,
-    isk: Key<Isk>,
+    /// The PAKE transcript hash the prologue holds (N3 must be keyed by the same run).
+    th: [u8; 32],
 }
 
 /// Sender S, first-contact responder, waiting for N1.
@@ -94,10 +95,14 @@ pub struct Reconnected {
 }
 
 impl ReceiverHandshake {
-    /// Starts the first-contact handshake on R after a successful PAKE; returns N1.
+    /// Starts the first-contact handshake on R; returns N1.
     ///
-    /// Prologue `lv("pcp/1 noise") || lv(ekm) || lv(th)`, `psk3 = K_noise`.
-    pub fn start(identity: &Identity, pake: &PakeOutput, ekm: &[u8; 32]) -> Result<(Self, Vec<u8>)> {
+    /// Prologue `lv("pcp/1 noise") || lv(ekm) || lv(th)`, `psk3 = K_noise`. R may call it
+    /// before the PAKE is confirmed (with [`ReceiverAwaitConf`], right after M2) and send N1
+    /// with M3: N1 (`-> e`) and N2 (`<- e, ee, s, es`) do not use the PSK, so nothing Noise
+    /// does with `K_noise` happens before confirmation; N3, the first message that does, needs
+    /// the confirmed [`PakeOutput`] ([`Self::on_n2`]). S answers N1 only after verifying M3.
+    pub fn start(identity: &Identity, pake: &impl NoiseInputs, ekm: &[u8; 32]) -> Result<(Self, Vec<u8>)> {
         let prologue = first_contact_prologue(ekm, pake.th());
         let mut hs = Builder::new(params(FIRST_CONTACT_PATTERN)?)
             .prologue(&prologue)
@@ -107,17 +112,21 @@ impl ReceiverHandshake {
             .map_err(setup)?;
         // -> e
         let n1 = write(&mut hs, N1_LEN)?;
-        Ok((Self { hs, isk: pake.isk().clone() }, n1))
+        Ok((Self { hs, th: *pake.th() }, n1))
     }
 
-    /// Reads N2 and returns the result and N3, the last message.
-    pub fn on_n2(mut self, n2: &[u8]) -> Result<(FirstContact, Vec<u8>)> {
+    /// Reads N2 and returns the result and N3, the last message. `confirmed`: the PAKE's
+    /// output once M4 verified (the same PAKE run `start` was given, else an internal error).
+    pub fn on_n2(mut self, n2: &[u8], confirmed: &PakeOutput) -> Result<(FirstContact, Vec<u8>)> {
+        if confirmed.th() != &self.th {
+            return Err(Error::Internal("N3 keyed by another PAKE run"));
+        }
         check_len(n2, N2_LEN, "Noise message N2 length")?;
         // <- e, ee, s, es
         read(&mut self.hs, n2, Error::CodeRejected)?;
         // -> s, se, psk
         let n3 = write(&mut self.hs, N3_LEN)?;
-        Ok((FirstContact::finish(&self.hs, &self.isk)?, n3))
+        Ok((FirstContact::finish(&self.hs, confirmed.isk())?, n3))
     }
 }
 
@@ -399,7 +408,7 @@ mod tests {
         let (r, n1) = ReceiverHandshake::start(r_id, r_pake, r_ekm)?;
         let s = SenderHandshake::new(s_id, s_pake, s_ekm)?;
         let (s, n2) = s.on_n1(&n1)?;
-        let (r_out, n3) = r.on_n2(&n2)?;
+        let (r_out, n3) = r.on_n2(&n2, r_pake)?;
         let s_out = s.on_n3(&n3)?;
         Ok((r_out, s_out))
     }
@@ -419,6 +428,39 @@ mod tests {
     }
 
     #[test]
+    fn n1_travels_with_m3_and_n3_waits_for_m4() {
+        // The dialer's order on the wire: M1 | M2 | M3+N1 | M4+N2 | N3.
+        use crate::auth::code::Code;
+        use crate::auth::pake::{ReceiverPake, SenderPake};
+        use rand_core::OsRng;
+        let (r_id, s_id) = ids();
+        let code = Code::parse(CODE).unwrap();
+        let (r, m1) = ReceiverPake::start(&code, &EKM, b"", &mut OsRng).unwrap();
+        let (s, m2) = SenderPake::new(&code, &EKM, b"").unwrap().on_m1(&m1, &mut OsRng).unwrap();
+        let (r, m3) = r.on_m2(&m2).unwrap();
+        // N1 before M4: keyed by the unconfirmed PAKE.
+        let (r_hs, n1) = ReceiverHandshake::start(&r_id, &r, &EKM).unwrap();
+        let (s_out, m4) = s.on_m3(&m3).unwrap();
+        let (s_hs, n2) = SenderHandshake::new(&s_id, &s_out, &EKM).unwrap().on_n1(&n1).unwrap();
+        let r_out = r.on_m4(&m4).unwrap();
+        let (r_fc, n3) = r_hs.on_n2(&n2, &r_out).unwrap();
+        let s_fc = s_hs.on_n3(&n3).unwrap();
+        assert_eq!(r_fc.handshake_hash(), s_fc.handshake_hash());
+        assert_eq!(r_fc.pair_psk(), s_fc.pair_psk());
+        assert_eq!(s_fc.remote_static(), r_id.public());
+    }
+
+    #[test]
+    fn n3_needs_the_confirmed_output_of_the_same_pake_run() {
+        let (r_id, s_id) = ids();
+        let (r_pake, s_pake) = pake();
+        let (other, _) = pake();
+        let (r, n1) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
+        let (_, n2) = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap().on_n1(&n1).unwrap();
+        assert!(matches!(r.on_n2(&n2, &other), Err(Error::Internal(_))));
+    }
+
+    #[test]
     fn message_lengths_are_as_documented() {
         let (r_id, s_id) = ids();
         let (r_pake, s_pake) = pake();
@@ -426,7 +468,7 @@ mod tests {
         assert_eq!(n1.len(), 48);
         let (s, n2) = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap().on_n1(&n1).unwrap();
         assert_eq!(n2.len(), 96);
-        let (_, n3) = r.on_n2(&n2).unwrap();
+        let (_, n3) = r.on_n2(&n2, &r_pake).unwrap();
         assert_eq!(n3.len(), 64);
         s.on_n3(&n3).unwrap();
     }
@@ -459,7 +501,7 @@ mod tests {
         let s_pake = output([1; 32], [4; 32], [3; 32]);
         let (r, n1) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
         let (s, n2) = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap().on_n1(&n1).unwrap();
-        let (_, n3) = r.on_n2(&n2).unwrap();
+        let (_, n3) = r.on_n2(&n2, &r_pake).unwrap();
         assert!(matches!(s.on_n3(&n3), Err(Error::CodeRejected)));
     }
 
@@ -474,7 +516,7 @@ mod tests {
                 let (r, n1) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
                 let s = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap();
                 assert!(s.on_n1(&m).is_err());
-                assert!(r.on_n2(&m).is_err());
+                assert!(r.on_n2(&m, &r_pake).is_err());
                 let s = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap();
                 let (s, _) = s.on_n1(&n1).unwrap();
                 assert!(s.on_n3(&m).is_err());
@@ -482,7 +524,7 @@ mod tests {
         }
         // Right lengths, garbage content.
         let (r, _) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
-        assert!(matches!(r.on_n2(&[0x5A; N2_LEN]), Err(Error::CodeRejected)));
+        assert!(matches!(r.on_n2(&[0x5A; N2_LEN], &r_pake), Err(Error::CodeRejected)));
         let s = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap();
         assert!(matches!(s.on_n1(&[0x5A; N1_LEN]), Err(Error::CodeRejected)));
         // Tampered N2 and N3 (one bit flipped anywhere).
@@ -490,12 +532,12 @@ mod tests {
             let (r, n1) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
             let (_, mut n2) = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap().on_n1(&n1).unwrap();
             n2[i] ^= 1;
-            assert!(r.on_n2(&n2).is_err(), "bit flip at {i}");
+            assert!(r.on_n2(&n2, &r_pake).is_err(), "bit flip at {i}");
         }
         for i in 0..N3_LEN {
             let (r, n1) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
             let (s, n2) = SenderHandshake::new(&s_id, &s_pake, &EKM).unwrap().on_n1(&n1).unwrap();
-            let (_, mut n3) = r.on_n2(&n2).unwrap();
+            let (_, mut n3) = r.on_n2(&n2, &r_pake).unwrap();
             n3[i] ^= 1;
             assert!(matches!(s.on_n3(&n3), Err(Error::CodeRejected)), "bit flip at {i}");
         }
@@ -507,7 +549,7 @@ mod tests {
         let (r_id, _) = ids();
         let (r_pake, _) = pake();
         let (r, n1) = ReceiverHandshake::start(&r_id, &r_pake, &EKM).unwrap();
-        assert!(matches!(r.on_n2(&n1), Err(Error::Protocol(_))));
+        assert!(matches!(r.on_n2(&n1, &r_pake), Err(Error::Protocol(_))));
     }
 
     /// First contact, then a pair record on each side.

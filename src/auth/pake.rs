@@ -183,6 +183,35 @@ impl SenderAwaitConf {
     }
 }
 
+/// What the first-contact Noise handshake is keyed with: the transcript hash (its prologue)
+/// and `K_noise` (its `psk3`). A confirmed [`PakeOutput`] has them, and so has the receiver
+/// between M2 and M4 ([`ReceiverAwaitConf`]), so that N1 can travel with M3 (see
+/// [`super::noise::ReceiverHandshake::start`]).
+pub trait NoiseInputs {
+    /// `th`.
+    fn th(&self) -> &[u8; 32];
+    /// `K_noise`.
+    fn k_noise(&self) -> &Key<NoisePsk>;
+}
+
+impl NoiseInputs for PakeOutput {
+    fn th(&self) -> &[u8; 32] {
+        &self.th
+    }
+    fn k_noise(&self) -> &Key<NoisePsk> {
+        &self.k_noise
+    }
+}
+
+impl NoiseInputs for ReceiverAwaitConf {
+    fn th(&self) -> &[u8; 32] {
+        &self.schedule.th
+    }
+    fn k_noise(&self) -> &Key<NoisePsk> {
+        &self.schedule.k_noise
+    }
+}
+
 impl PakeOutput {
     /// The transcript hash `th = SHA-256(lv(M1) || lv(M2))`, part of the Noise prologue.
     pub fn th(&self) -> &[u8; 32] {

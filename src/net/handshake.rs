@@ -364,18 +364,17 @@ async fn dial_inner(
             write_hs(send, ty::M1, &m1).await?;
             let m2 = read_hs(recv, ty::M2).await?;
             let (pake, m3) = pake.on_m2(&m2)?;
-            write_hs(send, ty::M3, &m3).await?;
+            // -> e, in the same flight as M3: N1 holds only an ephemeral key, and S answers
+            // it only after verifying M3 (a round trip less; docs/protocol.md "Handshake").
+            let (hs, n1) = ReceiverHandshake::start(identity, &pake, &ekm)?;
+            write_hs2(send, (ty::M3, &m3), (ty::N1, &n1)).await?;
             let m4 = read_hs(recv, ty::M4).await?;
             let out = pake.on_m4(&m4)?;
-            // -> e
-            let (hs, n1) = ReceiverHandshake::start(identity, &out, &ekm)?;
-            write_hs(send, ty::N1, &n1).await?;
             // <- e, ee, s, es
             let n2 = read_hs(recv, ty::N2).await?;
-            // -> s, se, psk
-            let (fc, n3) = hs.on_n2(&n2)?;
-            write_hs(send, ty::N3, &n3).await?;
-            write_hs(send, ty::NAME, offer.unwrap_or("").as_bytes()).await?;
+            // -> s, se, psk: the first use of K_noise, only now that M4 confirmed the PAKE.
+            let (fc, n3) = hs.on_n2(&n2, &out)?;
+            write_hs2(send, (ty::N3, &n3), (ty::NAME, offer.unwrap_or("").as_bytes())).await?;
             let key = resume_key(fc.handshake_hash(), fc.pair_psk())?;
             let peer = PeerId::from_bytes(*fc.remote_static());
             let ticket = ResumeTicket { peer_static: peer, key };
@@ -601,15 +600,32 @@ fn is_auth(e: &anyhow::Error) -> bool {
 
 /// Write one handshake frame: `len: u32 LE`, `type: u8`, message (docs/protocol.md).
 async fn write_hs(send: &mut SendStream, t: u8, msg: &[u8]) -> Result<()> {
+    let mut buf = Vec::with_capacity(5 + msg.len());
+    push_hs(&mut buf, t, msg)?;
+    write_frames(send, &buf).await
+}
+
+/// Write two handshake frames in one write, so that they leave in one flight.
+async fn write_hs2(send: &mut SendStream, a: (u8, &[u8]), b: (u8, &[u8])) -> Result<()> {
+    let mut buf = Vec::with_capacity(10 + a.1.len() + b.1.len());
+    push_hs(&mut buf, a.0, a.1)?;
+    push_hs(&mut buf, b.0, b.1)?;
+    write_frames(send, &buf).await
+}
+
+fn push_hs(buf: &mut Vec<u8>, t: u8, msg: &[u8]) -> Result<()> {
     let len = msg.len() + 1;
     if len > MAX_HS_FRAME {
         return Err(super::error::Error::Internal("handshake message too long").into());
     }
-    let mut buf = Vec::with_capacity(4 + len);
     buf.extend_from_slice(&(len as u32).to_le_bytes());
     buf.push(t);
     buf.extend_from_slice(msg);
-    send.write_all(&buf).await.map_err(|e| match e {
+    Ok(())
+}
+
+async fn write_frames(send: &mut SendStream, buf: &[u8]) -> Result<()> {
+    send.write_all(buf).await.map_err(|e| match e {
         quinn::WriteError::ConnectionLost(c) => conn_err(&c, "sending a handshake message"),
         other => tagged(Kind::Connect, format!("sending a handshake message: {other}")),
     })
