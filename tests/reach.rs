@@ -324,13 +324,34 @@ fn a_paired_peer_behind_a_nat_is_found_through_the_rendezvous_with_no_code_and_n
     assert!(c[0]["addr"].as_str().unwrap().starts_with("203.0.113.12:"), "{}", c[0]);
 }
 
+/// What a paired push through the lab left: bytes sent, reconnects, the dialer's `--json`
+/// output, the rendezvous' `--json` log (stopped, so its relays' counters are in).
+struct Pushed {
+    sent: u64,
+    reconnects: usize,
+    stdout: String,
+    log: String,
+    server_err: String,
+}
+
 /// A paired push of 6 MiB at 1 MiB/s through two cone NATs, `disturb`ed once a MiB has
-/// arrived; it must complete, verified. Returns the bytes sent and the reconnects.
-fn push_through(what: &str, timeout: &str, disturb: impl FnOnce(&netns::NatLab)) -> Option<(u64, usize)> {
+/// arrived; it must complete, verified. `before` runs on the lab before anything starts.
+fn push_through(
+    what: &str,
+    timeout: &str,
+    before: impl FnOnce(&netns::NatLab),
+    disturb: impl FnOnce(&netns::NatLab),
+) -> Option<Pushed> {
     let lab = netns::NatLab::new(what, netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)?;
+    before(&lab);
     let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
-    let _rdv =
-        Listener::spawn_cmd(&r, lab.public.pcp(&r.home(), r.path()), CODE, &["rendezvous"], netns::NatLab::RENDEZVOUS);
+    let mut rdv = Listener::spawn_cmd(
+        &r,
+        lab.public.pcp(&r.home(), r.path()),
+        CODE,
+        &["rendezvous", "--json"],
+        netns::NatLab::RENDEZVOUS,
+    );
     let src = a.mkdir("src");
     let srv = b.mkdir("srv");
     let mut serve = lab.hb.pcp(&b.home(), b.path());
@@ -372,14 +393,20 @@ fn push_through(what: &str, timeout: &str, disturb: impl FnOnce(&netns::NatLab))
         server.stderr()
     );
     assert_trees_equal(&src, &srv.join("d"));
-    let summary: serde_json::Value = String::from_utf8_lossy(&o.stdout)
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let summary: serde_json::Value = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v["event"] == "summary")
         .unwrap();
     let sent = summary["bytes_sent"].as_u64().unwrap();
-    let reconnects = String::from_utf8_lossy(&o.stdout).matches("\"event\":\"connected\"").count() - 1;
-    Some((sent, reconnects))
+    let reconnects = stdout.matches("\"event\":\"connected\"").count() - 1;
+    let server_err = server.stderr();
+    drop(server);
+    rdv.signal("TERM");
+    rdv.wait();
+    let log = rdv.stdout();
+    Some(Pushed { sent, reconnects, stdout, log, server_err })
 }
 
 const PUSHED: u64 = 6 << 20;
@@ -389,11 +416,16 @@ fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
     // Every mapping and every filter entry is gone at once. The receiver's keep-alive (5 s)
     // goes out and re-opens both NATs (ports preserved) before the sender's 10 s timeout:
     // the same connection goes on, nothing is sent twice.
-    let Some((sent, reconnects)) = push_through("flush", "10", |lab| {
-        for router in [&lab.ra, &lab.rb] {
-            assert!(router.exec(&["conntrack", "-F"]), "conntrack -F in {}", router.name);
-        }
-    }) else {
+    let Some(Pushed { sent, reconnects, .. }) = push_through(
+        "flush",
+        "10",
+        |_| {},
+        |lab| {
+            for router in [&lab.ra, &lab.rb] {
+                assert!(router.exec(&["conntrack", "-F"]), "conntrack -F in {}", router.name);
+            }
+        },
+    ) else {
         return;
     };
     eprintln!("conntrack flush mid-transfer: {sent} bytes sent for a {PUSHED}-byte file, {reconnects} reconnects");
@@ -404,14 +436,54 @@ fn a_conntrack_flush_on_both_nats_mid_transfer_costs_no_restart() {
 fn a_ten_second_cut_of_the_link_behind_a_nat_ends_in_a_verified_transfer_with_retries() {
     // The sender's home is offline for 10 s: its connection times out (5 s), and reconnects
     // (--retries) find the peer again through the rendezvous once the link is back.
-    let Some((sent, reconnects)) = push_through("cut", "5", |lab| {
-        lab.ra.nft("table ip pcpcut { chain f { type filter hook forward priority -10; policy drop; }; }");
-        std::thread::sleep(std::time::Duration::from_secs(10));
-        assert!(lab.ra.exec(&["nft", "delete", "table", "ip", "pcpcut"]));
-    }) else {
+    let Some(Pushed { sent, reconnects, .. }) = push_through(
+        "cut",
+        "5",
+        |_| {},
+        |lab| {
+            lab.ra.nft("table ip pcpcut { chain f { type filter hook forward priority -10; policy drop; }; }");
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            assert!(lab.ra.exec(&["nft", "delete", "table", "ip", "pcpcut"]));
+        },
+    ) else {
         return;
     };
     eprintln!("10 s cut mid-transfer: {sent} bytes sent for a {PUSHED}-byte file, {reconnects} reconnects");
     assert!(reconnects >= 1, "a 10 s cut with a 5 s timeout must reconnect");
     assert!(sent < 2 * PUSHED, "{sent} bytes sent for {PUSHED}");
+}
+
+#[test]
+fn a_slow_punch_starts_on_the_relay_and_moves_the_same_connection_to_the_direct_path() {
+    // The pusher's router drops everything between its home and the other NAT's public
+    // address until a MiB has gone through the relay: punching fails, the relay wins the
+    // race; once the path opens, the pusher's late punches get through and the connection
+    // (no reconnect) moves off the relay (QUIC migration on the listener's side).
+    const BLOCK: &str = "table ip pcpslow { chain f { type filter hook forward priority -10; ip daddr 203.0.113.12 drop; ip saddr 203.0.113.12 drop; }; }";
+    let Some(p) = push_through(
+        "slowpunch",
+        "10",
+        |lab| lab.ra.nft(BLOCK),
+        |lab| {
+            assert!(lab.ra.exec(&["nft", "delete", "table", "ip", "pcpslow"]));
+        },
+    ) else {
+        return;
+    };
+    let events: Vec<serde_json::Value> =
+        p.stdout.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).collect();
+    let connected: Vec<_> = events.iter().filter(|v| v["event"] == "connected").collect();
+    assert_eq!(connected.len(), 1, "one connection, no reconnect: {}", p.stdout);
+    assert_eq!(connected[0]["path"], "relay", "{}", connected[0]);
+    let path = events.iter().find(|v| v["event"] == "path").unwrap_or_else(|| panic!("no path event: {}", p.stdout));
+    assert_eq!(path["path"], "direct", "{path}");
+    assert!(path["addr"].as_str().unwrap().starts_with("203.0.113.12:"), "{path}");
+    let relayed = relayed_bytes(&p.log);
+    eprintln!("slow punch: {relayed} bytes relayed of a {PUSHED}-byte push, {} bytes sent", p.sent);
+    assert!(relayed > 1 << 20, "the first MiB went through the relay: {}", p.log);
+    assert!(relayed < PUSHED - (1 << 20), "the rest went direct: {relayed} bytes relayed\n{}", p.log);
+    assert_eq!(p.reconnects, 0);
+    // The listener saw its peer's address change and says so too.
+    assert!(p.server_err.contains("via relay (203.0.113.1:"), "{}", p.server_err);
+    assert!(p.server_err.contains("Path now direct (203.0.113.11:"), "{}", p.server_err);
 }

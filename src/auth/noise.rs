@@ -98,7 +98,7 @@ impl ReceiverHandshake {
     /// Starts the first-contact handshake on R; returns N1.
     ///
     /// Prologue `lv("pcp/1 noise") || lv(ekm) || lv(th)`, `psk3 = K_noise`. R may call it
-    /// before the PAKE is confirmed (with [`ReceiverAwaitConf`], right after M2) and send N1
+    /// before the PAKE is confirmed (with [`super::pake::ReceiverAwaitConf`], right after M2) and send N1
     /// with M3: N1 (`-> e`) and N2 (`<- e, ee, s, es`) do not use the PSK, so nothing Noise
     /// does with `K_noise` happens before confirmation; N3, the first message that does, needs
     /// the confirmed [`PakeOutput`] ([`Self::on_n2`]). S answers N1 only after verifying M3.

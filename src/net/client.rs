@@ -11,8 +11,8 @@ use anyhow::Result;
 use rand_core::OsRng;
 use tokio::runtime::Runtime;
 
-use super::conn::Conn;
-use super::connect;
+use super::conn::{Conn, PathWatch};
+use super::connect::{self, PathKind};
 use super::endpoint::{Bulk, Endpoint};
 use super::handshake::{self, DialAuth, ResumeTicket};
 use crate::auth::peers::{PeerName, PeerRecord};
@@ -258,7 +258,11 @@ impl Dialer {
         if let Some(t) = &auth.ticket {
             self.ticket = Some(t.clone());
         }
-        Ok(Conn::new(self.rt.handle().clone(), conn, auth, path.name()))
+        let watch = match path {
+            PathKind::Relay => PathWatch::DialerRelay { control: self.ep.control(), relay: self.target },
+            _ => PathWatch::Fixed,
+        };
+        Ok(Conn::new(self.rt.handle().clone(), conn, auth, path.name(), watch))
     }
 
     /// After the first connection: store a new pairing (unless `--no-remember`), or note when a
@@ -266,7 +270,8 @@ impl Dialer {
     fn remember_peer(&self, auth: &mut handshake::Authenticated, rep: &Reporter) {
         let dir = crate::config::config_dir();
         let now = super::listen::unix_now();
-        let addr = Some(self.target.to_string());
+        // A relay's address is no address of the peer (its port lives as long as the session).
+        let addr = (self.path != PathKind::Relay).then(|| self.target.to_string());
         let r = match (auth.pair.take(), &self.auth) {
             (Some(pair), _) => match &self.remember_as {
                 Some(name) => {

@@ -67,6 +67,46 @@ impl Closer {
     }
 }
 
+/// How a connection learns that it left the relay (see net::demux, "Upgrades").
+#[derive(Clone)]
+pub(crate) enum PathWatch {
+    /// The path it started on stays.
+    Fixed,
+    /// A dialer through `relay`: direct once the socket rewrites its datagrams.
+    DialerRelay { control: Arc<super::demux::Control>, relay: SocketAddr },
+    /// A listener whose peer came through a relay: direct once the peer's address is no relay.
+    ListenerRelay { relays: super::rendezvous::client::RelaySet },
+}
+
+/// What a connection's path is now, readable from another thread.
+#[derive(Clone)]
+pub struct PathProbe {
+    conn: Connection,
+    start: &'static str,
+    watch: PathWatch,
+}
+
+impl PathProbe {
+    /// The path's name (`lan`, `direct`, `relay`) and the peer's address on it.
+    pub fn now(&self) -> (&'static str, SocketAddr) {
+        let remote = self.conn.remote_address();
+        match &self.watch {
+            PathWatch::Fixed => (self.start, remote),
+            PathWatch::DialerRelay { control, relay } => match control.upgraded(*relay) {
+                Some(a) => ("direct", a),
+                None => ("relay", *relay),
+            },
+            PathWatch::ListenerRelay { relays } if relays.contains(remote) => ("relay", remote),
+            PathWatch::ListenerRelay { .. } => ("direct", remote),
+        }
+    }
+
+    /// The connection's RTT estimate now.
+    pub fn rtt(&self) -> Duration {
+        self.conn.rtt()
+    }
+}
+
 /// An authenticated connection and its stream 0.
 pub struct Conn {
     rt: Handle,
@@ -77,13 +117,19 @@ pub struct Conn {
     resumed: bool,
     verifier: Option<String>,
     path: &'static str,
+    watch: PathWatch,
     lease: Option<SessionLease>,
 }
 
 impl Conn {
-    pub(crate) fn new(rt: Handle, conn: Connection, auth: Authenticated, path: &'static str) -> Self {
+    pub(crate) fn new(rt: Handle, conn: Connection, auth: Authenticated, path: &'static str, watch: PathWatch) -> Self {
         let Authenticated { send, recv, resumed, peer, verifier, lease, .. } = auth;
-        Self { rt, conn, send: Some(send), recv: Some(recv), peer, resumed, verifier, path, lease }
+        Self { rt, conn, send: Some(send), recv: Some(recv), peer, resumed, verifier, path, watch, lease }
+    }
+
+    /// A handle that reads the connection's path as it is now (it may leave the relay).
+    pub fn path_probe(&self) -> PathProbe {
+        PathProbe { conn: self.conn.clone(), start: self.path, watch: self.watch.clone() }
     }
 
     /// The authenticated peer (its Noise static key).
@@ -111,7 +157,7 @@ impl Conn {
         self.conn.rtt()
     }
 
-    /// How the connection reached the peer (`direct`; later `lan`, `punched`, `relay`).
+    /// How the connection reached the peer (`lan`, `direct`, `relay`): the path it started on.
     pub fn path_name(&self) -> &'static str {
         self.path
     }

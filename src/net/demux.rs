@@ -5,10 +5,20 @@
 //!
 //! The hand-over queue is bounded (`QUEUE`); when it is full, control datagrams are dropped
 //! (the protocol retries), never QUIC packets and never a blocked receive.
+//!
+//! Upgrades (a relayed connection moving to a punched path): a dialer's QUIC connection keeps
+//! the relay's address as its peer, and after [`Control::upgrade`] its QUIC datagrams to the
+//! relay leave for the punched address instead, and QUIC datagrams from the punched address
+//! read as coming from the relay. quinn on the dialer sees one path throughout; the
+//! listener's quinn sees the dialer's packets arrive from a new address and migrates to it
+//! (RFC 9000 §9: it validates the new path), so both ends move off the relay on the same
+//! connection. Control datagrams are never rewritten.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
@@ -20,6 +30,44 @@ use super::rendezvous::messages::{is_control, MAX_MESSAGE};
 
 /// Control datagrams waiting for the rendezvous client at most.
 const QUEUE: usize = 256;
+/// Upgraded paths kept at most (the oldest gives way).
+const MAX_UPGRADES: usize = 16;
+
+/// Upgraded paths: (the address quinn uses, the address the datagrams really go to).
+#[derive(Debug, Default)]
+struct Upgrades {
+    any: AtomicBool,
+    table: Mutex<VecDeque<(SocketAddr, SocketAddr)>>,
+}
+
+impl Upgrades {
+    fn to_actual(&self, quinn: SocketAddr) -> Option<SocketAddr> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        let t = self.table.lock().ok()?;
+        t.iter().find(|(q, _)| *q == quinn).map(|(_, a)| *a)
+    }
+
+    fn to_quinn(&self, actual: SocketAddr) -> Option<SocketAddr> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        let t = self.table.lock().ok()?;
+        t.iter().find(|(_, a)| *a == actual).map(|(q, _)| *q)
+    }
+
+    fn set(&self, quinn: SocketAddr, actual: SocketAddr) {
+        if let Ok(mut t) = self.table.lock() {
+            t.retain(|(q, a)| *q != quinn && *a != actual);
+            if t.len() >= MAX_UPGRADES {
+                t.pop_front();
+            }
+            t.push_back((quinn, actual));
+            self.any.store(true, Ordering::Relaxed);
+        }
+    }
+}
 
 /// A control datagram: where it came from, its bytes.
 pub type Datagram = (SocketAddr, Vec<u8>);
@@ -29,6 +77,7 @@ pub type Datagram = (SocketAddr, Vec<u8>);
 pub struct DemuxSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     tx: mpsc::Sender<Datagram>,
+    upgrades: Arc<Upgrades>,
 }
 
 /// The rendezvous side of the socket: control datagrams in, any datagram out.
@@ -36,6 +85,7 @@ pub struct DemuxSocket {
 pub struct Control {
     socket: Arc<dyn AsyncUdpSocket>,
     rx: Mutex<Option<mpsc::Receiver<Datagram>>>,
+    upgrades: Arc<Upgrades>,
 }
 
 impl Control {
@@ -61,13 +111,25 @@ impl Control {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()
     }
+
+    /// From now on, QUIC datagrams quinn sends to `relay` go to `direct`, and those from
+    /// `direct` read as from `relay` (see the module docs).
+    pub fn upgrade(&self, relay: SocketAddr, direct: SocketAddr) {
+        self.upgrades.set(relay, direct);
+    }
+
+    /// Where QUIC datagrams for `relay` really go, once upgraded.
+    pub fn upgraded(&self, relay: SocketAddr) -> Option<SocketAddr> {
+        self.upgrades.to_actual(relay)
+    }
 }
 
 /// Split a socket into what quinn reads and what the rendezvous client reads.
 pub fn split(inner: Arc<dyn AsyncUdpSocket>) -> (DemuxSocket, Arc<Control>) {
     let (tx, rx) = mpsc::channel(QUEUE);
-    let control = Arc::new(Control { socket: inner.clone(), rx: Mutex::new(Some(rx)) });
-    (DemuxSocket { inner, tx }, control)
+    let upgrades = Arc::new(Upgrades::default());
+    let control = Arc::new(Control { socket: inner.clone(), rx: Mutex::new(Some(rx)), upgrades: upgrades.clone() });
+    (DemuxSocket { inner, tx, upgrades }, control)
 }
 
 impl DemuxSocket {
@@ -101,7 +163,10 @@ impl AsyncUdpSocket for DemuxSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        self.inner.try_send(transmit)
+        match self.upgrades.to_actual(transmit.destination) {
+            Some(destination) => self.inner.try_send(&Transmit { destination, ..*transmit }),
+            None => self.inner.try_send(transmit),
+        }
     }
 
     fn poll_recv(
@@ -118,6 +183,9 @@ impl AsyncUdpSocket for DemuxSocket {
                 // costs one comparison.
                 if m.len > 0 && buf.first() == Some(&0) || m.stride < m.len {
                     m.len = self.filter(buf, m);
+                }
+                if let Some(quinn) = self.upgrades.to_quinn(m.addr) {
+                    m.addr = quinn;
                 }
                 // quinn skips a zero-length entry.
                 any |= m.len > 0;
@@ -142,5 +210,39 @@ impl AsyncUdpSocket for DemuxSocket {
 
     fn may_fragment(&self) -> bool {
         self.inner.may_fragment()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(port: u16) -> SocketAddr {
+        SocketAddr::from(([203, 0, 113, 1], port))
+    }
+
+    #[test]
+    fn an_upgrade_maps_both_ways_and_replaces_an_older_one() {
+        let u = Upgrades::default();
+        assert_eq!(u.to_actual(a(1)), None);
+        u.set(a(1), a(2));
+        assert_eq!(u.to_actual(a(1)), Some(a(2)));
+        assert_eq!(u.to_quinn(a(2)), Some(a(1)));
+        assert_eq!(u.to_quinn(a(1)), None);
+        // The peer's NAT re-mapped: the newer address replaces the old one.
+        u.set(a(1), a(3));
+        assert_eq!(u.to_actual(a(1)), Some(a(3)));
+        assert_eq!(u.to_quinn(a(2)), None);
+    }
+
+    #[test]
+    fn upgrades_stay_bounded() {
+        let u = Upgrades::default();
+        for p in 0..100 {
+            u.set(a(1000 + p), a(2000 + p));
+        }
+        assert_eq!(u.table.lock().unwrap().len(), MAX_UPGRADES);
+        assert_eq!(u.to_actual(a(1099)), Some(a(2099)));
+        assert_eq!(u.to_actual(a(1000)), None);
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::runtime::Runtime;
 
-use super::conn::Conn;
+use super::conn::{Conn, PathWatch};
 use super::connect::Reach;
 use super::endpoint::{Bulk, Endpoint, Incoming, IDLE_TIMEOUT};
 use super::handshake::NewPair;
@@ -182,9 +182,12 @@ impl Listener {
             }
         }
         let conn = pending.authenticated();
-        let relayed = self.rendezvous.as_ref().is_some_and(|r| r.is_relay(conn.remote_address()));
-        let path = if relayed { super::connect::PathKind::Relay } else { super::connect::PathKind::Direct };
-        Ok(Some(Conn::new(self.rt.handle().clone(), conn, auth, path.name())))
+        let relays = self.rendezvous.as_ref().map(|r| r.relay_set()).filter(|r| r.contains(conn.remote_address()));
+        let (path, watch) = match relays {
+            Some(relays) => (super::connect::PathKind::Relay, PathWatch::ListenerRelay { relays }),
+            None => (super::connect::PathKind::Direct, PathWatch::Fixed),
+        };
+        Ok(Some(Conn::new(self.rt.handle().clone(), conn, auth, path.name(), watch)))
     }
 
     /// After a handshake spent the code (or it expired), print a fresh one for the next peer;

@@ -51,6 +51,18 @@ impl Reporter {
         }
     }
 
+    /// A connection moved to another path (a relayed one to the punched direct path): stderr
+    /// (unless quiet) and a `path` event.
+    pub fn path_changed(&self, path: &str, addr: SocketAddr, rtt: std::time::Duration) {
+        let rtt_ms = rtt.as_secs_f64() * 1000.0;
+        self.json(serde_json::json!({
+            "event": "path", "addr": addr.to_string(), "path": path, "rtt_ms": (rtt_ms * 10.0).round() / 10.0,
+        }));
+        if !self.v.json && !self.v.quiet {
+            eprintln!("Path now {path} ({addr}, RTT {rtt_ms:.1} ms)");
+        }
+    }
+
     /// The listener's side of `--verify`: the words the dialing user compares (stderr, unless
     /// quiet; also in the `peer` event).
     pub fn verifier(&self, words: &str) {
@@ -240,7 +252,7 @@ pub struct Connected<'a> {
     /// Who: the peer's name on the dialing side, "a peer" on the listening one.
     pub who: &'a str,
     pub addr: SocketAddr,
-    /// `lan` (found by mDNS) or `direct` (a known address); later `relay`.
+    /// `lan` (found by mDNS), `direct` (a known or punched address) or `relay`.
     pub path: &'a str,
     /// The handshake's RTT estimate.
     pub rtt: std::time::Duration,

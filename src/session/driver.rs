@@ -66,13 +66,24 @@ pub fn run_role(
     rep.progress_start(0);
     let done = AtomicBool::new(false);
     let closer = conn.closer();
+    let probe = conn.path_probe();
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let res = std::thread::scope(|s| {
         s.spawn(|| {
+            // The stop signal every 25 ms; a change of path (off the relay) every 100 ms.
+            let (mut path, mut tick) = (probe.now(), 0u32);
             while !done.load(Ordering::Relaxed) {
                 if stop.load(Ordering::Relaxed) {
                     closer.close(Close::Error, b"interrupted");
                     break;
+                }
+                tick = tick.wrapping_add(1);
+                if tick % 4 == 0 {
+                    let now = probe.now();
+                    if now.0 != path.0 {
+                        rep.path_changed(now.0, now.1, probe.rtt());
+                        path = now;
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }

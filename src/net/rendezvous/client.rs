@@ -11,6 +11,12 @@
 //!
 //! Punches are bounded: one every [`PUNCH_EVERY`] for at most [`PUNCH_TIME`], per
 //! introduction, and a listener punches for at most [`MAX_SESSIONS`] introductions at once.
+//! A dialer that went through the relay while a peer address was known keeps punching in the
+//! background (every [`LATE_PUNCH_EVERY`] after the first [`PUNCH_TIME`], until
+//! [`LATE_PUNCH_TIME`] after the introduction); the first punch that comes through upgrades
+//! the connection to the direct path (net::demux, "Upgrades"), so a slow punch never delays
+//! the first byte and does not leave it on the relay either. A listener answers punches of an
+//! introduction for as long.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,6 +40,10 @@ const TOKENS_EVERY: Duration = Duration::from_secs(1);
 pub const PUNCH_EVERY: Duration = Duration::from_millis(20);
 /// ...for at most this long.
 pub const PUNCH_TIME: Duration = Duration::from_millis(2500);
+/// A relayed dialer keeps punching this long after the introduction...
+pub const LATE_PUNCH_TIME: Duration = Duration::from_secs(10);
+/// ...once every this long after the first `PUNCH_TIME`.
+pub const LATE_PUNCH_EVERY: Duration = Duration::from_millis(250);
 /// Introductions a listener punches for at once.
 pub const MAX_SESSIONS: usize = 32;
 /// How often a dialer repeats its lookup while no answer came.
@@ -58,7 +68,12 @@ pub struct Agent {
 impl Agent {
     /// Whether `addr` is a relay this listener bound to (a connection from there is relayed).
     pub fn is_relay(&self, addr: SocketAddr) -> bool {
-        self.relays.lock().is_ok_and(|r| r.contains(&canon(addr)))
+        self.relay_set().contains(addr)
+    }
+
+    /// The relays this listener bound, as they change.
+    pub fn relay_set(&self) -> RelaySet {
+        RelaySet(self.relays.clone())
     }
 }
 
@@ -90,7 +105,10 @@ pub fn start(
 struct Session {
     /// Where to punch (none: the dialer asked for the relay only).
     peer: Option<SocketAddr>,
+    /// Answer its punches until then (a relayed dialer punches late: LATE_PUNCH_TIME)...
     until: Instant,
+    /// ...and punch until then.
+    punch_until: Instant,
     /// A punch came from the dialer: both NATs are open, stop punching.
     punched: bool,
     /// The relay the server opened for it, and whether it confirmed our end.
@@ -129,10 +147,10 @@ async fn agent(
                 }
                 sessions.retain(|_, p| p.until > now);
                 for (session, p) in &sessions {
-                    if let (Some(peer), false) = (p.peer, p.punched) {
+                    if let (Some(peer), false, true) = (p.peer, p.punched, now < p.punch_until) {
                         control.send(peer, &encode(&Message::Punch { session: *session }));
                     }
-                    if let Some((relay, false)) = p.relay {
+                    if let (Some((relay, false)), true) = (p.relay, now < p.punch_until) {
                         control.send(relay, &encode(&Message::RelayBind { session: *session }));
                     }
                 }
@@ -159,15 +177,17 @@ async fn agent(
                         if let Some(p) = peer {
                             control.send(p, &encode(&Message::Punch { session }));
                         }
-                        let until = Instant::now() + PUNCH_TIME;
-                        sessions.insert(session, Session { peer, until, punched: false, relay: None });
+                        let now = Instant::now();
+                        let (until, punch_until) = (now + LATE_PUNCH_TIME, now + PUNCH_TIME);
+                        sessions.insert(session, Session { peer, until, punch_until, punched: false, relay: None });
                     }
                     Message::RelayReady { session, port } if from == server => {
                         if let Some(p) = sessions.get_mut(&session) {
                             let relay = SocketAddr::new(server.ip(), port);
                             control.send(relay, &encode(&Message::RelayBind { session }));
                             p.relay = Some((relay, false));
-                            p.until = Instant::now() + PUNCH_TIME;
+                            let t = Instant::now() + PUNCH_TIME;
+                            (p.until, p.punch_until) = (p.until.max(t), p.punch_until.max(t));
                         }
                     }
                     Message::RelayBound { session } => {
@@ -236,6 +256,17 @@ impl std::fmt::Display for FindError {
     }
 }
 
+/// The relay addresses a listener bound (shared with its agent).
+#[derive(Clone, Debug)]
+pub struct RelaySet(Arc<std::sync::Mutex<std::collections::VecDeque<SocketAddr>>>);
+
+impl RelaySet {
+    /// Whether `addr` is one of them.
+    pub fn contains(&self, addr: SocketAddr) -> bool {
+        self.0.lock().is_ok_and(|r| r.contains(&canon(addr)))
+    }
+}
+
 /// Where a dialer's lookup ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found {
@@ -266,12 +297,79 @@ pub async fn find(
     wait: Duration,
     relay_only: bool,
 ) -> Result<Found, FindError> {
-    let mut rx = control.take_receiver().ok_or(FindError::Unavailable)?;
+    // A relayed connection's late punching may still hold the receiver (a reconnect soon
+    // after): it gives it back within LATE_PUNCH_TIME.
+    let mut rx = None;
+    let until = Instant::now() + LATE_PUNCH_TIME + Duration::from_secs(1);
+    while rx.is_none() {
+        rx = control.take_receiver();
+        if rx.is_none() {
+            if Instant::now() >= until {
+                return Err(FindError::Unavailable);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let Some(mut rx) = rx else { return Err(FindError::Unavailable) };
     // Stale datagrams of an earlier lookup are not this one's.
     while rx.try_recv().is_ok() {}
-    let r = find_with(&control, &mut rx, server, token, wait, relay_only).await;
+    match find_with(&control, &mut rx, server, token, wait, relay_only).await {
+        Ok((Found::Relay(relay), Some(late))) => {
+            tokio::spawn(punch_late(control, rx, relay, late));
+            Ok(Found::Relay(relay))
+        }
+        r => {
+            control.put_back(rx);
+            r.map(|(f, _)| f)
+        }
+    }
+}
+
+/// A relayed introduction whose peer address is known: punching goes on after the relay won.
+#[derive(Debug, Clone, Copy)]
+pub struct LatePunch {
+    session: u64,
+    peer: SocketAddr,
+    at: Instant,
+}
+
+/// Keep punching towards the peer of a relayed connection; the first punch or answer that
+/// comes through moves the connection's QUIC datagrams off `relay` (net::demux). Gives the
+/// receiver back when done.
+async fn punch_late(control: Arc<Control>, mut rx: mpsc::Receiver<Datagram>, relay: SocketAddr, late: LatePunch) {
+    let end = late.at + LATE_PUNCH_TIME;
+    let mut next = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        if now >= next {
+            control.send(late.peer, &encode(&Message::Punch { session: late.session }));
+            next = now + if now < late.at + PUNCH_TIME { PUNCH_EVERY } else { LATE_PUNCH_EVERY };
+        }
+        let wait = next.min(end);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wait) => {}
+            d = rx.recv() => {
+                let Some((from, bytes)) = d else { return };
+                let from = canon(from);
+                match decode(&bytes) {
+                    Ok(Message::Punch { session }) if session == late.session => {
+                        control.send(from, &encode(&Message::PunchAck { session }));
+                        control.upgrade(relay, from);
+                        break;
+                    }
+                    Ok(Message::PunchAck { session }) if session == late.session => {
+                        control.upgrade(relay, from);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
     control.put_back(rx);
-    r
 }
 
 async fn find_with(
@@ -281,7 +379,7 @@ async fn find_with(
     token: Token,
     wait: Duration,
     relay_only: bool,
-) -> Result<Found, FindError> {
+) -> Result<(Found, Option<LatePunch>), FindError> {
     let server = canon(server);
     let start = Instant::now();
     let deadline = start + wait;
@@ -308,7 +406,8 @@ async fn find_with(
             Some(i) => {
                 if let (Some(relay), true) = (i.relay, i.bound) {
                     if i.peer.is_none() || now >= i.at + grace {
-                        return Ok(Found::Relay(relay));
+                        let late = i.peer.map(|peer| LatePunch { session: i.session, peer, at: i.at });
+                        return Ok((Found::Relay(relay), late));
                     }
                 }
                 if now >= i.at + PUNCH_TIME {
@@ -385,7 +484,7 @@ async fn find_with(
                         if matches!(msg, Message::Punch { .. }) {
                             control.send(from, &encode(&Message::PunchAck { session }));
                         }
-                        return Ok(Found::Direct(from));
+                        return Ok((Found::Direct(from), None));
                     }
                     _ => {}
                 }
