@@ -165,7 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;send' {
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)')
             [CompletionResult]::new('--rendezvous', '--rendezvous', [CompletionResultType]::ParameterName, 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--info', '--info', [CompletionResultType]::ParameterName, 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing')
@@ -213,7 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;serve' {
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)')
             [CompletionResult]::new('--rendezvous', '--rendezvous', [CompletionResultType]::ParameterName, 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--info', '--info', [CompletionResultType]::ParameterName, 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing')
@@ -260,7 +260,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         }
         'pcp;pair' {
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)')
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Join: the name this machine offers the other to remember it by (default: the hostname)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600)')

@@ -159,7 +159,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;send'= {
-            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)'
             cand --rendezvous 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --info 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing'
@@ -205,7 +205,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;serve'= {
-            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)'
             cand --rendezvous 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --info 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing'
@@ -250,7 +250,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
         }
         &'pcp;pair'= {
             cand --addr 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)'
-            cand --listen 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)'
+            cand --listen 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)'
             cand --code-file 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)'
             cand --as 'Join: the name this machine offers the other to remember it by (default: the hostname)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600)'

@@ -125,7 +125,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progres
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -161,7 +161,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l progress -d 'Show pr
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -198,7 +198,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l json -d 'Print one JSON o
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l addr -d 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)' -r
-complete -c pcp -n "__fish_pcp_using_subcommand pair" -l listen -d 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l listen -d 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l code-file -d 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l as -d 'Join: the name this machine offers the other to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600)' -r

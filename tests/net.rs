@@ -34,7 +34,7 @@ impl Listener {
     }
 
     /// Like [`Listener::spawn`], with `cmd` as the `pcp` command (e.g. inside a namespace),
-    /// listening on `listen`.
+    /// listening on `listen` (empty: no `--listen`, the command's default).
     pub(crate) fn spawn_cmd(
         td: &TestDir,
         mut cmd: std::process::Command,
@@ -45,7 +45,10 @@ impl Listener {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let err = td.join(format!("listener-{n}.err"));
         let out = td.join(format!("listener-{n}.out"));
-        cmd.args(args).args(["--listen", listen]).env("PCP_CODE", code);
+        cmd.args(args).env("PCP_CODE", code);
+        if !listen.is_empty() {
+            cmd.args(["--listen", listen]);
+        }
         let child = cmd
             .process_group(0)
             .stdin(Stdio::null())

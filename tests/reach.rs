@@ -100,20 +100,26 @@ struct LabRun {
 /// `pcp send FILE` in the lab's home A and `pcp receive --yes --json` in home B, with no
 /// address flag, meeting through the rendezvous on the public segment.
 fn send_through_lab(lab: &netns::NatLab, marker: &str) -> LabRun {
+    send_through_lab_at(lab, marker, netns::NatLab::RENDEZVOUS, netns::NatLab::RENDEZVOUS)
+}
+
+/// As [`send_through_lab`], with the rendezvous listening on `listen` and the peers told `at`.
+fn send_through_lab_at(lab: &netns::NatLab, marker: &str, listen: &str, at: &str) -> LabRun {
     let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
     let mut rcmd = lab.public.pcp(&r.home(), r.path());
     rcmd.env("PCP_RENDEZVOUS_RECORD", r.join("record"));
-    let mut rdv = Listener::spawn_cmd(&r, rcmd, CODE, &["rendezvous", "--json"], netns::NatLab::RENDEZVOUS);
+    let mut rdv = Listener::spawn_cmd(&r, rcmd, CODE, &["rendezvous", "--json"], listen);
     // Incompressible, with a marker at the start that must never show in the relay's log.
     let mut body = format!("{marker}\n").into_bytes();
     body.extend(random_bytes(&mut rand::rngs::StdRng::seed_from_u64(13), 300_000));
     a.write("f.bin", &body);
     let mut send = lab.ha.pcp(&a.home(), a.path());
-    send.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS);
-    let sender = Listener::spawn_cmd(&a, send, CODE, &["send", "--yes", "f.bin"], "0.0.0.0:0");
+    send.env("PCP_RENDEZVOUS", at);
+    // No --listen: the default (IPv4, or dual stack for an IPv6 rendezvous).
+    let sender = Listener::spawn_cmd(&a, send, CODE, &["send", "--yes", "f.bin"], "");
     let dst = b.join("got");
     let mut recv = lab.hb.pcp(&b.home(), b.path());
-    recv.env("PCP_RENDEZVOUS", netns::NatLab::RENDEZVOUS).env("PCP_CODE", CODE);
+    recv.env("PCP_RENDEZVOUS", at).env("PCP_CODE", CODE);
     recv.args(["receive", "--yes", "--json", dst.to_str().unwrap()]);
     let out = run_timeout(&mut recv, NET_TIMEOUT);
     let sender_err = sender.stderr();
@@ -486,4 +492,25 @@ fn a_slow_punch_starts_on_the_relay_and_moves_the_same_connection_to_the_direct_
     // The listener saw its peer's address change and says so too.
     assert!(p.server_err.contains("via relay (203.0.113.1:"), "{}", p.server_err);
     assert!(p.server_err.contains("Path now direct (203.0.113.11:"), "{}", p.server_err);
+}
+
+#[test]
+fn dual_stack_homes_behind_ipv6_firewalls_punch_directly_over_ipv6() {
+    // Each home has its NATed IPv4 and a global IPv6 address behind a stateful firewall (no
+    // NAT); the rendezvous is named by its IPv6 address. Both sides bind dual stack, register
+    // and punch over IPv6: the path is direct, to the sender's own global address.
+    let Some(lab) = netns::NatLab::new("v6", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)
+    else {
+        return;
+    };
+    lab.add_ipv6();
+    let run = send_through_lab_at(&lab, "v6-marker", "[::]:7000", netns::NatLab::RENDEZVOUS_V6);
+    let o = &run.out;
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), run.sender_err);
+    assert_eq!(fs::read(run.b.join("got/f.bin")).unwrap(), fs::read(run.a.join("f.bin")).unwrap());
+    let c = connected_events(&o.stdout);
+    assert_eq!(c[0]["path"], "direct", "{}", c[0]);
+    assert!(c[0]["addr"].as_str().unwrap().starts_with("[2001:db8:a::2]:"), "{}", c[0]);
+    assert!(run.sender_err.contains("via direct ([2001:db8:b::2]:"), "{}", run.sender_err);
+    assert_eq!(relayed_bytes(&run.log), 0, "{}", run.log);
 }

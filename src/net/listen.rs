@@ -78,12 +78,22 @@ impl Listener {
     /// for each paired peer's daily token (`--no-mdns`: not); register the same at the
     /// rendezvous, if one is named, and punch towards the dialers it introduces.
     pub fn bind(listen: Option<&str>, rep: &Reporter, pairing: Option<Pairing>, reach: &Reach) -> Result<Self> {
-        let listen = listen.unwrap_or(super::connect::DEFAULT_LISTEN);
+        let rt = super::client::runtime()?;
+        // By default IPv4, or dual stack when the rendezvous is an IPv6 address (it must see
+        // this very socket, and so must the peers it introduces).
+        let v6_rendezvous = || {
+            let r = reach.rendezvous.as_deref()?;
+            rt.block_on(super::connect::resolve_rendezvous(r)).ok().filter(SocketAddr::is_ipv6)
+        };
+        let listen = match listen {
+            Some(l) => l,
+            None if v6_rendezvous().is_some() => "[::]:0",
+            None => super::connect::DEFAULT_LISTEN,
+        };
         let addr: SocketAddr = listen.parse().map_err(|_| {
             tagged(Kind::Usage, format!("--listen {listen:?}: give an address like 0.0.0.0:7878 or [::]:0"))
         })?;
         let code = super::client::new_code()?;
-        let rt = super::client::runtime()?;
         let ep = {
             let _g = rt.enter();
             Endpoint::bind(addr, Bulk::Either, IDLE_TIMEOUT)?

@@ -193,6 +193,47 @@ impl NatLab {
         }
         Some(Self { ha, ra, public, rb, hb })
     }
+
+    /// The rendezvous' address on the IPv6 segment [`Self::add_ipv6`] adds.
+    pub const RENDEZVOUS_V6: &'static str = "[2001:db8:c::1]:7000";
+
+    /// Make both homes dual stack, as most are today: besides their NATed IPv4, each has a
+    /// global IPv6 address (ha 2001:db8:a::2, hb 2001:db8:b::2) behind its router's
+    /// stateful firewall (no NAT: unsolicited inbound `ct state new` is dropped), and the
+    /// public segment has 2001:db8:c::1 (the rendezvous' IPv6 address), routers ::11 and ::12.
+    /// Documentation addresses, only inside the namespaces.
+    pub fn add_ipv6(&self) {
+        let run = |ns: &Netns, cmd: &str| {
+            let argv: Vec<&str> = cmd.split_whitespace().collect();
+            assert!(ns.exec(&argv), "in {}: {cmd}", ns.name);
+        };
+        run(&self.public, "ip -6 addr add 2001:db8:c::1/64 dev br0 nodad");
+        for (h, r, net, wan) in [(&self.ha, &self.ra, "a", 11), (&self.hb, &self.rb, "b", 12)] {
+            let dev = |ns: &Netns, prefix: &str| -> String {
+                let out = Command::new("ip").args(["netns", "exec", &ns.name, "ip", "-o", "link"]).output().unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.lines()
+                    .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().split('@').next().unwrap_or("").to_owned()))
+                    .find(|n| n.starts_with(prefix))
+                    .unwrap_or_else(|| panic!("no {prefix}* link in {}", ns.name))
+            };
+            let (wan_r, lan_r, lan_h) = (dev(r, "pcpnw"), dev(r, "pcpnl"), dev(h, "pcpnh"));
+            run(r, &format!("ip -6 addr add 2001:db8:c::{wan}/64 dev {wan_r} nodad"));
+            run(r, &format!("ip -6 addr add 2001:db8:{net}::1/64 dev {lan_r} nodad"));
+            run(r, "sysctl -q -w net.ipv6.conf.all.forwarding=1");
+            run(r, "ip -6 route add default via 2001:db8:c::1");
+            run(h, &format!("ip -6 addr add 2001:db8:{net}::2/64 dev {lan_h} nodad"));
+            run(h, &format!("ip -6 route add default via 2001:db8:{net}::1"));
+            run(&self.public, &format!("ip -6 route add 2001:db8:{net}::/64 via 2001:db8:c::{wan}"));
+            r.nft(&format!(
+                "table ip6 pcplab6 {{
+                   chain inbound {{ type filter hook input priority filter; iifname \"{wan_r}\" ct state new drop; }}
+                   chain forwarded {{ type filter hook forward priority filter; iifname \"{wan_r}\" ct state new drop; }}
+                 }}"
+            ));
+        }
+        run(&self.public, "sysctl -q -w net.ipv6.conf.all.forwarding=1");
+    }
 }
 
 /// A WAN link between two namespaces: `a` (192.0.2.2) and `b` (198.51.100.2) each reach the
