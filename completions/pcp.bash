@@ -464,7 +464,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__pair)
-            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --rendezvous --no-rendezvous --verbose --quiet --progress --json --stats --info --help"
+            opts="-v -q -h --addr --listen --code-file --as --verify --timeout --no-mdns --rendezvous --no-rendezvous --relay-only --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -716,7 +716,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__send)
-            opts="-y -v -q -h --listen --yes --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --info --help"
+            opts="-y -v -q -h --listen --yes --no-mdns --rendezvous --no-rendezvous --relay-only --congestion --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -746,7 +746,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__serve)
-            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --rendezvous --no-rendezvous --congestion --verbose --quiet --progress --json --stats --info --help"
+            opts="-v -q -h --listen --once --read-only --no-code --no-mdns --rendezvous --no-rendezvous --relay-only --congestion --verbose --quiet --progress --json --stats --info --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

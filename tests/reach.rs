@@ -100,11 +100,11 @@ struct LabRun {
 /// `pcp send FILE` in the lab's home A and `pcp receive --yes --json` in home B, with no
 /// address flag, meeting through the rendezvous on the public segment.
 fn send_through_lab(lab: &netns::NatLab, marker: &str) -> LabRun {
-    send_through_lab_at(lab, marker, netns::NatLab::RENDEZVOUS, netns::NatLab::RENDEZVOUS)
+    send_through_lab_at(lab, marker, netns::NatLab::RENDEZVOUS, netns::NatLab::RENDEZVOUS, &[])
 }
 
 /// As [`send_through_lab`], with the rendezvous listening on `listen` and the peers told `at`.
-fn send_through_lab_at(lab: &netns::NatLab, marker: &str, listen: &str, at: &str) -> LabRun {
+fn send_through_lab_at(lab: &netns::NatLab, marker: &str, listen: &str, at: &str, sender_flags: &[&str]) -> LabRun {
     let (a, b, r) = (TestDir::new(), TestDir::new(), TestDir::new());
     let mut rcmd = lab.public.pcp(&r.home(), r.path());
     rcmd.env("PCP_RENDEZVOUS_RECORD", r.join("record"));
@@ -116,7 +116,8 @@ fn send_through_lab_at(lab: &netns::NatLab, marker: &str, listen: &str, at: &str
     let mut send = lab.ha.pcp(&a.home(), a.path());
     send.env("PCP_RENDEZVOUS", at);
     // No --listen: the default (IPv4, or dual stack for an IPv6 rendezvous).
-    let sender = Listener::spawn_cmd(&a, send, CODE, &["send", "--yes", "f.bin"], "");
+    let args: Vec<&str> = ["send", "--yes", "f.bin"].iter().chain(sender_flags).copied().collect();
+    let sender = Listener::spawn_cmd(&a, send, CODE, &args, "");
     let dst = b.join("got");
     let mut recv = lab.hb.pcp(&b.home(), b.path());
     recv.env("PCP_RENDEZVOUS", at).env("PCP_CODE", CODE);
@@ -504,7 +505,7 @@ fn dual_stack_homes_behind_ipv6_firewalls_punch_directly_over_ipv6() {
         return;
     };
     lab.add_ipv6();
-    let run = send_through_lab_at(&lab, "v6-marker", "[::]:7000", netns::NatLab::RENDEZVOUS_V6);
+    let run = send_through_lab_at(&lab, "v6-marker", "[::]:7000", netns::NatLab::RENDEZVOUS_V6, &[]);
     let o = &run.out;
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), run.sender_err);
     assert_eq!(fs::read(run.b.join("got/f.bin")).unwrap(), fs::read(run.a.join("f.bin")).unwrap());
@@ -513,4 +514,27 @@ fn dual_stack_homes_behind_ipv6_firewalls_punch_directly_over_ipv6() {
     assert!(c[0]["addr"].as_str().unwrap().starts_with("[2001:db8:a::2]:"), "{}", c[0]);
     assert!(run.sender_err.contains("via direct ([2001:db8:b::2]:"), "{}", run.sender_err);
     assert_eq!(relayed_bytes(&run.log), 0, "{}", run.log);
+}
+
+#[test]
+fn a_relay_only_sender_behind_a_cone_nat_is_reached_only_through_the_relay() {
+    // Punching would work here (two cone NATs), but the sender asks that nobody learn its
+    // address: the rendezvous tells neither side the other's, so the receiver gets there
+    // through the relay, and the sender's address shows in none of the receiver's output.
+    let Some(lab) =
+        netns::NatLab::new("rlyonly", netns::Nat::PortRestrictedCone, netns::Nat::PortRestrictedCone, false)
+    else {
+        return;
+    };
+    let at = netns::NatLab::RENDEZVOUS;
+    let run = send_through_lab_at(&lab, "rly-marker", at, at, &["--relay-only"]);
+    let o = &run.out;
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), run.sender_err);
+    assert_eq!(fs::read(run.b.join("got/f.bin")).unwrap(), fs::read(run.a.join("f.bin")).unwrap());
+    let c = connected_events(&o.stdout);
+    assert_eq!(c[0]["path"], "relay", "{}", c[0]);
+    assert!(run.sender_err.contains("via relay (203.0.113.1:"), "{}", run.sender_err);
+    let everything = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!everything.contains("203.0.113.11"), "the receiver learnt the sender's address: {everything}");
+    assert!(relayed_bytes(&run.log) > 300_000, "{}", run.log);
 }

@@ -61,11 +61,11 @@ pub struct ReachArgs {
     pub no_rendezvous: bool,
 }
 
-/// `--relay-only` (the dialing commands).
+/// `--relay-only` (every command that meets a peer, dialing or listening).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RelayOnlyArg {
     /// Meet the peer only through the rendezvous' relay (it forwards encrypted QUIC packets):
-    /// no hole punch and no LAN lookup, so neither side learns the other's address.
+    /// no hole punch and no LAN lookup or answer, so neither side learns the other's address.
     #[arg(long)]
     pub relay_only: bool,
 }
@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// How peers meet.
     #[command(flatten)]
     pub reach: ReachArgs,
+    /// Relay only.
+    #[command(flatten)]
+    pub relay: RelayOnlyArg,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -155,6 +158,9 @@ pub struct PairArgs {
     /// How peers meet.
     #[command(flatten)]
     pub reach: ReachArgs,
+    /// Relay only.
+    #[command(flatten)]
+    pub relay: RelayOnlyArg,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -189,6 +195,9 @@ pub struct SendArgs {
     /// How peers meet.
     #[command(flatten)]
     pub reach: ReachArgs,
+    /// Relay only.
+    #[command(flatten)]
+    pub relay: RelayOnlyArg,
     /// Link tuning.
     #[command(flatten)]
     pub link: LinkArgs,

@@ -37,7 +37,7 @@ fn name_arg(n: &str) -> Result<PeerName> {
 fn host(a: &PairArgs, rep: &Reporter) -> Result<Outcome> {
     let name = a.name.as_deref().map(name_arg).transpose()?;
     let pairing = Pairing { new_root: None, codes: true, name };
-    let listener = Listener::bind(a.listen.as_deref(), rep, Some(pairing), &crate::config::reach(&a.reach)?)?;
+    let listener = Listener::bind(a.listen.as_deref(), rep, Some(pairing), &crate::config::reach(&a.reach, &a.relay)?)?;
     let policy = Policy::Pair;
     let server = Server { listener: &listener, policy: &policy, rep, show_stats: false, stop: &crate::INTERRUPTED };
     server.run(Mode::OneShot)
@@ -63,7 +63,7 @@ fn join(a: &PairArgs, addr: &str, rep: &Reporter) -> Result<Outcome> {
         verify: a.verify,
         retries: 0,
         remember: Remember { enabled: true, offer: a.as_name.clone().or_else(crate::config::hostname) },
-        reach: crate::config::reach(&a.reach)?,
+        reach: crate::config::reach(&a.reach, &a.relay)?,
     };
     let verify = super::verify_prompt;
     let cx = crate::session::dial::Ctx { rep, stop: &crate::INTERRUPTED, verify: &verify };

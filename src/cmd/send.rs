@@ -57,7 +57,7 @@ fn offer(paths: &[String]) -> Result<(Vec<SourceSpec>, Vec<ListEntry>)> {
 fn send(a: &SendArgs, rep: &Reporter) -> Result<Outcome> {
     let (specs, entries) = offer(&a.paths)?;
     let policy = Policy::Send(Offered { specs, entries });
-    let listener = Listener::bind(a.listen.as_deref(), rep, None, &crate::config::reach(&a.reach)?)?;
+    let listener = Listener::bind(a.listen.as_deref(), rep, None, &crate::config::reach(&a.reach, &a.relay)?)?;
     let server =
         Server { listener: &listener, policy: &policy, rep, show_stats: a.out.stats, stop: &crate::INTERRUPTED };
     server.run(Mode::OneShot)

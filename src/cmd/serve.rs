@@ -44,7 +44,7 @@ fn serve(a: &ServeArgs, rep: &Reporter) -> Result<Outcome> {
         read_only: a.read_only,
         config_dir: crate::config::config_dir(),
     };
-    let listener = Listener::bind(a.listen.as_deref(), rep, Some(pairing), &crate::config::reach(&a.reach)?)?;
+    let listener = Listener::bind(a.listen.as_deref(), rep, Some(pairing), &crate::config::reach(&a.reach, &a.relay)?)?;
     let server =
         Server { listener: &listener, policy: &policy, rep, show_stats: a.out.stats, stop: &crate::INTERRUPTED };
     server.run(if a.once { Mode::OneShot } else { Mode::Daemon { max_connections: MAX_CONNECTIONS } })

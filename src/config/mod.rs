@@ -111,9 +111,9 @@ pub fn reach_of(r: &crate::cli::ReachArgs, cfg: &ConfigFile) -> crate::net::conn
     crate::net::connect::Reach { mdns: !r.no_mdns, rendezvous, relay_only: false }
 }
 
-/// [`reach_of`] with this user's config file (a listener's commands).
-pub fn reach(r: &crate::cli::ReachArgs) -> Result<crate::net::connect::Reach> {
-    Ok(reach_of(r, &config_file()?))
+/// [`reach_of`] with this user's config file (a listener's commands), and `--relay-only`.
+pub fn reach(r: &crate::cli::ReachArgs, relay: &crate::cli::net::RelayOnlyArg) -> Result<crate::net::connect::Reach> {
+    Ok(crate::net::connect::Reach { relay_only: relay.relay_only, ..reach_of(r, &config_file()?) })
 }
 
 /// This machine's hostname (the default name a peer remembers it by).

@@ -111,8 +111,9 @@ impl Listener {
         let peers_dir = pairing.as_ref().map(|_| crate::config::config_dir());
         let code_label =
             std::sync::Arc::new(std::sync::Mutex::new(guard.channel().map(|c| super::mdns::code_label(&c))));
-        // A listener bound to loopback is not on the LAN: nothing to announce there.
-        let responder = if reach.mdns && !addr.ip().is_loopback() {
+        // A listener bound to loopback is not on the LAN: nothing to announce there; nor is
+        // one that shows its address to nobody (--relay-only).
+        let responder = if reach.mdns && !reach.relay_only && !addr.ip().is_loopback() {
             let (labels, dir) = (code_label.clone(), peers_dir.clone());
             let port = ep.local_addr()?.port();
             super::mdns::Responder::start(port, Box::new(move || mdns_labels(&labels, dir.as_deref())))
@@ -120,7 +121,7 @@ impl Listener {
             None
         };
         let rendezvous = match &reach.rendezvous {
-            Some(r) => register(&rt, &ep, r, rep, code_label.clone(), peers_dir.clone())?,
+            Some(r) => register(&rt, &ep, r, rep, code_label.clone(), peers_dir.clone(), reach.relay_only)?,
             None => None,
         };
         let (new_root, new_name) = pairing.map_or((None, None), |p| (p.new_root, p.name));
@@ -254,6 +255,7 @@ fn register(
     rep: &Reporter,
     code: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     peers_dir: Option<PathBuf>,
+    relay_only: bool,
 ) -> Result<Option<super::rendezvous::client::Agent>> {
     use super::rendezvous::messages::{token, Lifetime};
     let addr = rt.block_on(super::connect::resolve_rendezvous(server))?;
@@ -264,7 +266,7 @@ fn register(
             .collect()
     });
     let _g = rt.enter();
-    let Some((agent, first)) = super::rendezvous::client::start(ep.control(), addr, tokens) else {
+    let Some((agent, first)) = super::rendezvous::client::start(ep.control(), addr, tokens, relay_only) else {
         return Ok(None);
     };
     match rt.block_on(tokio::time::timeout(Duration::from_secs(2), first)) {

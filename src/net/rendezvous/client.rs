@@ -93,11 +93,12 @@ pub fn start(
     control: Arc<Control>,
     server: SocketAddr,
     tokens: Tokens,
+    relay_only: bool,
 ) -> Option<(Agent, oneshot::Receiver<SocketAddr>)> {
     let rx = control.take_receiver()?;
     let (tx, first) = oneshot::channel();
     let relays = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
-    let task = tokio::spawn(agent(control, rx, canon(server), tokens, tx, relays.clone()));
+    let task = tokio::spawn(agent(control, rx, canon(server), tokens, tx, relays.clone(), relay_only));
     Some((Agent { task, relays }, first))
 }
 
@@ -122,6 +123,7 @@ async fn agent(
     tokens: Tokens,
     first: oneshot::Sender<SocketAddr>,
     relays: Arc<std::sync::Mutex<std::collections::VecDeque<SocketAddr>>>,
+    relay_only: bool,
 ) {
     let mut first = Some(first);
     let mut next_register = Instant::now();
@@ -142,7 +144,7 @@ async fn agent(
                 }
                 if now >= next_register {
                     registered = tokens();
-                    control.send(server, &encode(&Message::Register { tokens: registered.clone() }));
+                    control.send(server, &encode(&Message::Register { tokens: registered.clone(), relay_only }));
                     next_register = now + if first.is_some() { REGISTER_RETRY } else { REGISTER_EVERY };
                 }
                 sessions.retain(|_, p| p.until > now);

@@ -49,7 +49,8 @@ pub enum Lifetime {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// Listener → server: reach me under these tokens (replaces what this address registered).
-    Register { tokens: Vec<(Lifetime, Token)> },
+    /// `relay_only` (type 13 instead of 1): never give my address to a dialer, nor its to me.
+    Register { tokens: Vec<(Lifetime, Token)>, relay_only: bool },
     /// Server → listener: registered; the address the server sees you at.
     Registered { observed: SocketAddr, accepted: u8 },
     /// Dialer → server: who waits under this token? (`relay_only`: tell neither side the
@@ -109,8 +110,8 @@ pub fn encode(m: &Message) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out.push(VERSION);
     match m {
-        Message::Register { tokens } => {
-            out.push(1);
+        Message::Register { tokens, relay_only } => {
+            out.push(if *relay_only { 13 } else { 1 });
             let n = tokens.len().min(MAX_TOKENS);
             out.push(n as u8);
             for (life, t) in &tokens[..n] {
@@ -240,7 +241,7 @@ pub fn decode(p: &[u8]) -> Result<Message, Malformed> {
         return Err(Malformed("unknown version"));
     }
     let m = match r.u8()? {
-        1 => {
+        t @ (1 | 13) => {
             let n = r.u8()? as usize;
             if n > MAX_TOKENS {
                 return Err(Malformed("too many tokens"));
@@ -257,7 +258,7 @@ pub fn decode(p: &[u8]) -> Result<Message, Malformed> {
                 };
                 tokens.push((life, r.token()?));
             }
-            Message::Register { tokens }
+            Message::Register { tokens, relay_only: t == 13 }
         }
         2 => Message::Registered { observed: r.addr()?, accepted: r.u8()? },
         3 => {
@@ -312,8 +313,12 @@ mod tests {
         let a: SocketAddr = "203.0.113.7:4000".parse().unwrap();
         let b: SocketAddr = "[2001:db8::1]:9".parse().unwrap();
         vec![
-            Message::Register { tokens: vec![(Lifetime::Once, [1; 16]), (Lifetime::Lasting, [2; 16])] },
-            Message::Register { tokens: vec![] },
+            Message::Register {
+                tokens: vec![(Lifetime::Once, [1; 16]), (Lifetime::Lasting, [2; 16])],
+                relay_only: false,
+            },
+            Message::Register { tokens: vec![], relay_only: false },
+            Message::Register { tokens: vec![(Lifetime::Lasting, [3; 16])], relay_only: true },
             Message::Registered { observed: a, accepted: 2 },
             Message::Lookup { token: [3; 16], relay_only: false },
             Message::Lookup { token: [3; 16], relay_only: true },
@@ -347,6 +352,10 @@ mod tests {
         // A mapped IPv6 address is sent as the IPv4 address it is.
         let m = Message::Registered { observed: "[::ffff:192.0.2.1]:258".parse().unwrap(), accepted: 3 };
         assert_eq!(encode(&m)[6], 4);
+        let m = Message::Register { tokens: vec![(Lifetime::Lasting, [7; 16])], relay_only: true };
+        let mut want = vec![0, b'p', b'c', b'r', 1, 13, 1, 1];
+        want.extend([7; 16]);
+        assert_eq!(encode(&m), want);
     }
 
     #[test]
@@ -365,7 +374,7 @@ mod tests {
         let mut trailing = encode(&Message::Busy);
         trailing.push(0);
         assert_eq!(decode(&trailing), Err(Malformed("trailing bytes")));
-        let mut reg = encode(&Message::Register { tokens: vec![(Lifetime::Once, [1; 16])] });
+        let mut reg = encode(&Message::Register { tokens: vec![(Lifetime::Once, [1; 16])], relay_only: false });
         reg[6] = 2; // claims two tokens, carries one
         assert!(decode(&reg).is_err());
         let mut many = MAGIC.to_vec();

@@ -56,6 +56,8 @@ struct Registration {
     addr: SocketAddr,
     life: Lifetime,
     expires: Instant,
+    /// The listener registered relay-only: no addresses in its introductions.
+    relay_only: bool,
 }
 
 struct Source {
@@ -145,7 +147,7 @@ impl Server {
             Admit::Silent => return (Vec::new(), None),
         }
         match msg {
-            Message::Register { tokens } => self.register(now, from, &tokens),
+            Message::Register { tokens, relay_only } => self.register(now, from, &tokens, relay_only),
             Message::Lookup { token, relay_only } => self.lookup(now, from, token, relay_only),
             Message::RelayRequest { session } => self.relay_request(from, session),
             // Only peers send the others.
@@ -183,7 +185,13 @@ impl Server {
         Admit::Busy
     }
 
-    fn register(&mut self, now: Instant, from: SocketAddr, tokens: &[(Lifetime, Token)]) -> (Out, Option<Event>) {
+    fn register(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        tokens: &[(Lifetime, Token)],
+        relay_only: bool,
+    ) -> (Out, Option<Event>) {
         self.counters.registrations += 1;
         self.expire(now);
         // The new set replaces what this address registered before.
@@ -208,6 +216,7 @@ impl Server {
                     }
                     r.expires = now + REGISTRATION_TTL;
                     r.life = *life;
+                    r.relay_only = relay_only;
                     kept.push(*t);
                     accepted += 1;
                 }
@@ -218,7 +227,7 @@ impl Server {
                 refused = true;
                 continue;
             }
-            self.regs.insert(*t, Registration { addr: from, life: *life, expires: now + REGISTRATION_TTL });
+            self.regs.insert(*t, Registration { addr: from, life: *life, expires: now + REGISTRATION_TTL, relay_only });
             *self.per_ip.entry(from.ip()).or_insert(0) += 1;
             kept.push(*t);
             accepted += 1;
@@ -294,6 +303,8 @@ impl Server {
         from: SocketAddr,
         relay_only: bool,
     ) -> (Out, Option<Event>) {
+        // Either side may ask that neither learns the other's address.
+        let relay_only = relay_only || self.regs.get(&token).is_some_and(|r| r.relay_only);
         if self.regs.get(&token).is_some_and(|r| r.life == Lifetime::Once) {
             self.drop_token(&token);
             if let Some(v) = self.by_addr.get_mut(&listener) {
@@ -372,7 +383,7 @@ mod tests {
     }
 
     fn reg(tokens: &[(Lifetime, Token)]) -> Vec<u8> {
-        encode(&Message::Register { tokens: tokens.to_vec() })
+        encode(&Message::Register { tokens: tokens.to_vec(), relay_only: false })
     }
 
     fn msgs(out: &Out) -> Vec<(SocketAddr, Message)> {
@@ -494,6 +505,28 @@ mod tests {
         s.handle(t0, b, &reg(&[(Lifetime::Once, [4; 16])]));
         let (out, _) = s.handle(t0, "192.0.2.1:1".parse().unwrap(), &reg(&[(Lifetime::Once, [5; 16])]));
         assert_eq!(msgs(&out)[0].1, Message::Busy);
+    }
+
+    #[test]
+    fn a_relay_only_listener_is_introduced_without_addresses_either_way() {
+        let (l, d): (SocketAddr, SocketAddr) = (L.parse().unwrap(), D.parse().unwrap());
+        let mut s = server();
+        let t0 = Instant::now();
+        let relay_only = encode(&Message::Register { tokens: vec![(Lifetime::Lasting, [8; 16])], relay_only: true });
+        s.handle(t0, l, &relay_only);
+        // The dialer did not ask for relay-only; the listener did.
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [8; 16], relay_only: false }));
+        assert_eq!(
+            msgs(&out),
+            vec![
+                (d, Message::Introduce { token: [8; 16], session: 1, peer: None }),
+                (l, Message::Introduce { token: [8; 16], session: 1, peer: None }),
+            ]
+        );
+        // A renewal without the flag gives the addresses again.
+        s.handle(t0, l, &reg(&[(Lifetime::Lasting, [8; 16])]));
+        let (out, _) = s.handle(t0, d, &encode(&Message::Lookup { token: [8; 16], relay_only: false }));
+        assert_eq!(msgs(&out)[0].1, Message::Introduce { token: [8; 16], session: 2, peer: Some(l) });
     }
 
     #[test]
