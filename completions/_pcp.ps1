@@ -39,6 +39,10 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;sync' {
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted')
+            [CompletionResult]::new('--min-size', '--min-size', [CompletionResultType]::ParameterName, 'Do not transfer any file smaller than SIZE (see --max-size)')
+            [CompletionResult]::new('-@', '-@', [CompletionResultType]::ParameterName, 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond')
+            [CompletionResult]::new('--modify-window', '--modify-window', [CompletionResultType]::ParameterName, 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond')
             [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Delete at most N files')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)')
             [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Include files matching PATTERN (wins over later excludes)')

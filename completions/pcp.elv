@@ -35,6 +35,10 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'pcp;sync'= {
+            cand --max-size 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted'
+            cand --min-size 'Do not transfer any file smaller than SIZE (see --max-size)'
+            cand -@ 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond'
+            cand --modify-window 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond'
             cand --max-delete 'Delete at most N files'
             cand --exclude 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)'
             cand --include 'Include files matching PATTERN (wins over later excludes)'

@@ -37,6 +37,9 @@ complete -c pcp -n "__fish_pcp_needs_command" -f -a "rendezvous" -d 'Run a rende
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "peers" -d 'Paired peers (remembered after a first contact with a code): list, rename, forget'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-size -d 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l min-size -d 'Do not transfer any file smaller than SIZE (see --max-size)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s @ -l modify-window -d 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync\'s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete at most N files' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude -d 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include -d 'Include files matching PATTERN (wins over later excludes)' -r

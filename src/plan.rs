@@ -34,6 +34,11 @@ pub struct Opts {
     pub existing: bool,
     /// The permission bits -p copies (0o777, or 0o7777 with set-ID and sticky bits).
     pub mode_mask: u32,
+    /// --max-size / --min-size: files outside are neither transferred nor deleted.
+    pub max_size: Option<u64>,
+    pub min_size: Option<u64>,
+    /// --modify-window: mtimes this many whole seconds apart are equal (None: to the ns).
+    pub modify_window: Option<u32>,
 }
 
 impl Opts {
@@ -51,7 +56,15 @@ impl Opts {
             omit_dir_times: f.has(Flags::OMIT_DIR_TIMES),
             existing: f.has(Flags::EXISTING),
             mode_mask: f.mode_mask(),
+            max_size: None,
+            min_size: None,
+            modify_window: None,
         }
+    }
+
+    /// With the destination's value options.
+    pub fn tuned(self, t: crate::proto::session::Tuning) -> Self {
+        Self { max_size: t.max_size, min_size: t.min_size, modify_window: t.modify_window, ..self }
     }
 }
 
@@ -115,7 +128,11 @@ pub enum Action {
 /// Decide what to do with `e` given `cur`.
 pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
     let m = cur.meta;
-    let mtime_differs = |m: &Meta| m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns;
+    // rsync's cmp_time: with a window, whole seconds at most that far apart are equal.
+    let mtime_differs = |m: &Meta| match o.modify_window {
+        Some(w) => m.stat.mtime.abs_diff(e.mtime) > u64::from(w),
+        None => m.stat.mtime != e.mtime || m.stat.mtime_ns != e.mtime_ns,
+    };
     if o.existing && m.is_none() && !e.path.is_root() {
         // rsync --existing: what is not there is not created (directories neither).
         return Action::Keep;
@@ -123,7 +140,10 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
     match &e.kind {
         Kind::Dir => match m.map(|m| m.ftype) {
             Some(FType::Dir) => {
-                let differs = m.is_some_and(|m| m.stat.mtime != e.mtime);
+                let differs = m.is_some_and(|m| match o.modify_window {
+                    Some(w) => m.stat.mtime.abs_diff(e.mtime) > u64::from(w),
+                    None => m.stat.mtime != e.mtime,
+                });
                 let times = o.times && !o.omit_dir_times;
                 Action::DirExists { item: (times && differs).then_some(".d..t......") }
             }
@@ -140,11 +160,21 @@ pub fn decide(e: &Entry, cur: Current<'_>, o: Opts) -> Action {
             }
             Action::MakeLink { remove_dir: m.is_some_and(|m| m.ftype == FType::Dir), created: m.is_none() }
         }
+        Kind::File { size }
+            if o.max_size.is_some_and(|max| *size > max) || o.min_size.is_some_and(|min| *size < min) =>
+        {
+            // rsync's transfer rules: not transferred, and (listed) not deleted either.
+            Action::Keep
+        }
         Kind::File { size } => {
             let file = m.filter(|m| m.ftype == FType::File);
             // rsync -u: only a strictly newer destination file is kept (an equal mtime with
             // another size is updated).
-            if o.update && file.is_some_and(|m| (m.stat.mtime, m.stat.mtime_ns) > (e.mtime, e.mtime_ns)) {
+            let newer = |m: &Meta| match o.modify_window {
+                Some(w) => m.stat.mtime > e.mtime.saturating_add(i64::from(w)),
+                None => (m.stat.mtime, m.stat.mtime_ns) > (e.mtime, e.mtime_ns),
+            };
+            if o.update && file.is_some_and(|m| newer(&m)) {
                 return Action::Keep;
             }
             let times_match = |m: &Meta| !o.times || o.size_only || !mtime_differs(m);
@@ -244,7 +274,29 @@ mod tests {
         omit_dir_times: false,
         existing: false,
         mode_mask: 0o777,
+        max_size: None,
+        min_size: None,
+        modify_window: None,
     };
+
+    #[test]
+    fn size_limits_keep_files_outside_them_and_the_window_joins_close_mtimes() {
+        let f = entry("f", Kind::File { size: 10 }, 0o644, 100);
+        let none = Current { meta: None, link_target: None };
+        assert_eq!(decide(&f, none, Opts { max_size: Some(9), ..A }), Action::Keep);
+        assert_eq!(decide(&f, none, Opts { min_size: Some(11), ..A }), Action::Keep);
+        assert_ne!(decide(&f, none, Opts { max_size: Some(10), min_size: Some(10), ..A }), Action::Keep);
+        // Same size, mtime 1 s off: equal within a 1 s window, not without.
+        let near = Current { meta: meta(FType::File, 10, 0o644, 101), link_target: None };
+        assert_eq!(decide(&f, near, Opts { modify_window: Some(1), ..A }), Action::Keep);
+        assert_ne!(decide(&f, near, A), Action::Keep);
+        // Whole seconds only (window 0): a nanosecond difference is no difference.
+        let mut ns = f.clone();
+        ns.mtime_ns = 500_000_000;
+        let same_second = Current { meta: meta(FType::File, 10, 0o644, 100), link_target: None };
+        assert_eq!(decide(&ns, same_second, Opts { modify_window: Some(0), ..A }), Action::Keep);
+        assert_ne!(decide(&ns, same_second, A), Action::Keep);
+    }
 
     #[test]
     fn update_ignore_existing_size_only_and_ignore_times() {

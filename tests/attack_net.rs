@@ -273,6 +273,7 @@ fn attack_resume_ticket_different_request() {
         dir_as_new: false,
         rules: Vec::new(),
         gitignore: false,
+        tuning: Default::default(),
     };
     let e = d.try_request(&mut a2, &push).expect_err("a resumed connection with a different request is refused");
     assert_eq!(pcp::error::kind_of(&e), pcp::error::Kind::Protocol, "{e:#}");

@@ -1337,3 +1337,61 @@ fn a_push_needs_mkpath_for_missing_parents_on_the_peer() {
     assert_eq!(fs::read_to_string(srv.join("a/b/f.txt")).unwrap(), "x");
     l.kill();
 }
+
+/// `--max-size`, `--min-size` and `--modify-window` travel with a push (the serving side's
+/// destination applies them) and apply on a pull (this side's): both end where a local rsync
+/// with the same options ends.
+#[test]
+fn size_limits_and_modify_window_over_push_and_pull_match_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let src = td.mkdir("src");
+    let put = |root: &Path, path: &str, body: &[u8], when: std::time::SystemTime| {
+        let p = root.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, body).unwrap();
+        set_mtime(&p, when);
+    };
+    put(&src, "small.txt", b"0123456789", t);
+    put(&src, "mid.bin", &[7u8; 5000], t);
+    put(&src, "big.bin", &[9u8; 200_000], t);
+    put(&src, "win.txt", b"AAAA", t);
+    let base = |root: &Path| {
+        put(root, "dst/big.bin", b"an old big.bin", t);
+        put(root, "dst/win.txt", b"BBBB", t + Duration::from_secs(1));
+    };
+    let opts = ["-a", "--delete", "--max-size=100k", "--min-size=11", "--modify-window=1"];
+    let oracle = td.mkdir("oracle");
+    base(&oracle);
+    run_ok(td.rsync().args(opts).arg(slash(&src)).arg(slash(&oracle.join("dst"))));
+    assert_eq!(fs::read(oracle.join("dst/big.bin")).unwrap(), b"an old big.bin");
+    assert_eq!(fs::read(oracle.join("dst/win.txt")).unwrap(), b"BBBB");
+    assert!(!oracle.join("dst/small.txt").exists());
+
+    let srv = td.mkdir("srv");
+    base(&srv);
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv), "--once"]);
+    let mut args: Vec<String> = vec!["sync".into()];
+    args.extend(opts.iter().map(|o| o.to_string()));
+    args.extend([format!("{}/", s(&src)), "peer:dst/".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&dial(&td, CODE_A, &l.addr, &argv), "push");
+    assert!(l.wait().success(), "serve failed:\n{}", l.stderr());
+    if let Err(e) = check_trees_equal(&oracle.join("dst"), &srv.join("dst")) {
+        panic!("push differs from rsync (A = rsync, B = pcp):\n{e}");
+    }
+
+    let pulled = td.mkdir("pulled");
+    base(&pulled);
+    let mut l = Listener::spawn(&td, CODE_B, &["serve", &s(&src), "--once", "--read-only"]);
+    let mut args: Vec<String> = vec!["sync".into()];
+    args.extend(opts.iter().map(|o| o.to_string()));
+    args.extend(["peer:./".into(), format!("{}/", s(&pulled.join("dst")))]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&dial(&td, CODE_B, &l.addr, &argv), "pull");
+    assert!(l.wait().success(), "serve failed:\n{}", l.stderr());
+    if let Err(e) = check_trees_equal(&oracle.join("dst"), &pulled.join("dst")) {
+        panic!("pull differs from rsync (A = rsync, B = pcp):\n{e}");
+    }
+}

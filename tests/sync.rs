@@ -583,3 +583,80 @@ fn delete_variants_and_delete_excluded_match_rsync() {
         assert_eq!(a.join("keep.log").exists(), !args.contains(&"--delete-excluded"), "{args:?}");
     }
 }
+
+/// `--max-size`, `--min-size` (rsync's size grammar) and `--modify-window` / `-@` decide as
+/// rsync's do: each run starts from the same destination and ends where rsync's ends, and
+/// each option changed something. Files outside the size limits are neither sent nor deleted.
+#[test]
+fn max_size_min_size_and_modify_window_match_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let put = |path: &str, body: &[u8], when: SystemTime| {
+        td.write(path, body);
+        set_mtime(&td.join(path), when);
+    };
+    put("src/empty", b"", t);
+    put("src/small.txt", b"0123456789", t);
+    put("src/mid.bin", &[7u8; 5000], t);
+    put("src/big.bin", &[9u8; 200_000], t);
+    put("src/dir/big2.bin", &[3u8; 300_000], t);
+    // Same size, another content, the mtime a second later: equal within a 1 s window.
+    put("src/win.txt", b"AAAA", t);
+    // Same size, another content, the same second but half a second apart: equal in whole
+    // seconds (rsync's default, -@0), not to the nanosecond (pcp's default).
+    put("src/ns.txt", b"CCCC", t + Duration::from_millis(500));
+    put("base/big.bin", b"an old big.bin", t);
+    put("base/win.txt", b"BBBB", t + Duration::from_secs(1));
+    put("base/old.txt", b"not in the source", t);
+    let runs: [&[&str]; 6] = [
+        &["--max-size=100k", "--delete"],
+        &["--min-size=1k", "--delete"],
+        &["--max-size=1.5kb-1", "--min-size=10"],
+        &["--modify-window=1"],
+        &["-@0"],
+        &["--max-size=0"],
+    ];
+    for (i, extra) in runs.into_iter().enumerate() {
+        let (a, b) = (td.join(format!("by-pcp-{i}")), td.join(format!("by-rsync-{i}")));
+        copy_tree(&td.join("base"), &a);
+        copy_tree(&td.join("base"), &b);
+        if i == 4 {
+            // Only here: elsewhere rsync's whole-second default and pcp's nanoseconds differ.
+            for d in [&a, &b] {
+                fs::write(d.join("ns.txt"), b"DDDD").unwrap();
+                set_mtime(&d.join("ns.txt"), t);
+            }
+        }
+        run_ok(td.pcp().args(["sync", "-a"]).args(extra).arg(slash(&td.join("src"))).arg(slash(&a)));
+        run_ok(td.rsync().args(["-a"]).args(extra).arg(slash(&td.join("src"))).arg(slash(&b)));
+        if let Err(e) = check_trees_equal(&b, &a) {
+            panic!("with {extra:?}, pcp's result (B) differs from rsync's (A)\n{e}");
+        }
+        let read = |p: &str| fs::read(a.join(p)).ok();
+        match i {
+            // Too big: kept as it was (not deleted by --delete), the rest sent.
+            0 => {
+                assert_eq!(read("big.bin").unwrap(), b"an old big.bin");
+                assert!(read("dir/big2.bin").is_none() && read("old.txt").is_none() && read("empty").is_some());
+            }
+            1 => assert!(read("small.txt").is_none() && read("mid.bin").is_some() && read("empty").is_none()),
+            2 => assert!(read("small.txt").is_some() && read("mid.bin").is_none() && read("empty").is_none()),
+            3 => assert_eq!(read("win.txt").unwrap(), b"BBBB"),
+            4 => assert_eq!(read("ns.txt").unwrap(), b"DDDD"),
+            _ => assert!(read("empty").is_some() && read("small.txt").is_none()),
+        }
+    }
+    // Without a window pcp compares to the nanosecond: ns.txt is brought over.
+    let c = td.join("by-pcp-default");
+    copy_tree(&td.join("base"), &c);
+    fs::write(c.join("ns.txt"), b"DDDD").unwrap();
+    set_mtime(&c.join("ns.txt"), t);
+    run_ok(td.pcp().args(["sync", "-a"]).arg(slash(&td.join("src"))).arg(slash(&c)));
+    assert_eq!(fs::read(c.join("ns.txt")).unwrap(), b"CCCC");
+    // A size rsync would refuse is refused, naming the option.
+    let o =
+        td.pcp().args(["sync", "-a", "--max-size=abc"]).arg(slash(&td.join("src"))).arg(slash(&c)).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--max-size"), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -93,6 +93,17 @@ pub struct SyncArgs {
     /// The quick check compares sizes only, not mtimes.
     #[arg(long)]
     pub size_only: bool,
+    /// Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024,
+    /// a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// Do not transfer any file smaller than SIZE (see --max-size).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub min_size: Option<u64>,
+    /// Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync's
+    /// default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond.
+    #[arg(short = '@', long, value_name = "NUM", allow_hyphen_values = true)]
+    pub modify_window: Option<i64>,
     /// No quick check: compare every file, even when size and mtime match.
     #[arg(short = 'I', long)]
     pub ignore_times: bool,
@@ -260,6 +271,46 @@ pub struct CpArgs {
     pub out: OutputArgs,
 }
 
+/// Parse an rsync-style size (--max-size): a number, maybe with a fraction, then a unit (B,
+/// K, M, G, T or P; one letter or with "iB": powers of 1024; two letters ending in B: powers of
+/// 1000; any case), then maybe "+1" or "-1".
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size: use e.g. 500, 1.5m, 2G, 10kb or 1g-1 (bytes by default)");
+    let t = s.trim();
+    let (t, offset) = match (t.strip_suffix("+1"), t.strip_suffix("-1")) {
+        (Some(r), _) if r.ends_with(|c: char| c.is_ascii_alphabetic()) => (r, 1i64),
+        (_, Some(r)) if r.ends_with(|c: char| c.is_ascii_alphabetic()) => (r, -1),
+        _ => (t, 0),
+    };
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    if !(v.is_finite() && v >= 0.0) || num.starts_with(['+', '-']) {
+        return Err(bad());
+    }
+    let unit = unit.to_ascii_lowercase();
+    let mut chars = unit.chars();
+    let power = match chars.next() {
+        None | Some('b') => 0,
+        Some('k') => 1,
+        Some('m') => 2,
+        Some('g') => 3,
+        Some('t') => 4,
+        Some('p') => 5,
+        Some(_) => return Err(bad()),
+    };
+    let base: f64 = match chars.as_str() {
+        "" | "ib" => 1024.0,
+        "b" if power > 0 => 1000.0,
+        _ => return Err(bad()),
+    };
+    let bytes = (v * base.powi(power)).floor() + offset as f64;
+    if !(0.0..9.2e18).contains(&bytes) {
+        return Err(format!("{s:?} is too large a size"));
+    }
+    Ok(bytes as u64)
+}
+
 /// Parse an rsync-style rate: a number of KiB, or with a K, M or G suffix (powers of 1024).
 pub fn parse_rate(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -281,6 +332,22 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_as_rsync_reads_them() {
+        assert_eq!(parse_size("500").unwrap(), 500);
+        assert_eq!(parse_size("1.5m").unwrap(), 1_572_864);
+        assert_eq!(parse_size("1.5mb-1").unwrap(), 1_499_999);
+        assert_eq!(parse_size("2g+1").unwrap(), 2_147_483_649);
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("1KiB").unwrap(), 1024);
+        assert_eq!(parse_size("1kb").unwrap(), 1000);
+        assert_eq!(parse_size("10b").unwrap(), 10);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        for bad in ["", "abc", "-5", "1x", "1kbb", "1bb", "+3"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn rates() {

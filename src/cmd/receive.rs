@@ -94,6 +94,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             root_fd: None,
             stop: &crate::INTERRUPTED,
             count_list: true,
+            tuning: Default::default(),
         })))
     };
     let end = dial::receive(

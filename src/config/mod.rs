@@ -56,6 +56,8 @@ pub struct Options {
     pub fsync: bool,
     /// `--bwlimit` in bytes per second.
     pub bwlimit: Option<u64>,
+    /// `--max-size`, `--min-size`, `--modify-window` (the destination applies them).
+    pub tuning: crate::proto::session::Tuning,
     /// `--wait-lock`: how long to wait for another run's lock on the destination.
     pub wait_lock: Duration,
     /// Local or network.
@@ -190,6 +192,12 @@ impl Options {
             manifest: a.manifest.clone(),
             fsync: !a.no_fsync,
             bwlimit: a.bwlimit.or(cfg.bwlimit(peer)),
+            tuning: crate::proto::session::Tuning {
+                max_size: a.max_size,
+                min_size: a.min_size,
+                // rsync: a negative window compares nanoseconds too (pcp's default).
+                modify_window: a.modify_window.and_then(|w| u32::try_from(w).ok()),
+            },
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: Verbosity { human: a.human_readable, ..verbosity(&a.out, a.itemize, a.partial_progress) },
@@ -224,6 +232,7 @@ impl Options {
             fsync: !a.no_fsync,
             // scp's -l is in Kbit/s: 125 bytes each.
             bwlimit: a.bwlimit.or(a.limit.map(|k| k.saturating_mul(125))).or(cfg.bwlimit(peer)),
+            tuning: Default::default(),
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
             verbosity: verbosity(&a.out, false, false),
@@ -265,6 +274,7 @@ impl Options {
             root_fd: None,
             stop: &crate::INTERRUPTED,
             count_list: false,
+            tuning: self.tuning,
         }
     }
 }

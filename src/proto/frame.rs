@@ -215,6 +215,11 @@ impl<'a> Dec<'a> {
         std::mem::take(&mut self.buf)
     }
     /// Fails unless every byte was consumed.
+    /// Whether every byte was read.
+    pub fn is_done(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     pub fn finish(&self) -> Result<(), Error> {
         if self.buf.is_empty() {
             Ok(())

@@ -169,6 +169,8 @@ pub enum Request {
         rules: Vec<Rule>,
         /// Honour .gitignore files too.
         gitignore: bool,
+        /// --max-size, --min-size, --modify-window.
+        tuning: Tuning,
     },
     /// The dialer receives; the listener becomes the source of `path`.
     Pull {
@@ -332,12 +334,85 @@ fn start() -> Enc {
     e
 }
 
+/// Value options the destination applies (rsync's transfer rules), beside the flags: they
+/// travel with a push (docs/protocol.md "Session"), and stay local on a pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tuning {
+    /// `--max-size`: files larger than this are not transferred (nor deleted).
+    pub max_size: Option<u64>,
+    /// `--min-size`: files smaller than this are not transferred (nor deleted).
+    pub min_size: Option<u64>,
+    /// `--modify-window`: mtimes at most this many seconds apart (compared in whole seconds)
+    /// are equal. `None`: compared to the nanosecond.
+    pub modify_window: Option<u32>,
+}
+
+const TUNE_MAX_SIZE: u8 = 1;
+const TUNE_MIN_SIZE: u8 = 2;
+const TUNE_MODIFY_WINDOW: u8 = 3;
+
+impl Tuning {
+    fn fields(&self) -> Vec<(u8, u64)> {
+        [
+            (TUNE_MAX_SIZE, self.max_size),
+            (TUNE_MIN_SIZE, self.min_size),
+            (TUNE_MODIFY_WINDOW, self.modify_window.map(u64::from)),
+        ]
+        .into_iter()
+        .filter_map(|(t, v)| Some((t, v?)))
+        .collect()
+    }
+
+    /// Nothing when every option is unset (a push without them ends after its rules); else
+    /// `u8 n ≥ 1`, then n × (`u8 tag`, strictly increasing, `varint value`).
+    fn encode(&self, e: &mut Enc) {
+        let f = self.fields();
+        if f.is_empty() {
+            return;
+        }
+        e.u8(f.len() as u8);
+        for (t, v) in f {
+            e.u8(t);
+            e.varint(v);
+        }
+    }
+
+    fn decode(d: &mut Dec<'_>) -> Result<Self, PErr> {
+        let mut t = Self::default();
+        if d.is_done() {
+            return Ok(t);
+        }
+        let n = d.u8()?;
+        if n == 0 || n > 3 {
+            return Err(PErr::Malformed("tuning count"));
+        }
+        let mut last = 0;
+        for _ in 0..n {
+            let tag = d.u8()?;
+            if tag <= last {
+                return Err(PErr::Malformed("tuning tags out of order"));
+            }
+            last = tag;
+            let v = d.varint()?;
+            match tag {
+                TUNE_MAX_SIZE => t.max_size = Some(v),
+                TUNE_MIN_SIZE => t.min_size = Some(v),
+                TUNE_MODIFY_WINDOW => {
+                    t.modify_window = Some(u32::try_from(v).map_err(|_| PErr::Malformed("modify window"))?)
+                }
+                _ => return Err(PErr::Malformed("unknown tuning option (a newer pcp?)")),
+            }
+        }
+        Ok(t)
+    }
+}
+
 impl Request {
     /// Encode as a frame (length prefix included).
     pub fn encode(&self) -> Vec<u8> {
         let mut e = start();
         match self {
-            Self::Push { path, flags, max_delete, single_file, dir_as_new, rules, gitignore } => {
+            Self::Push { path, flags, max_delete, single_file, dir_as_new, rules, gitignore, tuning } => {
                 e.u8(T_PUSH);
                 e.bytes(path.to_wire().as_bytes());
                 e.varint(flags.0);
@@ -345,6 +420,7 @@ impl Request {
                 e.u8(u8::from(*single_file));
                 e.u8(u8::from(*dir_as_new));
                 enc_rules(&mut e, rules, *gitignore);
+                tuning.encode(&mut e);
             }
             Self::Pull { path, flags, scan, rename_if_file, contents_if_dir, rules, gitignore } => {
                 e.u8(T_PULL);
@@ -376,7 +452,8 @@ impl Request {
                 let single_file = dec_bool(&mut d)?;
                 let dir_as_new = dec_bool(&mut d)?;
                 let (rules, gitignore) = dec_rules(&mut d)?;
-                Self::Push { path, flags, max_delete, single_file, dir_as_new, rules, gitignore }
+                let tuning = Tuning::decode(&mut d)?;
+                Self::Push { path, flags, max_delete, single_file, dir_as_new, rules, gitignore, tuning }
             }
             T_PULL => {
                 let path = PeerPath::parse(&dec_str(&mut d, "path")?)?;
@@ -480,6 +557,17 @@ mod tests {
                 dir_as_new: true,
                 rules: vec![Rule::Exclude("*.tmp".into()), Rule::Include("x".into())],
                 gitignore: true,
+                tuning: Tuning::default(),
+            },
+            Request::Push {
+                path: PeerPath::parse("a").unwrap(),
+                flags: Flags(0),
+                max_delete: 0,
+                single_file: true,
+                dir_as_new: false,
+                rules: vec![],
+                gitignore: false,
+                tuning: Tuning { max_size: Some(100), min_size: None, modify_window: Some(1) },
             },
             Request::Pull {
                 path: PeerPath::parse("").unwrap(),
@@ -566,9 +654,32 @@ mod tests {
                            single_file: bool, dir_as_new: bool, pats in proptest::collection::vec("[a-z*.]{1,12}", 0..6)) {
             let rules = pats.iter().enumerate()
                 .map(|(i, p)| if i % 2 == 0 { Rule::Exclude(p.clone()) } else { Rule::Include(p.clone()) }).collect();
-            let r = Request::Push { path: PeerPath::parse(&path).unwrap(), flags: Flags(flags), max_delete, single_file, dir_as_new, rules, gitignore: single_file };
+            let tuning = Tuning { max_size: (flags % 3 == 0).then_some(max_delete), min_size: (flags % 5 == 0).then_some(flags), modify_window: dir_as_new.then_some(2) };
+            let r = Request::Push { path: PeerPath::parse(&path).unwrap(), flags: Flags(flags), max_delete, single_file, dir_as_new, rules, gitignore: single_file, tuning };
             let f = r.encode();
             proptest::prop_assert_eq!(Request::decode(&f[4..]).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn tuning_has_one_encoding_and_pinned_bytes() {
+        let push = |tuning| Request::Push {
+            path: PeerPath::parse("a").unwrap(),
+            flags: Flags(0),
+            max_delete: 0,
+            single_file: false,
+            dir_as_new: false,
+            rules: vec![],
+            gitignore: false,
+            tuning,
+        };
+        let plain = push(Tuning::default()).encode();
+        let tuned = push(Tuning { max_size: Some(300), min_size: None, modify_window: Some(1) }).encode();
+        // After the plain request: 2 options, tag 1 = 300 (varint ac 02), tag 3 = 1.
+        assert_eq!(&tuned[plain.len()..], &[2, 1, 0xac, 0x02, 3, 1]);
+        let body = |tail: &[u8]| [&plain[4..], tail].concat();
+        for bad in [&[0u8][..], &[1, 3, 1, 1, 1], &[2, 3, 1, 1, 1], &[1, 9, 1], &[4, 1, 1, 2, 1, 3, 1, 3, 1]] {
+            assert!(Request::decode(&body(bad)).is_err(), "{bad:?}");
         }
     }
 

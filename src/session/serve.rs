@@ -200,14 +200,15 @@ fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Pl
         Request::Offer => Err(refuse(Kind::Usage, "this peer runs `pcp serve`; use pcp sync, cp or ls with PEER:PATH")),
         Request::Pair => Ok(Plan::Pair),
         Request::List { path } => served::list(&served.root, path.rel()).map(Plan::List).map_err(refusal),
-        Request::Push { path, flags, max_delete, single_file, dir_as_new: _, rules, gitignore } => {
+        Request::Push { path, flags, max_delete, single_file, dir_as_new: _, rules, gitignore, tuning } => {
             if read_only {
                 return Err(refuse(
                     Kind::Usage,
                     "this peer serves its directory read-only to you (--read-only, or read_only / a root-ro root for your pairing); pull from it instead",
                 ));
             }
-            push(served, &path, flags, max_delete, single_file, filter_from(rules, gitignore)?, stop)
+            let how = PushHow { flags, max_delete, single_file, tuning };
+            push(served, &path, how, filter_from(rules, gitignore)?, stop)
         }
         Request::Pull { path, flags, scan, rename_if_file, contents_if_dir, rules, gitignore } => {
             let rel = path.rel();
@@ -241,15 +242,22 @@ fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Pl
 
 /// A push into `path`: the destination root (created when missing, unless -n) held open
 /// beneath the served directory.
-fn push(
-    served: &ServedDir,
-    path: &PeerPath,
+/// What a push asks of the destination, besides its path and rules.
+struct PushHow {
     flags: Flags,
     max_delete: u64,
     single_file: bool,
+    tuning: crate::proto::session::Tuning,
+}
+
+fn push(
+    served: &ServedDir,
+    path: &PeerPath,
+    how: PushHow,
     filter: Filter,
     stop: &'static AtomicBool,
 ) -> Result<Plan, Response> {
+    let PushHow { flags, max_delete, single_file, tuning } = how;
     let rel = path.rel();
     let found = served::lookup(&served.root, rel).map_err(refusal)?;
     if found == Found::Link {
@@ -303,6 +311,7 @@ fn push(
         root_fd,
         stop,
         count_list: true,
+        tuning,
     };
     Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
 }

@@ -33,7 +33,7 @@ impl Dest<'_> {
                 Kind::Symlink { .. } => add(&self.stats.links, 1),
             }
         }
-        let opts = plan::Opts::from_flags(self.cfg.flags);
+        let opts = plan::Opts::from_flags(self.cfg.flags).tuned(self.cfg.tuning);
         let in_made_dir = e.path.split_last().is_some_and(|(parent, _)| self.made_dirs.contains(&parent));
         let cur = match if in_made_dir { Ok(None) } else { self.root.lstat(&e.path) } {
             Ok(m) => m,

@@ -78,6 +78,8 @@ pub struct DestConfig {
     /// Count the file list into the stats (files, their kinds, total size): a destination
     /// whose source runs in another process (a pull, a receive), for a true `--stats`.
     pub count_list: bool,
+    /// --max-size, --min-size, --modify-window.
+    pub tuning: crate::proto::session::Tuning,
 }
 
 impl DestConfig {
@@ -98,6 +100,7 @@ impl DestConfig {
             root_fd: None,
             stop: &NEVER,
             count_list: false,
+            tuning: Default::default(),
         }
     }
 }
@@ -466,7 +469,14 @@ impl Dest<'_> {
                     self.cfg.flags.has(Flags::PERMS) && (!e.path.is_root() || self.cfg.flags.has(Flags::ROOT_MODE));
                 let mode = perms.then_some(e.mode & (self.cfg.flags.mode_mask() | 0o1000));
                 let dir_times = self.cfg.flags.has(Flags::TIMES) && !self.cfg.flags.has(Flags::OMIT_DIR_TIMES);
-                let mtime = dir_times.then_some((e.mtime, e.mtime_ns));
+                // With --modify-window, as rsync: a directory whose mtime (a new one's: now)
+                // is within the window of the source's keeps it.
+                let mut outside = |w: u32| {
+                    let now = self.root.lstat(&e.path).ok().flatten();
+                    now.map_or(true, |m| m.stat.mtime.abs_diff(e.mtime) > u64::from(w))
+                };
+                let in_window = self.cfg.tuning.modify_window.is_some_and(|w| !outside(w));
+                let mtime = (dir_times && !in_window).then_some((e.mtime, e.mtime_ns));
                 if let Err(err) = self.root.set_meta(&e.path, false, mode, mtime) {
                     self.fail(&e.path, &err.into());
                 }
