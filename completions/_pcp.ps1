@@ -40,6 +40,8 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         }
         'pcp;sync' {
             [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted')
+            [CompletionResult]::new('--backup-dir', '--backup-dir', [CompletionResultType]::ParameterName, 'Backups go into DIR (relative to the destination, or absolute; on a peer it must stay inside the served directory), at the same relative path; implies --backup')
+            [CompletionResult]::new('--suffix', '--suffix', [CompletionResultType]::ParameterName, 'Backup suffix (default ~, or none with --backup-dir)')
             [CompletionResult]::new('--min-size', '--min-size', [CompletionResultType]::ParameterName, 'Do not transfer any file smaller than SIZE (see --max-size)')
             [CompletionResult]::new('-@', '-@', [CompletionResultType]::ParameterName, 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond')
             [CompletionResult]::new('--modify-window', '--modify-window', [CompletionResultType]::ParameterName, 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond')
@@ -67,6 +69,8 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--ignore-existing', '--ignore-existing', [CompletionResultType]::ParameterName, 'Skip updating anything that already exists on the destination (new files only)')
             [CompletionResult]::new('--existing', '--existing', [CompletionResultType]::ParameterName, 'Skip creating anything new on the destination: only what exists there is updated')
             [CompletionResult]::new('--size-only', '--size-only', [CompletionResultType]::ParameterName, 'The quick check compares sizes only, not mtimes')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in')
+            [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'No quick check: compare every file, even when size and mtime match')
             [CompletionResult]::new('--ignore-times', '--ignore-times', [CompletionResultType]::ParameterName, 'No quick check: compare every file, even when size and mtime match')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Recurse into directories')
@@ -169,7 +173,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;send' {
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)')
             [CompletionResult]::new('--rendezvous', '--rendezvous', [CompletionResultType]::ParameterName, 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--info', '--info', [CompletionResultType]::ParameterName, 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing')
@@ -218,7 +222,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             break
         }
         'pcp;serve' {
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)')
             [CompletionResult]::new('--rendezvous', '--rendezvous', [CompletionResultType]::ParameterName, 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file')
             [CompletionResult]::new('--congestion', '--congestion', [CompletionResultType]::ParameterName, 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION')
             [CompletionResult]::new('--info', '--info', [CompletionResultType]::ParameterName, 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing')
@@ -266,7 +270,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
         }
         'pcp;pair' {
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)')
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)')
             [CompletionResult]::new('--code-file', '--code-file', [CompletionResultType]::ParameterName, 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Join: the name this machine offers the other to remember it by (default: the hostname)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a silent peer after SECONDS (1-3600)')

@@ -36,6 +36,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
         }
         &'pcp;sync'= {
             cand --max-size 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted'
+            cand --backup-dir 'Backups go into DIR (relative to the destination, or absolute; on a peer it must stay inside the served directory), at the same relative path; implies --backup'
+            cand --suffix 'Backup suffix (default ~, or none with --backup-dir)'
             cand --min-size 'Do not transfer any file smaller than SIZE (see --max-size)'
             cand -@ 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond'
             cand --modify-window 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond'
@@ -63,6 +65,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --ignore-existing 'Skip updating anything that already exists on the destination (new files only)'
             cand --existing 'Skip creating anything new on the destination: only what exists there is updated'
             cand --size-only 'The quick check compares sizes only, not mtimes'
+            cand -b 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in'
+            cand --backup 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in'
             cand -I 'No quick check: compare every file, even when size and mtime match'
             cand --ignore-times 'No quick check: compare every file, even when size and mtime match'
             cand -r 'Recurse into directories'
@@ -163,7 +167,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;send'= {
-            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)'
+            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)'
             cand --rendezvous 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --info 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing'
@@ -210,7 +214,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pcp;serve'= {
-            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)'
+            cand --listen 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)'
             cand --rendezvous 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file'
             cand --congestion 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION'
             cand --info 'rsync''s --info=FLAGS, comma-separated: progress2 (or progress1) = --progress, stats (stats1-3) = --stats, name (name1-2) and del = -v; skip, flist, misc, none are accepted and change nothing'
@@ -256,7 +260,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
         }
         &'pcp;pair'= {
             cand --addr 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)'
-            cand --listen 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)'
+            cand --listen 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)'
             cand --code-file 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)'
             cand --as 'Join: the name this machine offers the other to remember it by (default: the hostname)'
             cand --timeout 'Give up on a silent peer after SECONDS (1-3600)'

@@ -38,6 +38,8 @@ complete -c pcp -n "__fish_pcp_needs_command" -f -a "peers" -d 'Paired peers (re
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-size -d 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l backup-dir -d 'Backups go into DIR (relative to the destination, or absolute; on a peer it must stay inside the served directory), at the same relative path; implies --backup' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l suffix -d 'Backup suffix (default ~, or none with --backup-dir)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l min-size -d 'Do not transfer any file smaller than SIZE (see --max-size)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s @ -l modify-window -d 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync\'s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete at most N files' -r
@@ -62,6 +64,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -s u -l update -d 'Skip fi
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l ignore-existing -d 'Skip updating anything that already exists on the destination (new files only)'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l existing -d 'Skip creating anything new on the destination: only what exists there is updated'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l size-only -d 'The quick check compares sizes only, not mtimes'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s b -l backup -d 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s I -l ignore-times -d 'No quick check: compare every file, even when size and mtime match'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l no-recursive -l no-r -d 'Do not recurse, even with -a (rsync\'s --no-OPTION: the last of the two wins)'
@@ -128,7 +131,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand cp" -l progress -d 'Show progres
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand send" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand send" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -165,7 +168,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand receive" -l progress -d 'Show pr
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l json -d 'Print one JSON object per line on stdout (events: change, warning, progress, summary, error)'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand receive" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand serve" -l listen -d 'Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l rendezvous -d 'Meet peers through the rendezvous server at HOST:PORT (one you run with `pcp rendezvous`; also PCP_RENDEZVOUS, or `rendezvous` in config.toml). It sees no secret and no file' -r
 complete -c pcp -n "__fish_pcp_using_subcommand serve" -l congestion -d 'Congestion controller for what this side sends: bbr (default: keeps the pipe full under random loss) or cubic (halves its rate on every loss, as most TCP stacks). Also PCP_CONGESTION' -r -f -a "bbr\t'Model-based (delivery rate and minimum RTT): holds throughput under random loss'
 cubic\t'Loss-based: halves its window on every loss'"
@@ -203,7 +206,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand ls" -l json -d 'Print one JSON o
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -l stats -d 'Print transfer statistics at the end'
 complete -c pcp -n "__fish_pcp_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l addr -d 'Join: reach the machine that printed the code at HOST:PORT (without --addr, this side hosts: it prints a code and waits for the other)' -r
-complete -c pcp -n "__fish_pcp_using_subcommand pair" -l listen -d 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand pair" -l listen -d 'Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l code-file -d 'Join: read the code from the first line of FILE (else PCP_CODE, else a prompt)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l as -d 'Join: the name this machine offers the other to remember it by (default: the hostname)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand pair" -l timeout -d 'Give up on a silent peer after SECONDS (1-3600)' -r

@@ -419,13 +419,9 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("--one-file-system", "--one-file-system is not supported"),
     ("-L", "--copy-links is not supported; links are copied as links"),
     ("--copy-links", "--copy-links is not supported; links are copied as links"),
-    ("-b", "--backup is not supported"),
-    ("--backup", "--backup is not supported"),
     ("-S", "--sparse is not supported"),
     ("--sparse", "--sparse is not supported"),
     // Not there yet (issue 14): named, with the nearest thing pcp does, never a clap guess.
-    ("--backup-dir", "backups are not supported yet"),
-    ("--suffix", "backups are not supported yet"),
     ("--link-dest", "not supported yet; pcp reuses any chunk its destination manifest indexes"),
     ("--compare-dest", "not supported yet"),
     ("--copy-dest", "not supported yet; pcp reuses any chunk its destination manifest indexes"),

@@ -171,8 +171,41 @@ impl fmt::Debug for SafeRelPath {
     }
 }
 
+/// `rel` joined to `base` with `.` and `..` resolved lexically (rsync resolves a relative
+/// `--backup-dir` against the destination: `../bak` is a sibling of it); an absolute `rel` is
+/// taken as it is (normalised the same way).
+pub fn lexical_join(base: &std::path::Path, rel: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = if rel.is_absolute() { std::path::PathBuf::from("/") } else { base.to_path_buf() };
+    for c in rel.components() {
+        match c {
+            Component::ParentDir => {
+                let at_dots = matches!(out.components().next_back(), Some(Component::ParentDir) | None);
+                let stuck = at_dots || (out.parent().is_none() && out.has_root()) || !out.pop();
+                if stuck && !out.has_root() {
+                    out.push("..");
+                }
+            }
+            Component::Normal(n) => out.push(n),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lexical_join_resolves_dots_as_rsync_resolves_a_backup_dir() {
+        let j = |b: &str, r: &str| lexical_join(Path::new(b), Path::new(r));
+        assert_eq!(j("/x/dst", "../bak"), PathBuf::from("/x/bak"));
+        assert_eq!(j("dst", "../bak"), PathBuf::from("bak"));
+        assert_eq!(j("dst", "../../bak"), PathBuf::from("../bak"));
+        assert_eq!(j("/x/dst", "./b/./c"), PathBuf::from("/x/dst/b/c"));
+        assert_eq!(j("/x", "/abs/../y"), PathBuf::from("/y"));
+        assert_eq!(j("/", "../../z"), PathBuf::from("/z"));
+    }
+
     use super::*;
 
     #[test]

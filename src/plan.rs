@@ -63,7 +63,7 @@ impl Opts {
     }
 
     /// With the destination's value options.
-    pub fn tuned(self, t: crate::proto::session::Tuning) -> Self {
+    pub fn tuned(self, t: &crate::proto::session::Tuning) -> Self {
         Self { max_size: t.max_size, min_size: t.min_size, modify_window: t.modify_window, ..self }
     }
 }

@@ -1395,3 +1395,87 @@ fn size_limits_and_modify_window_over_push_and_pull_match_rsync() {
         panic!("pull differs from rsync (A = rsync, B = pcp):\n{e}");
     }
 }
+
+/// A push with `--backup-dir` (relative to the destination, inside the served directory)
+/// keeps what rsync keeps, and a pull with `-b` keeps backups on this side.
+#[test]
+fn backups_on_push_and_pull_match_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let put = |root: &Path, path: &str, body: &str| {
+        let p = root.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, body).unwrap();
+        set_mtime(&p, t);
+    };
+    let src = td.mkdir("src");
+    put(&src, "a", "the new a, longer");
+    put(&src, "sub/x", "new x, longer too");
+    let base = |root: &Path| {
+        put(root, "dst/a", "old a");
+        put(root, "dst/sub/x", "old x");
+        put(root, "dst/del", "deleted");
+    };
+    let opts = ["-a", "--delete", "--backup-dir=../bak", "--suffix=.old"];
+    let oracle = td.mkdir("oracle");
+    base(&oracle);
+    run_ok(td.rsync().args(opts).arg(slash(&src)).arg(slash(&oracle.join("dst"))));
+    let srv = td.mkdir("srv");
+    base(&srv);
+    let mut l = Listener::spawn(&td, CODE_A, &["serve", &s(&srv), "--once"]);
+    let mut argv: Vec<String> = std::iter::once("sync".to_owned()).chain(opts.iter().map(|o| o.to_string())).collect();
+    argv.extend([format!("{}/", s(&src)), "peer:dst/".into()]);
+    ok(&dial(&td, CODE_A, &l.addr, &argv.iter().map(String::as_str).collect::<Vec<_>>()), "push");
+    assert!(l.wait().success(), "serve failed:\n{}", l.stderr());
+    let cmp = Compare { mode: true, mtime: false, root_meta: false };
+    if let Err(e) = check_trees_equal_with(&oracle, &srv, cmp) {
+        panic!("push with backups differs from rsync (A = rsync, B = pcp):\n{e}");
+    }
+    assert_eq!(fs::read_to_string(srv.join("bak/del.old")).unwrap(), "deleted");
+
+    // Pull with -b: the backups are made here, beside the files.
+    let pulled = td.mkdir("pulled");
+    base(&pulled);
+    let mut l = Listener::spawn(&td, CODE_B, &["serve", &s(&src), "--once", "--read-only"]);
+    let out = dial(
+        &td,
+        CODE_B,
+        &l.addr,
+        &["sync", "-a", "--delete", "-b", "peer:./", &format!("{}/", s(&pulled.join("dst")))],
+    );
+    ok(&out, "pull");
+    assert!(l.wait().success(), "serve failed:\n{}", l.stderr());
+    assert_eq!(fs::read_to_string(pulled.join("dst/a~")).unwrap(), "old a");
+    assert_eq!(fs::read_to_string(pulled.join("dst/del~")).unwrap(), "deleted");
+    assert_eq!(fs::read_to_string(pulled.join("dst/a")).unwrap(), "the new a, longer");
+}
+
+/// A push whose `--backup-dir` leads out of the served directory is refused before anything
+/// is written, and one through a symlink planted in the served tree writes nothing outside.
+#[test]
+fn attack_backup_dir_out_of_the_served_directory_or_through_a_planted_symlink() {
+    let td = TestDir::new();
+    let src = td.mkdir("src");
+    fs::write(src.join("a"), "new content, longer").unwrap();
+    let srv = td.mkdir("srv");
+    fs::create_dir_all(srv.join("dst")).unwrap();
+    fs::write(srv.join("dst/a"), "old").unwrap();
+    let outside = td.mkdir("outside");
+    std::os::unix::fs::symlink(&outside, srv.join("planted")).unwrap();
+    for (i, (dir, code)) in
+        [("../../outside", CODE_A), ("../planted", CODE_B), ("../planted/deeper", CODE_C)].into_iter().enumerate()
+    {
+        let mut l = Listener::spawn(&td, code, &["serve", &s(&srv), "--once"]);
+        let flag = format!("--backup-dir={dir}");
+        let out = dial(&td, code, &l.addr, &["sync", "-a", "--delete", &flag, &format!("{}/", s(&src)), "peer:dst/"]);
+        assert!(!out.status.success(), "run {i}: {flag} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        if i == 0 {
+            assert!(err.contains("outside the served directory"), "{err}");
+        }
+        l.wait();
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "run {i}: {flag} wrote outside: {err}");
+        assert_eq!(fs::read_to_string(srv.join("dst/a")).unwrap(), "old", "run {i}: replaced without a backup");
+    }
+}

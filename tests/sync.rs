@@ -660,3 +660,79 @@ fn max_size_min_size_and_modify_window_match_rsync() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--max-size"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `-b`, `--suffix` and `--backup-dir` keep what rsync keeps: over two rounds (the second
+/// replaces files backed up in the first), the destinations and the backup trees of pcp and
+/// rsync are the same; backups beside the files survive `--delete` (rsync's `P *~`).
+#[test]
+fn backup_suffix_and_backup_dir_match_rsync_over_two_rounds() {
+    require_rsync();
+    let td = TestDir::new();
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let put = |path: &str, body: &str, when: SystemTime| {
+        td.write(path, body);
+        set_mtime(&td.join(path), when);
+    };
+    put("src/a", "the new a, longer", t);
+    put("src/same", "same", t);
+    put("src/sub/x", "new x, longer too", t);
+    std::os::unix::fs::symlink("same", td.join("src/was-file")).unwrap();
+    put("base/a", "old a", t);
+    put("base/same", "same", t);
+    put("base/sub/x", "old x", t);
+    put("base/was-file", "a file a link replaces", t);
+    put("base/del", "deleted", t);
+    put("base/gone/y", "in a deleted directory", t);
+    let runs: [&[&str]; 3] = [&["-b"], &["--backup-dir=../bak", "--suffix=.old"], &["--backup-dir=bk2"]];
+    for (i, extra) in runs.into_iter().enumerate() {
+        let (a, b) = (td.join(format!("r{i}/by-pcp/d")), td.join(format!("r{i}/by-rsync/d")));
+        fs::create_dir_all(a.parent().unwrap()).unwrap();
+        fs::create_dir_all(b.parent().unwrap()).unwrap();
+        copy_tree(&td.join("base"), &a);
+        copy_tree(&td.join("base"), &b);
+        for round in 0..2 {
+            if round == 1 {
+                put("src/a", &format!("round two's a, longer still {i}"), t + Duration::from_secs(5));
+            }
+            let src = slash(&td.join("src"));
+            run_ok(td.pcp().args(["sync", "-a", "--delete"]).args(extra).arg(&src).arg(slash(&a)));
+            if i == 2 && round == 1 {
+                // A backup directory inside the destination: rsync deletes it into itself
+                // (bk2/bk2/...); pcp leaves it alone and keeps adding to it.
+                assert_eq!(fs::read_to_string(a.join("bk2/a")).unwrap(), "the new a, longer");
+                assert!(!a.join("bk2/bk2").exists());
+                continue;
+            }
+            run_ok(td.rsync().args(["-a", "--delete"]).args(extra).arg(&src).arg(slash(&b)));
+            let cmp = Compare { mode: true, mtime: false, root_meta: false };
+            if let Err(e) = check_trees_equal_with(b.parent().unwrap(), a.parent().unwrap(), cmp) {
+                panic!("with {extra:?}, round {round}: pcp's (B) differs from rsync's (A)\n{e}");
+            }
+        }
+        put("src/a", "the new a, longer", t);
+        let kept = |p: &str| fs::read_to_string(a.parent().unwrap().join(p)).ok();
+        match i {
+            0 => {
+                assert_eq!(kept("d/a~").unwrap(), "the new a, longer", "round two backed up round one's");
+                assert_eq!(kept("d/del~").unwrap(), "deleted");
+                assert_eq!(kept("d/gone/y~").unwrap(), "in a deleted directory");
+                assert_eq!(kept("d/was-file~").unwrap(), "a file a link replaces");
+            }
+            1 => {
+                assert_eq!(kept("bak/a.old").unwrap(), "the new a, longer");
+                assert_eq!(kept("bak/gone/y.old").unwrap(), "in a deleted directory");
+                assert!(kept("d/del").is_none() && kept("d/a.old").is_none());
+            }
+            _ => assert_eq!(kept("d/bk2/sub/x").unwrap(), "old x"),
+        }
+    }
+    // An empty suffix without a directory is refused, as rsync refuses it.
+    let o = td
+        .pcp()
+        .args(["sync", "-a", "-b", "--suffix="])
+        .arg(slash(&td.join("src")))
+        .arg(td.join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+}

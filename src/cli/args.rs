@@ -97,6 +97,17 @@ pub struct SyncArgs {
     /// a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
+    /// Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into
+    /// --backup-dir. Crash-safe: the old version is kept before the new one is renamed in.
+    #[arg(short = 'b', long)]
+    pub backup: bool,
+    /// Backups go into DIR (relative to the destination, or absolute; on a peer it must stay
+    /// inside the served directory), at the same relative path; implies --backup.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<String>,
+    /// Backup suffix (default ~, or none with --backup-dir).
+    #[arg(long, value_name = "SUFFIX", allow_hyphen_values = true)]
+    pub suffix: Option<String>,
     /// Do not transfer any file smaller than SIZE (see --max-size).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub min_size: Option<u64>,

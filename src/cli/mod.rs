@@ -80,6 +80,7 @@ SIGTERM); 23 partial transfer due to error; 30 timeout; 35 destination in use by
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // one value per process, parsed once: boxing buys nothing
 pub enum Command {
     /// rsync-like sync of SRC... into DEST (`dir/` means the contents of dir, `dir` the dir itself).
     #[command(after_help = EXIT_CODES, disable_help_flag = true, override_usage = "pcp sync [OPTIONS] SRC... DEST")]

@@ -103,7 +103,7 @@ pub struct ServeArgs {
     /// Directory to serve; peers' paths are relative to it and never leave it.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous).
+    /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Exit after one session.
@@ -140,7 +140,7 @@ pub struct PairArgs {
     /// hosts: it prints a code and waits for the other).
     #[arg(long, value_name = "HOST:PORT")]
     pub addr: Option<String>,
-    /// Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous).
+    /// Host: listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous).
     #[arg(long, value_name = "ADDR", conflicts_with = "addr")]
     pub listen: Option<String>,
     /// Join: read the code from the first line of FILE (else PCP_CODE, else a prompt).
@@ -186,7 +186,7 @@ pub struct SendArgs {
     /// Files and directories to send (a trailing slash sends a directory's contents).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
-    /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default 0.0.0.0:0, or [::]:0 with an IPv6 rendezvous).
+    /// Listen on ADDR (HOST:PORT; port 0 picks a free port, printed on stderr; default `0.0.0.0:0`, or `[::]:0` with an IPv6 rendezvous).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Ask nothing (for scripts; `pcp send` has no question today, the receiver confirms).

@@ -95,6 +95,7 @@ fn receive(a: &ReceiveArgs, rep: &Reporter) -> Result<Outcome> {
             stop: &crate::INTERRUPTED,
             count_list: true,
             tuning: Default::default(),
+            backup_fd: None,
         })))
     };
     let end = dial::receive(

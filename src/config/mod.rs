@@ -143,6 +143,18 @@ fn filter_of(a: &SyncArgs) -> Result<Filter> {
     Ok(Filter::new(rules, a.gitignore)?)
 }
 
+/// `-b`, `--suffix`, `--backup-dir` (which implies `-b`), checked as rsync does.
+fn backup_of(a: &SyncArgs) -> Result<Option<crate::proto::session::BackupSpec>> {
+    if !a.backup && a.backup_dir.is_none() {
+        return Ok(None);
+    }
+    let dir = a.backup_dir.clone();
+    let suffix = a.suffix.clone().unwrap_or_else(|| if dir.is_some() { String::new() } else { "~".into() });
+    let b = crate::proto::session::BackupSpec { suffix, dir };
+    b.check().map_err(|e| tagged(Kind::Usage, e))?;
+    Ok(Some(b))
+}
+
 impl Options {
     /// `pcp sync` options.
     pub fn sync(a: &SyncArgs, reach: Reach) -> Result<Self> {
@@ -164,7 +176,8 @@ impl Options {
         set(a.ignore_existing, Flags::IGNORE_EXISTING);
         set(a.size_only, Flags::SIZE_ONLY);
         set(a.ignore_times, Flags::IGNORE_TIMES);
-        set(a.omit_dir_times, Flags::OMIT_DIR_TIMES);
+        // rsync: backups beside the files force --omit-dir-times.
+        set(a.omit_dir_times || (a.backup && a.backup_dir.is_none()), Flags::OMIT_DIR_TIMES);
         set(a.existing, Flags::EXISTING);
         let perms = (a.archive || a.perms) && !a.no_perms;
         let times = (a.archive || a.times) && !a.no_times;
@@ -197,6 +210,7 @@ impl Options {
                 min_size: a.min_size,
                 // rsync: a negative window compares nanoseconds too (pcp's default).
                 modify_window: a.modify_window.and_then(|w| u32::try_from(w).ok()),
+                backup: backup_of(a)?,
             },
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,
@@ -274,7 +288,8 @@ impl Options {
             root_fd: None,
             stop: &crate::INTERRUPTED,
             count_list: false,
-            tuning: self.tuning,
+            tuning: self.tuning.clone(),
+            backup_fd: None,
         }
     }
 }

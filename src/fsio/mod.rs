@@ -4,6 +4,7 @@
 //! New content goes to a temp file (`.pcp-tmp.<random>`, `O_CREAT|O_EXCL|O_NOFOLLOW`) that is
 //! fsynced and renamed over the final name: a crash leaves old or new content, never a mix.
 
+pub mod backup;
 pub mod keyfile;
 pub mod lock;
 pub mod served;

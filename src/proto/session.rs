@@ -336,7 +336,7 @@ fn start() -> Enc {
 
 /// Value options the destination applies (rsync's transfer rules), beside the flags: they
 /// travel with a push (docs/protocol.md "Session"), and stay local on a pull.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tuning {
     /// `--max-size`: files larger than this are not transferred (nor deleted).
     pub max_size: Option<u64>,
@@ -345,11 +345,43 @@ pub struct Tuning {
     /// `--modify-window`: mtimes at most this many seconds apart (compared in whole seconds)
     /// are equal. `None`: compared to the nanosecond.
     pub modify_window: Option<u32>,
+    /// `--backup`: keep what is replaced or deleted, renamed with `suffix`, beside itself or
+    /// (`dir`, relative to the destination) in a backup directory.
+    pub backup: Option<BackupSpec>,
+}
+
+/// `--backup`, `--suffix`, `--backup-dir`, as the peer sent them (checked where applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSpec {
+    /// Appended to backups' names (at most 255 bytes, no `/`).
+    pub suffix: String,
+    /// The backup directory, relative to the destination (`None`: beside each file).
+    pub dir: Option<String>,
+}
+
+impl BackupSpec {
+    /// rsync's rules for the suffix: no `/`; not empty without a backup directory.
+    pub fn check(&self) -> Result<(), String> {
+        if self.suffix.contains('/') || self.suffix.len() > 255 || self.suffix.chars().any(char::is_control) {
+            return Err(format!(
+                "--suffix {:?}: a suffix names no directory and has no control characters",
+                self.suffix
+            ));
+        }
+        if self.suffix.is_empty() && self.dir.is_none() {
+            return Err("--suffix cannot be empty without --backup-dir (backups would overwrite the files)".into());
+        }
+        if self.dir.as_deref().is_some_and(|d| d.is_empty() || d.len() > 4096) {
+            return Err("--backup-dir: give a directory".into());
+        }
+        Ok(())
+    }
 }
 
 const TUNE_MAX_SIZE: u8 = 1;
 const TUNE_MIN_SIZE: u8 = 2;
 const TUNE_MODIFY_WINDOW: u8 = 3;
+const TUNE_BACKUP: u8 = 4;
 
 impl Tuning {
     fn fields(&self) -> Vec<(u8, u64)> {
@@ -364,16 +396,23 @@ impl Tuning {
     }
 
     /// Nothing when every option is unset (a push without them ends after its rules); else
-    /// `u8 n ≥ 1`, then n × (`u8 tag`, strictly increasing, `varint value`).
+    /// `u8 n ≥ 1`, then n × (`u8 tag`, strictly increasing, value): tags 1–3 a varint, tag 4
+    /// (backup) `bytes suffix`, `bytes dir` (empty: none).
     fn encode(&self, e: &mut Enc) {
         let f = self.fields();
-        if f.is_empty() {
+        let n = f.len() + usize::from(self.backup.is_some());
+        if n == 0 {
             return;
         }
-        e.u8(f.len() as u8);
+        e.u8(n as u8);
         for (t, v) in f {
             e.u8(t);
             e.varint(v);
+        }
+        if let Some(b) = &self.backup {
+            e.u8(TUNE_BACKUP);
+            e.bytes(b.suffix.as_bytes());
+            e.bytes(b.dir.as_deref().unwrap_or("").as_bytes());
         }
     }
 
@@ -383,7 +422,7 @@ impl Tuning {
             return Ok(t);
         }
         let n = d.u8()?;
-        if n == 0 || n > 3 {
+        if n == 0 || n > 4 {
             return Err(PErr::Malformed("tuning count"));
         }
         let mut last = 0;
@@ -393,6 +432,14 @@ impl Tuning {
                 return Err(PErr::Malformed("tuning tags out of order"));
             }
             last = tag;
+            if tag == TUNE_BACKUP {
+                let suffix = dec_str(d, "suffix")?;
+                let dir = dec_str(d, "backup dir")?;
+                let b = BackupSpec { suffix, dir: (!dir.is_empty()).then_some(dir) };
+                b.check().map_err(|_| PErr::Malformed("backup suffix or directory"))?;
+                t.backup = Some(b);
+                continue;
+            }
             let v = d.varint()?;
             match tag {
                 TUNE_MAX_SIZE => t.max_size = Some(v),
@@ -567,7 +614,12 @@ mod tests {
                 dir_as_new: false,
                 rules: vec![],
                 gitignore: false,
-                tuning: Tuning { max_size: Some(100), min_size: None, modify_window: Some(1) },
+                tuning: Tuning {
+                    max_size: Some(100),
+                    min_size: None,
+                    modify_window: Some(1),
+                    backup: Some(BackupSpec { suffix: ".old".into(), dir: Some("../bak".into()) }),
+                },
             },
             Request::Pull {
                 path: PeerPath::parse("").unwrap(),
@@ -654,7 +706,7 @@ mod tests {
                            single_file: bool, dir_as_new: bool, pats in proptest::collection::vec("[a-z*.]{1,12}", 0..6)) {
             let rules = pats.iter().enumerate()
                 .map(|(i, p)| if i % 2 == 0 { Rule::Exclude(p.clone()) } else { Rule::Include(p.clone()) }).collect();
-            let tuning = Tuning { max_size: (flags % 3 == 0).then_some(max_delete), min_size: (flags % 5 == 0).then_some(flags), modify_window: dir_as_new.then_some(2) };
+            let tuning = Tuning { max_size: (flags % 3 == 0).then_some(max_delete), min_size: (flags % 5 == 0).then_some(flags), modify_window: dir_as_new.then_some(2), backup: single_file.then(|| BackupSpec { suffix: "~".into(), dir: None }) };
             let r = Request::Push { path: PeerPath::parse(&path).unwrap(), flags: Flags(flags), max_delete, single_file, dir_as_new, rules, gitignore: single_file, tuning };
             let f = r.encode();
             proptest::prop_assert_eq!(Request::decode(&f[4..]).unwrap(), r);
@@ -674,11 +726,17 @@ mod tests {
             tuning,
         };
         let plain = push(Tuning::default()).encode();
-        let tuned = push(Tuning { max_size: Some(300), min_size: None, modify_window: Some(1) }).encode();
+        let tuned = push(Tuning { max_size: Some(300), modify_window: Some(1), ..Tuning::default() }).encode();
         // After the plain request: 2 options, tag 1 = 300 (varint ac 02), tag 3 = 1.
         assert_eq!(&tuned[plain.len()..], &[2, 1, 0xac, 0x02, 3, 1]);
         let body = |tail: &[u8]| [&plain[4..], tail].concat();
-        for bad in [&[0u8][..], &[1, 3, 1, 1, 1], &[2, 3, 1, 1, 1], &[1, 9, 1], &[4, 1, 1, 2, 1, 3, 1, 3, 1]] {
+        let backup = push(Tuning { backup: Some(BackupSpec { suffix: "~".into(), dir: None }), ..Tuning::default() });
+        assert_eq!(&backup.encode()[plain.len()..], &[1, 4, 1, b'~', 0]);
+        // An empty suffix without a directory, a suffix naming a directory: malformed.
+        for bad in [&[0u8][..], &[1, 3, 1, 1, 1], &[2, 3, 1, 1, 1], &[1, 9, 1], &[5, 1, 1, 2, 1, 3, 1, 3, 1, 4, 0, 0]] {
+            assert!(Request::decode(&body(bad)).is_err(), "{bad:?}");
+        }
+        for bad in [&[1u8, 4, 0, 0][..], &[1, 4, 2, b'a', b'/', 0]] {
             assert!(Request::decode(&body(bad)).is_err(), "{bad:?}");
         }
     }

@@ -103,7 +103,7 @@ pub fn push(
         dir_as_new: o.cp && src_is_dir,
         rules: o.filter.rules.clone(),
         gitignore: o.filter.gitignore,
-        tuning: o.tuning,
+        tuning: o.tuning.clone(),
     };
     // Only a single file, or `cp -r DIR NEW`, is named by the answer (is the destination a
     // directory?). Any other push starts at once and checks the answer on the way: one round

@@ -292,6 +292,20 @@ fn push(
         // destination role writes there, not wherever the path leads by then.
         Some(Arc::new(served::make_dirs(&served.root, &root_rel).map_err(refusal)?))
     };
+    // --backup-dir: relative to the destination, and never outside the served directory
+    // (as an rsync daemon's module); opened beneath it with no symlink followed.
+    let backup_fd = match tuning.backup.as_ref().and_then(|b| b.dir.as_deref()) {
+        Some(d) if !flags.has(Flags::DRY_RUN) => {
+            let rel = beneath(&root_rel, d).ok_or_else(|| {
+                refuse(
+                    Kind::Usage,
+                    format!("--backup-dir {d:?} leads outside the served directory; give one inside it"),
+                )
+            })?;
+            Some(Arc::new(served::make_dirs(&served.root, &rel).map_err(refusal)?))
+        }
+        _ => None,
+    };
     let mut flags = flags.0 & PEER_FLAGS;
     if root_rel.is_root() {
         // T16: never change the served directory itself from peer data.
@@ -312,6 +326,7 @@ fn push(
         stop,
         count_list: true,
         tuning,
+        backup_fd,
     };
     Ok(Plan::Role(RoleConfig::Destination(Box::new(cfg)), Response::Ok { is_dir }))
 }
@@ -320,3 +335,22 @@ fn push(
 /// the idle timeout, so a rerun after a client crashed waits for the dead session to time out
 /// instead of failing (or, before the lock, interleaving with it).
 const SERVE_WAIT_LOCK: std::time::Duration = std::time::Duration::from_secs(45);
+
+/// `dir` (relative, `..` allowed) resolved against `base` inside the served tree; `None` if it
+/// is absolute or leaves the tree.
+fn beneath(base: &SafeRelPath, dir: &str) -> Option<SafeRelPath> {
+    if dir.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = base.components().collect();
+    for c in dir.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.into_iter().try_fold(SafeRelPath::root(), |p, c| p.join(c).ok())
+}

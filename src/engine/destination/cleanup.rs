@@ -48,20 +48,41 @@ impl Dest<'_> {
                 if name.starts_with(TEMP_PREFIX) {
                     continue; // our own temp files: cleanup_staged handles them
                 }
+                if self.backup_rel.as_ref() == Some(&rel) {
+                    continue; // the backup directory, inside the destination (rsync backs it up into itself)
+                }
                 let protect = !self.cfg.flags.has(Flags::DELETE_EXCLUDED);
                 if protect && self.cfg.filter.excluded_or_parent(rel.as_str(), ft == FType::Dir) {
+                    continue;
+                }
+                // rsync's `P *~` with --backup and no --backup-dir: backups are not deleted.
+                if protect && ft != FType::Dir && self.is_backup_name(&name) {
                     continue;
                 }
                 if self.cfg.max_delete > 0 && deleted >= self.cfg.max_delete {
                     self.outcome.delete_limited = true;
                     continue;
                 }
+                if ft == FType::Dir && self.cfg.tuning.backup.is_some() {
+                    // As rsync: each file beneath is backed up on its own (suffix and all).
+                    deleted += self.back_up_tree(&rel, dry)?;
+                    if self.backup_beside().is_some() {
+                        // Its backups keep the directory non-empty.
+                        let shown = crate::report::sanitize(rel.as_str());
+                        self.rep.warn(&format!("cannot delete non-empty directory: {shown}"));
+                        continue;
+                    }
+                }
                 deleted += 1;
                 let shown = if ft == FType::Dir { format!("{}/", rel.as_str()) } else { rel.as_str().to_owned() };
                 self.changed("*deleting  ", &shown);
                 add(&self.stats.deleted, 1);
                 if !dry {
-                    if let Err(e) = self.root.remove_all(&rel) {
+                    let gone = match self.backup.as_mut() {
+                        Some(bk) if ft != FType::Dir => self.root.back_up(&rel, true, bk),
+                        _ => self.root.remove_all(&rel),
+                    };
+                    if let Err(e) = gone {
                         self.fail(&rel, &e.into());
                         continue;
                     }
@@ -75,6 +96,55 @@ impl Dest<'_> {
             self.rep.warn(&format!("deletions stopped due to --max-delete limit ({} deleted)", deleted));
         }
         Ok(())
+    }
+
+    /// The suffix of backups made beside their files (--backup without --backup-dir).
+    fn backup_beside(&self) -> Option<&str> {
+        let b = self.cfg.tuning.backup.as_ref()?;
+        b.dir.is_none().then_some(b.suffix.as_str())
+    }
+
+    /// Whether `name` is such a backup (rsync protects `*SUFFIX` from --delete then).
+    fn is_backup_name(&self, name: &str) -> bool {
+        self.backup_beside().is_some_and(|s| !s.is_empty() && name.ends_with(s))
+    }
+
+    /// --backup, deleting directory `dir`: every file beneath it (not itself a backup beside
+    /// its file) is backed up on its own, as rsync does; returns how many.
+    fn back_up_tree(&mut self, dir: &SafeRelPath, dry: bool) -> Result<u64> {
+        let mut stack = vec![dir.clone()];
+        let mut n = 0u64;
+        while let Some(d) = stack.pop() {
+            let mut names = match self.root.list(&d) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.fail(&d, &e.into());
+                    continue;
+                }
+            };
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, ft) in names {
+                let Ok(rel) = d.join(&name) else { continue };
+                if ft == FType::Dir {
+                    stack.push(rel);
+                    continue;
+                }
+                if self.is_backup_name(&name) {
+                    continue;
+                }
+                n += 1;
+                self.changed("*deleting  ", rel.as_str());
+                add(&self.stats.deleted, 1);
+                if !dry {
+                    if let Some(bk) = self.backup.as_mut() {
+                        if let Err(e) = self.root.back_up(&rel, true, bk) {
+                            self.fail(&rel, &e.into());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// Remove temp files left by interrupted runs once this run has finished.

@@ -33,7 +33,7 @@ impl Dest<'_> {
                 Kind::Symlink { .. } => add(&self.stats.links, 1),
             }
         }
-        let opts = plan::Opts::from_flags(self.cfg.flags).tuned(self.cfg.tuning);
+        let opts = plan::Opts::from_flags(self.cfg.flags).tuned(&self.cfg.tuning);
         let in_made_dir = e.path.split_last().is_some_and(|(parent, _)| self.made_dirs.contains(&parent));
         let cur = match if in_made_dir { Ok(None) } else { self.root.lstat(&e.path) } {
             Ok(m) => m,
@@ -74,7 +74,10 @@ impl Dest<'_> {
                 | plan::Action::Transfer { .. } => {}
                 plan::Action::MakeDir { replace } => {
                     if *replace {
-                        self.root.remove_all(&e.path)?;
+                        match self.backup.as_mut() {
+                            Some(bk) => self.root.back_up(&e.path, true, bk)?,
+                            None => self.root.remove_all(&e.path)?,
+                        }
                     }
                     self.root.mkdir(&e.path, 0o700)?;
                     if self.made_dirs.len() >= MADE_DIRS {
@@ -87,8 +90,10 @@ impl Dest<'_> {
                 }
                 plan::Action::LinkTime => self.root.set_meta(&e.path, true, None, mtime)?,
                 plan::Action::MakeLink { remove_dir, .. } => {
-                    if *remove_dir {
-                        self.root.remove_all(&e.path)?;
+                    match (self.backup.as_mut(), *remove_dir) {
+                        (Some(bk), _) => self.root.back_up(&e.path, *remove_dir, bk)?,
+                        (None, true) => self.root.remove_all(&e.path)?,
+                        (None, false) => {}
                     }
                     if let Kind::Symlink { target } = &e.kind {
                         self.root.symlink(&e.path, target)?;

@@ -97,8 +97,14 @@ impl Dest<'_> {
         // A directory in the way (the plan saw one) goes just before the rename.
         if r.dir_in_way {
             if let Ok(Some(Meta { ftype: FType::Dir, .. })) = self.root.lstat(&r.path) {
-                self.root.remove_all(&r.path)?;
+                match self.backup.as_mut() {
+                    Some(bk) => self.root.back_up(&r.path, true, bk)?,
+                    None => self.root.remove_all(&r.path)?,
+                }
             }
+        } else if let (Some(bk), false) = (self.backup.as_mut(), r.created) {
+            // --backup: the old version is kept (a hard link) before the new one replaces it.
+            self.root.back_up(&r.path, false, bk)?;
         }
         // Small files are not indexed: they need no stat after the rename.
         let indexed = self.manifest.is_some() && r.size >= u64::from(self.st.params().min);

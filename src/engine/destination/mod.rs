@@ -27,7 +27,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
@@ -78,8 +78,11 @@ pub struct DestConfig {
     /// Count the file list into the stats (files, their kinds, total size): a destination
     /// whose source runs in another process (a pull, a receive), for a true `--stats`.
     pub count_list: bool,
-    /// --max-size, --min-size, --modify-window.
+    /// --max-size, --min-size, --modify-window, --backup.
     pub tuning: crate::proto::session::Tuning,
+    /// The backup directory, already opened beneath a served directory (`pcp serve`); else a
+    /// `--backup-dir` is resolved against `root` (absolute: as it is) and created.
+    pub backup_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl DestConfig {
@@ -101,6 +104,7 @@ impl DestConfig {
             stop: &NEVER,
             count_list: false,
             tuning: Default::default(),
+            backup_fd: None,
         }
     }
 }
@@ -193,6 +197,10 @@ struct Dest<'a> {
     interrupted_before: bool,
     unflushed: u64,
     pacer: super::Pacer,
+    /// --backup: where what is replaced or deleted goes.
+    backup: Option<crate::fsio::backup::BackupTo>,
+    /// The backup directory, when it is inside the destination: --delete leaves it alone.
+    backup_rel: Option<SafeRelPath>,
     /// Complete, verified, sealed files waiting for the next group commit (with fsync).
     ready: Vec<Ready>,
     ready_bytes: u64,
@@ -279,6 +287,8 @@ pub fn run(cfg: &DestConfig, link: Link, rep: &Reporter, stats: &Stats) -> Resul
         interrupted_before: false,
         unflushed: 0,
         pacer: super::Pacer::new(cfg.bwlimit),
+        backup: if dry { None } else { open_backup(cfg)? },
+        backup_rel: cfg.tuning.backup.as_ref().and_then(|b| b.dir.as_deref()).and_then(|d| inside(&cfg.root, d)),
         ready: Vec::new(),
         ready_bytes: 0,
         ready_min: None,
@@ -519,4 +529,34 @@ impl Dest<'_> {
         let shown = self.root.path().join(path.as_str()).display().to_string();
         self.rep.warn(&crate::report::sanitize(&crate::error::chain_text(&format!("{shown}: "), e)));
     }
+}
+
+/// The `--backup` target of `cfg`: beside each file, or the backup directory (opened beneath
+/// a served directory already, else resolved lexically against the destination and created,
+/// each symlink on the way checked as a destination's are).
+fn open_backup(cfg: &DestConfig) -> Result<Option<crate::fsio::backup::BackupTo>> {
+    let Some(b) = &cfg.tuning.backup else { return Ok(None) };
+    let dir = match (&cfg.backup_fd, &b.dir) {
+        (Some(fd), Some(d)) => {
+            Some(DestRoot::from_fd(fd.try_clone().context("duplicating the backup directory's fd")?, Path::new(d)))
+        }
+        (None, Some(d)) => {
+            let path = crate::path::lexical_join(&cfg.root, Path::new(d));
+            Some(DestRoot::open(&path, true).with_context(|| format!("opening --backup-dir {}", path.display()))?)
+        }
+        (_, None) => None,
+    };
+    Ok(Some(crate::fsio::backup::BackupTo { suffix: b.suffix.clone(), dir }))
+}
+
+/// `dir` (a `--backup-dir`) relative to the destination `root` when it lies inside it.
+fn inside(root: &Path, dir: &str) -> Option<SafeRelPath> {
+    let base = crate::path::lexical_join(Path::new("/"), root);
+    let full = crate::path::lexical_join(&base, Path::new(dir));
+    let rel = full.strip_prefix(&base).ok()?;
+    let rel = rel.to_str()?;
+    if rel.is_empty() {
+        return None;
+    }
+    SafeRelPath::new(rel).ok()
 }
