@@ -776,7 +776,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -u -b -@ -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --existing --size-only --max-size --backup --backup-dir --suffix --min-size --modify-window --ignore-times --recursive --no-r --no-recursive --no-i-r --no-inc-recursive --mkpath --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete-after --delete-before --delete-during --delete-delay --del --delete --delete-excluded --force --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info"
+            opts="-a -u -b -@ -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --existing --size-only --max-size --backup --backup-dir --suffix --chmod --min-size --modify-window --ignore-times --recursive --no-r --no-recursive --no-i-r --no-inc-recursive --mkpath --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete-after --delete-before --delete-during --delete-delay --del --delete --delete-excluded --force --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -791,6 +791,10 @@ _pcp() {
                     return 0
                     ;;
                 --suffix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chmod)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

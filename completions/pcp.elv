@@ -38,6 +38,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --max-size 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted'
             cand --backup-dir 'Backups go into DIR (relative to the destination, or absolute; on a peer it must stay inside the served directory), at the same relative path; implies --backup'
             cand --suffix 'Backup suffix (default ~, or none with --backup-dir)'
+            cand --chmod 'Change the permissions the source sent, as chmod(1) does (rsync''s syntax: D755,F644 or u+rwX,go-w; D: directories only, F: the rest); with -p they apply to every entry, without it to new ones'
             cand --min-size 'Do not transfer any file smaller than SIZE (see --max-size)'
             cand -@ 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond'
             cand --modify-window 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync''s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond'

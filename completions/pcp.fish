@@ -40,6 +40,7 @@ complete -c pcp -n "__fish_pcp_needs_command" -f -a "help" -d 'Print this messag
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-size -d 'Do not transfer any file larger than SIZE (as rsync: 500, 1.5m, 2G, 1kb = 1000, 1k = 1024, a trailing +1 or -1 adds or takes a byte). Such files are kept where they are, not deleted' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l backup-dir -d 'Backups go into DIR (relative to the destination, or absolute; on a peer it must stay inside the served directory), at the same relative path; implies --backup' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l suffix -d 'Backup suffix (default ~, or none with --backup-dir)' -r
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l chmod -d 'Change the permissions the source sent, as chmod(1) does (rsync\'s syntax: D755,F644 or u+rwX,go-w; D: directories only, F: the rest); with -p they apply to every entry, without it to new ones' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l min-size -d 'Do not transfer any file smaller than SIZE (see --max-size)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s @ -l modify-window -d 'Mtimes at most NUM seconds apart are the same (compared in whole seconds, as rsync\'s default 0; 1 for FAT). Without it, or negative, pcp compares to the nanosecond' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete at most N files' -r

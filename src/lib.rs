@@ -66,6 +66,7 @@
 
 pub mod auth;
 pub mod chan;
+pub mod chmod;
 pub mod chunk;
 pub mod cli;
 pub mod cmd;
@@ -428,7 +429,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("--partial-dir", "pcp keeps partial data as chunks in its manifest and resumes by itself"),
     ("--delay-updates", "not supported yet; pcp renames each file into place once it is complete"),
     ("--remove-source-files", "not supported yet"),
-    ("--chmod", "not supported yet"),
     ("--chown", "pcp does not copy owners"),
     ("--numeric-ids", "pcp does not copy owners or groups"),
     ("-k", "--copy-dirlinks is not supported; links are copied as links"),

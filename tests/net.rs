@@ -1338,7 +1338,7 @@ fn a_push_needs_mkpath_for_missing_parents_on_the_peer() {
     l.kill();
 }
 
-/// `--max-size`, `--min-size` and `--modify-window` travel with a push (the serving side's
+/// `--max-size`, `--min-size`, `--modify-window` and `--chmod` travel with a push (the serving side's
 /// destination applies them) and apply on a pull (this side's): both end where a local rsync
 /// with the same options ends.
 #[test]
@@ -1360,8 +1360,11 @@ fn size_limits_and_modify_window_over_push_and_pull_match_rsync() {
     let base = |root: &Path| {
         put(root, "dst/big.bin", b"an old big.bin", t);
         put(root, "dst/win.txt", b"BBBB", t + Duration::from_secs(1));
+        // Directory times within the window of the source's: kept on both sides alike.
+        set_mtime(&root.join("dst"), t);
     };
-    let opts = ["-a", "--delete", "--max-size=100k", "--min-size=11", "--modify-window=1"];
+    set_mtime(&src, t);
+    let opts = ["-a", "--delete", "--max-size=100k", "--min-size=11", "--modify-window=1", "--chmod=F600,D750"];
     let oracle = td.mkdir("oracle");
     base(&oracle);
     run_ok(td.rsync().args(opts).arg(slash(&src)).arg(slash(&oracle.join("dst"))));

@@ -736,3 +736,38 @@ fn backup_suffix_and_backup_dir_match_rsync_over_two_rounds() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `--chmod` (octal, symbolic, D/F-prefixed, repeated) ends where rsync's ends, with -a
+/// (every entry) and without -p (new entries only).
+#[test]
+fn chmod_matches_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/f", "file");
+    td.write("src/dir/inner", "inner");
+    td.write("src/x", "exec");
+    set_mode(&td.join("src/f"), 0o444);
+    set_mode(&td.join("src/x"), 0o711);
+    set_mode(&td.join("src/dir"), 0o750);
+    let runs: [&[&str]; 5] = [
+        &["-a", "--chmod=D755,F644"],
+        &["-a", "--chmod=u=rwX,go=rX"],
+        &["-a", "--chmod=g+w", "--chmod=o-rwx"],
+        &["-a", "--chmod=Dg+s,F600"],
+        &["-rt", "--chmod=a+x"],
+    ];
+    for (i, args) in runs.into_iter().enumerate() {
+        let (a, b) = (td.join(format!("by-pcp-{i}")), td.join(format!("by-rsync-{i}")));
+        run_ok(td.pcp().arg("sync").args(args).arg(slash(&td.join("src"))).arg(slash(&a)));
+        run_ok(td.rsync().args(args).arg(slash(&td.join("src"))).arg(slash(&b)));
+        if let Err(e) = check_trees_equal(&b, &a) {
+            panic!("with {args:?}, pcp's result (B) differs from rsync's (A)\n{e}");
+        }
+    }
+    assert_eq!(mode_of(&td.join("by-pcp-0/f")) & 0o7777, 0o644);
+    assert_eq!(mode_of(&td.join("by-pcp-3/dir")) & 0o7777, 0o2750);
+    let o =
+        td.pcp().args(["sync", "-a", "--chmod=u+q"]).arg(slash(&td.join("src"))).arg(td.join("y")).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--chmod"), "{}", String::from_utf8_lossy(&o.stderr));
+}

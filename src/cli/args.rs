@@ -108,6 +108,11 @@ pub struct SyncArgs {
     /// Backup suffix (default ~, or none with --backup-dir).
     #[arg(long, value_name = "SUFFIX", allow_hyphen_values = true)]
     pub suffix: Option<String>,
+    /// Change the permissions the source sent, as chmod(1) does (rsync's syntax: D755,F644 or
+    /// u+rwX,go-w; D: directories only, F: the rest); with -p they apply to every entry,
+    /// without it to new ones.
+    #[arg(long, value_name = "CHMOD", value_parser = |s: &str| crate::chmod::Chmod::parse(s))]
+    pub chmod: Vec<crate::chmod::Chmod>,
     /// Do not transfer any file smaller than SIZE (see --max-size).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub min_size: Option<u64>,

@@ -211,6 +211,11 @@ impl Options {
                 // rsync: a negative window compares nanoseconds too (pcp's default).
                 modify_window: a.modify_window.and_then(|w| u32::try_from(w).ok()),
                 backup: backup_of(a)?,
+                // Repeated --chmod: all of them, in order (as rsync).
+                chmod: match a.chmod.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",") {
+                    s if s.is_empty() => None,
+                    s => Some(crate::chmod::Chmod::parse(&s).map_err(|e| tagged(Kind::Usage, e))?),
+                },
             },
             wait_lock: Duration::from_secs(a.wait_lock),
             reach,

@@ -348,6 +348,8 @@ pub struct Tuning {
     /// `--backup`: keep what is replaced or deleted, renamed with `suffix`, beside itself or
     /// (`dir`, relative to the destination) in a backup directory.
     pub backup: Option<BackupSpec>,
+    /// `--chmod`: applied to the modes the source sent, at the destination.
+    pub chmod: Option<crate::chmod::Chmod>,
 }
 
 /// `--backup`, `--suffix`, `--backup-dir`, as the peer sent them (checked where applied).
@@ -382,6 +384,7 @@ const TUNE_MAX_SIZE: u8 = 1;
 const TUNE_MIN_SIZE: u8 = 2;
 const TUNE_MODIFY_WINDOW: u8 = 3;
 const TUNE_BACKUP: u8 = 4;
+const TUNE_CHMOD: u8 = 5;
 
 impl Tuning {
     fn fields(&self) -> Vec<(u8, u64)> {
@@ -400,7 +403,7 @@ impl Tuning {
     /// (backup) `bytes suffix`, `bytes dir` (empty: none).
     fn encode(&self, e: &mut Enc) {
         let f = self.fields();
-        let n = f.len() + usize::from(self.backup.is_some());
+        let n = f.len() + usize::from(self.backup.is_some()) + usize::from(self.chmod.is_some());
         if n == 0 {
             return;
         }
@@ -414,6 +417,10 @@ impl Tuning {
             e.bytes(b.suffix.as_bytes());
             e.bytes(b.dir.as_deref().unwrap_or("").as_bytes());
         }
+        if let Some(c) = &self.chmod {
+            e.u8(TUNE_CHMOD);
+            e.bytes(c.as_str().as_bytes());
+        }
     }
 
     fn decode(d: &mut Dec<'_>) -> Result<Self, PErr> {
@@ -422,7 +429,7 @@ impl Tuning {
             return Ok(t);
         }
         let n = d.u8()?;
-        if n == 0 || n > 4 {
+        if n == 0 || n > 5 {
             return Err(PErr::Malformed("tuning count"));
         }
         let mut last = 0;
@@ -438,6 +445,11 @@ impl Tuning {
                 let b = BackupSpec { suffix, dir: (!dir.is_empty()).then_some(dir) };
                 b.check().map_err(|_| PErr::Malformed("backup suffix or directory"))?;
                 t.backup = Some(b);
+                continue;
+            }
+            if tag == TUNE_CHMOD {
+                let s = dec_str(d, "chmod")?;
+                t.chmod = Some(crate::chmod::Chmod::parse(&s).map_err(|_| PErr::Malformed("chmod"))?);
                 continue;
             }
             let v = d.varint()?;
@@ -619,6 +631,7 @@ mod tests {
                     min_size: None,
                     modify_window: Some(1),
                     backup: Some(BackupSpec { suffix: ".old".into(), dir: Some("../bak".into()) }),
+                    chmod: Some(crate::chmod::Chmod::parse("D755,u+rwX").unwrap()),
                 },
             },
             Request::Pull {
@@ -706,7 +719,7 @@ mod tests {
                            single_file: bool, dir_as_new: bool, pats in proptest::collection::vec("[a-z*.]{1,12}", 0..6)) {
             let rules = pats.iter().enumerate()
                 .map(|(i, p)| if i % 2 == 0 { Rule::Exclude(p.clone()) } else { Rule::Include(p.clone()) }).collect();
-            let tuning = Tuning { max_size: (flags % 3 == 0).then_some(max_delete), min_size: (flags % 5 == 0).then_some(flags), modify_window: dir_as_new.then_some(2), backup: single_file.then(|| BackupSpec { suffix: "~".into(), dir: None }) };
+            let tuning = Tuning { max_size: (flags % 3 == 0).then_some(max_delete), min_size: (flags % 5 == 0).then_some(flags), modify_window: dir_as_new.then_some(2), backup: single_file.then(|| BackupSpec { suffix: "~".into(), dir: None }), chmod: None };
             let r = Request::Push { path: PeerPath::parse(&path).unwrap(), flags: Flags(flags), max_delete, single_file, dir_as_new, rules, gitignore: single_file, tuning };
             let f = r.encode();
             proptest::prop_assert_eq!(Request::decode(&f[4..]).unwrap(), r);

@@ -19,8 +19,12 @@ const NEED_BATCH: usize = FILE_WINDOW / 8;
 impl Dest<'_> {
     /// Plan and apply one accepted entry (id `id`); queue it when it needs data. A failure
     /// here is this entry's, not the transfer's.
-    pub(super) fn entry(&mut self, id: u32, e: Entry) -> Result<()> {
+    pub(super) fn entry(&mut self, id: u32, mut e: Entry) -> Result<()> {
         let dry = self.cfg.flags.has(Flags::DRY_RUN);
+        if let Some(c) = &self.cfg.tuning.chmod {
+            // --chmod: as though the source had sent these permissions.
+            e.mode = c.apply(e.mode, matches!(e.kind, Kind::Dir), self.cfg.umask);
+        }
         if self.cfg.count_list {
             use crate::report::add;
             add(&self.stats.files, 1);
@@ -85,7 +89,8 @@ impl Dest<'_> {
                     }
                     self.made_dirs.insert(e.path.clone());
                     if !opts.perms {
-                        self.root.set_meta(&e.path, false, Some(0o777 & !self.cfg.umask), None)?;
+                        // rsync: a new directory gets the source's permission bits less the umask.
+                        self.root.set_meta(&e.path, false, Some(e.mode & 0o777 & !self.cfg.umask), None)?;
                     }
                 }
                 plan::Action::LinkTime => self.root.set_meta(&e.path, true, None, mtime)?,
