@@ -200,7 +200,7 @@ pub mod fuzzing {
         };
         let cfg = crate::engine::source::SourceConfig {
             specs: vec![crate::scan::SourceSpec::local(tree.clone(), true)],
-            scan: crate::scan::ScanOptions { recursive: true, links: true },
+            scan: crate::scan::ScanOptions { recursive: true, links: true, one_file_system: false },
             filter: crate::filter::Filter::none(),
             params: crate::chunk::ChunkParams::DEFAULT,
             compress: false,
@@ -416,8 +416,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("--inplace", "pcp always writes a temp file and renames it"),
     ("--append", "pcp resumes by chunks automatically"),
     ("--append-verify", "pcp resumes by chunks automatically"),
-    ("-x", "--one-file-system is not supported"),
-    ("--one-file-system", "--one-file-system is not supported"),
     ("-L", "--copy-links is not supported; links are copied as links"),
     ("--copy-links", "--copy-links is not supported; links are copied as links"),
     ("-S", "--sparse is not supported"),

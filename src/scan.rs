@@ -71,6 +71,9 @@ pub struct ScanOptions {
     pub recursive: bool,
     /// Copy symlinks as symlinks (else skip them).
     pub links: bool,
+    /// -x: do not descend into directories on another file system (mount points are still
+    /// listed, empty, as rsync's -x lists them).
+    pub one_file_system: bool,
 }
 
 /// Where to read a scanned file: its path beneath a held root, and the inode the scan saw.
@@ -270,6 +273,7 @@ fn walk(
         .git_ignore(filter.gitignore)
         .require_git(false)
         .add_custom_ignore_filename(IGNORE_FILE)
+        .same_file_system(opts.one_file_system)
         .sort_by_file_name(|a, b| a.cmp(b));
     let f2 = filter.clone();
     let root2 = root_path.to_path_buf();

@@ -771,3 +771,47 @@ fn chmod_matches_rsync() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--chmod"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `-x` stays on the source's file system as rsync's does: a file system mounted inside the
+/// source (a tmpfs, in a private mount namespace of its own) is copied as an empty directory.
+#[test]
+fn one_file_system_matches_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/top.txt", "on the source's file system");
+    td.write("src/mnt/.keep-dir", "");
+    fs::remove_file(td.join("src/mnt/.keep-dir")).unwrap();
+    let required = std::env::var("PCP_REQUIRE_NETNS").is_ok_and(|v| v == "1");
+    // Everything inside one `unshare -m`: the mount dies with it.
+    let pcp = std::env::var("CARGO_BIN_EXE_pcp").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pcp").to_owned());
+    let script = format!(
+        "set -e; mount -t tmpfs pcptest {src}/mnt; touch {mounted}; echo other > {src}/mnt/other.txt; mkdir {src}/mnt/deeper; \
+         HOME={home} {pcp} sync -ax {src}/ {a}/; rsync -ax {src}/ {b}/",
+        src = td.join("src").display(),
+        home = td.join("home").display(),
+        a = td.join("by-pcp").display(),
+        b = td.join("by-rsync").display(),
+        mounted = td.join("mounted").display(),
+    );
+    let o =
+        std::process::Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]).output();
+    let ok = o.as_ref().is_ok_and(|o| o.status.success());
+    if td.join("mounted").exists() {
+        // The mount worked: a failure now is pcp's or rsync's.
+        let o = o.unwrap();
+        assert!(ok, "-x run failed: {}", String::from_utf8_lossy(&o.stderr));
+    } else {
+        let why = o.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_else(|e| e.to_string());
+        let msg = format!("SKIPPED: one_file_system_matches_rsync needs root (unshare -m, mount): {why}");
+        assert!(!required, "PCP_REQUIRE_NETNS=1 but {msg}");
+        eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
+        return;
+    }
+    let cmp = Compare { mode: true, mtime: false, root_meta: false };
+    if let Err(e) = check_trees_equal_with(&td.join("by-rsync"), &td.join("by-pcp"), cmp) {
+        panic!("-x: pcp's result (B) differs from rsync's (A)\n{e}");
+    }
+    assert!(td.join("by-pcp/mnt").is_dir(), "the mount point is there");
+    assert!(!td.join("by-pcp/mnt/other.txt").exists(), "nothing of the other file system");
+    assert_eq!(fs::read_to_string(td.join("by-pcp/top.txt")).unwrap(), "on the source's file system");
+}

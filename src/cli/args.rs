@@ -113,6 +113,9 @@ pub struct SyncArgs {
     /// without it to new ones.
     #[arg(long, value_name = "CHMOD", value_parser = |s: &str| crate::chmod::Chmod::parse(s))]
     pub chmod: Vec<crate::chmod::Chmod>,
+    /// Do not cross file-system boundaries: a mount point is copied as an empty directory.
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
     /// Do not transfer any file smaller than SIZE (see --max-size).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub min_size: Option<u64>,

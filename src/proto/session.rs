@@ -27,6 +27,7 @@ pub const MAX_STR: usize = 4096;
 const SCAN_RECURSIVE: u8 = 1;
 /// Scan option bit: copy symlinks as symlinks.
 const SCAN_LINKS: u8 = 2;
+const SCAN_ONE_FS: u8 = 4;
 
 /// How the source scans (a pull's scan options, chosen by the dialer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,18 +36,26 @@ pub struct Scan {
     pub recursive: bool,
     /// Copy symlinks as symlinks.
     pub links: bool,
+    /// -x: stay on the source's file system.
+    pub one_file_system: bool,
 }
 
 impl Scan {
     fn bits(self) -> u8 {
-        (if self.recursive { SCAN_RECURSIVE } else { 0 }) | (if self.links { SCAN_LINKS } else { 0 })
+        (if self.recursive { SCAN_RECURSIVE } else { 0 })
+            | (if self.links { SCAN_LINKS } else { 0 })
+            | (if self.one_file_system { SCAN_ONE_FS } else { 0 })
     }
 
     fn from_bits(b: u8) -> Result<Self, PErr> {
-        if b & !(SCAN_RECURSIVE | SCAN_LINKS) != 0 {
+        if b & !(SCAN_RECURSIVE | SCAN_LINKS | SCAN_ONE_FS) != 0 {
             return Err(PErr::Malformed("unknown scan option bits"));
         }
-        Ok(Self { recursive: b & SCAN_RECURSIVE != 0, links: b & SCAN_LINKS != 0 })
+        Ok(Self {
+            recursive: b & SCAN_RECURSIVE != 0,
+            links: b & SCAN_LINKS != 0,
+            one_file_system: b & SCAN_ONE_FS != 0,
+        })
     }
 }
 
@@ -637,7 +646,7 @@ mod tests {
             Request::Pull {
                 path: PeerPath::parse("").unwrap(),
                 flags: Flags(8),
-                scan: Scan { recursive: true, links: true },
+                scan: Scan { recursive: true, links: true, one_file_system: true },
                 rename_if_file: Some(FileName::parse("n").unwrap()),
                 contents_if_dir: false,
                 rules: vec![],

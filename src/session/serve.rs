@@ -166,7 +166,7 @@ fn offer(conn: &mut Conn, o: &Offered, rep: &Reporter, stats: &Arc<Stats>, stop:
     let cfg = SourceConfig {
         manifest: None,
         specs: o.specs.clone(),
-        scan: ScanOptions { recursive: true, links: true },
+        scan: ScanOptions { recursive: true, links: true, one_file_system: false },
         filter: Filter::none(),
         params: ChunkParams::DEFAULT,
         compress: true,
@@ -227,7 +227,11 @@ fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Pl
             let cfg = SourceConfig {
                 manifest: Some(crate::config::manifest_for(&rel.under(&served.dir))),
                 specs: vec![spec],
-                scan: ScanOptions { recursive: scan.recursive, links: scan.links },
+                scan: ScanOptions {
+                    recursive: scan.recursive,
+                    links: scan.links,
+                    one_file_system: scan.one_file_system,
+                },
                 filter: filter_from(rules, gitignore)?,
                 params: ChunkParams::DEFAULT,
                 compress: flags.has(Flags::COMPRESS),
