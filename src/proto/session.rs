@@ -790,7 +790,7 @@ mod tests {
         .encode();
         // [len 4][version][type][path len 1]['a'][flags 0][scan]...
         assert_eq!(&pull[4..10], &[1, 2, 1, b'a', 0, 0]);
-        pull[9] = 4;
+        pull[9] = 8;
         assert!(matches!(Request::decode(&pull[4..]), Err(PErr::Malformed(_))));
         assert!(FileName::parse("a/b").is_err());
         assert!(FileName::parse("..").is_err());
