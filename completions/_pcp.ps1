@@ -72,6 +72,8 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--size-only', '--size-only', [CompletionResultType]::ParameterName, 'The quick check compares sizes only, not mtimes')
             [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in')
             [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Prune empty directory chains: a directory with no file or link beneath it (after the filters) is not copied')
+            [CompletionResult]::new('--prune-empty-dirs', '--prune-empty-dirs', [CompletionResultType]::ParameterName, 'Prune empty directory chains: a directory with no file or link beneath it (after the filters) is not copied')
             [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Do not cross file-system boundaries: a mount point is copied as an empty directory')
             [CompletionResult]::new('--one-file-system', '--one-file-system', [CompletionResultType]::ParameterName, 'Do not cross file-system boundaries: a mount point is copied as an empty directory')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'No quick check: compare every file, even when size and mtime match')

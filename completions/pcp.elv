@@ -68,6 +68,8 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --size-only 'The quick check compares sizes only, not mtimes'
             cand -b 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in'
             cand --backup 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in'
+            cand -m 'Prune empty directory chains: a directory with no file or link beneath it (after the filters) is not copied'
+            cand --prune-empty-dirs 'Prune empty directory chains: a directory with no file or link beneath it (after the filters) is not copied'
             cand -x 'Do not cross file-system boundaries: a mount point is copied as an empty directory'
             cand --one-file-system 'Do not cross file-system boundaries: a mount point is copied as an empty directory'
             cand -I 'No quick check: compare every file, even when size and mtime match'

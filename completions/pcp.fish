@@ -66,6 +66,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l ignore-existing -d 'Ski
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l existing -d 'Skip creating anything new on the destination: only what exists there is updated'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l size-only -d 'The quick check compares sizes only, not mtimes'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s b -l backup -d 'Keep what is replaced or deleted: renamed FILE~ beside it (--suffix), or moved into --backup-dir. Crash-safe: the old version is kept before the new one is renamed in'
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -s m -l prune-empty-dirs -d 'Prune empty directory chains: a directory with no file or link beneath it (after the filters) is not copied'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s x -l one-file-system -d 'Do not cross file-system boundaries: a mount point is copied as an empty directory'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s I -l ignore-times -d 'No quick check: compare every file, even when size and mtime match'
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s r -l recursive -d 'Recurse into directories'

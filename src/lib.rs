@@ -200,7 +200,12 @@ pub mod fuzzing {
         };
         let cfg = crate::engine::source::SourceConfig {
             specs: vec![crate::scan::SourceSpec::local(tree.clone(), true)],
-            scan: crate::scan::ScanOptions { recursive: true, links: true, one_file_system: false },
+            scan: crate::scan::ScanOptions {
+                recursive: true,
+                links: true,
+                one_file_system: false,
+                prune_empty_dirs: false,
+            },
             filter: crate::filter::Filter::none(),
             params: crate::chunk::ChunkParams::DEFAULT,
             compress: false,
@@ -434,8 +439,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("-K", "--keep-dirlinks is not supported"),
     ("--keep-dirlinks", "--keep-dirlinks is not supported"),
     ("--copy-unsafe-links", "not supported; pcp receive drops links that leave the tree"),
-    ("-m", "--prune-empty-dirs is not supported yet"),
-    ("--prune-empty-dirs", "--prune-empty-dirs is not supported yet"),
     ("--out-format", "not supported yet; use -i (itemized) or --json"),
     ("--log-file", "not supported yet; use --json and redirect stdout"),
     ("--list-only", "use pcp ls PEER:PATH"),
@@ -619,7 +622,7 @@ mod tests {
         assert!(unsupported_flag(&a(&["pcp", "sync", "--link-dest=../old", "a", "b"]))
             .unwrap()
             .contains("--link-dest"));
-        assert!(unsupported_flag(&a(&["pcp", "sync", "-avm", "a", "b"])).unwrap().contains("-m"));
+        assert!(unsupported_flag(&a(&["pcp", "sync", "-avL", "a", "b"])).unwrap().contains("-L"));
         // No option pcp has is refused as an rsync option it lacks.
         use clap::CommandFactory;
         let cmd = cli::Cli::command();

@@ -74,6 +74,8 @@ pub struct ScanOptions {
     /// -x: do not descend into directories on another file system (mount points are still
     /// listed, empty, as rsync's -x lists them).
     pub one_file_system: bool,
+    /// -m: directories with nothing but (pruned) directories beneath them are not listed.
+    pub prune_empty_dirs: bool,
 }
 
 /// Where to read a scanned file: its path beneath a held root, and the inode the scan saw.
@@ -289,6 +291,7 @@ fn walk(
         !f2.excluded(&full, is_dir)
     });
     let mut dirs = DirCache::default();
+    let mut pending: Vec<Item> = Vec::new();
     for res in wb.build() {
         let de = match res {
             Ok(d) => d,
@@ -332,7 +335,25 @@ fn walk(
                     id: st.id(),
                     size: st.stat.st_size as u64,
                 };
-                emit(Item { entry: e, src })?
+                let item = Item { entry: e, src };
+                if !opts.prune_empty_dirs {
+                    emit(item)?;
+                    continue;
+                }
+                // -m: a directory is held back until something not a directory shows up
+                // beneath it (the walk is depth first, sorted: the held ones are always one
+                // chain of ancestors, at most as deep as the tree).
+                while pending.last().is_some_and(|d| !item.entry.path.starts_with(&d.entry.path)) {
+                    pending.pop();
+                }
+                if matches!(item.entry.kind, crate::proto::Kind::Dir) {
+                    pending.push(item);
+                } else {
+                    for d in pending.drain(..) {
+                        emit(d)?;
+                    }
+                    emit(item)?;
+                }
             }
             None => skip(Skip::NonRegular(full)),
         }

@@ -197,7 +197,7 @@ fn pull(path: &str) -> Request {
     Request::Pull {
         path: PeerPath::parse(path).unwrap(),
         flags: Flags(0),
-        scan: Scan { recursive: true, links: true, one_file_system: false },
+        scan: Scan { recursive: true, links: true, one_file_system: false, prune_empty_dirs: false },
         rename_if_file: None,
         contents_if_dir: false,
         rules: Vec::new(),

@@ -1338,7 +1338,7 @@ fn a_push_needs_mkpath_for_missing_parents_on_the_peer() {
     l.kill();
 }
 
-/// `--max-size`, `--min-size`, `--modify-window` and `--chmod` travel with a push (the serving side's
+/// `--max-size`, `--min-size`, `--modify-window`, `--chmod` and `-m` travel with a push (the serving side's
 /// destination applies them) and apply on a pull (this side's): both end where a local rsync
 /// with the same options ends.
 #[test]
@@ -1363,8 +1363,10 @@ fn size_limits_and_modify_window_over_push_and_pull_match_rsync() {
         // Directory times within the window of the source's: kept on both sides alike.
         set_mtime(&root.join("dst"), t);
     };
+    // -m: an empty chain of directories is not copied.
+    fs::create_dir_all(src.join("emptydir/deeper")).unwrap();
     set_mtime(&src, t);
-    let opts = ["-a", "--delete", "--max-size=100k", "--min-size=11", "--modify-window=1", "--chmod=F600,D750"];
+    let opts = ["-a", "--delete", "--max-size=100k", "--min-size=11", "--modify-window=1", "--chmod=F600,D750", "-m"];
     let oracle = td.mkdir("oracle");
     base(&oracle);
     run_ok(td.rsync().args(opts).arg(slash(&src)).arg(slash(&oracle.join("dst"))));

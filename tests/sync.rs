@@ -609,6 +609,10 @@ fn max_size_min_size_and_modify_window_match_rsync() {
     put("base/big.bin", b"an old big.bin", t);
     put("base/win.txt", b"BBBB", t + Duration::from_secs(1));
     put("base/old.txt", b"not in the source", t);
+    // Directory times fixed too: within a window each side would keep its own "now".
+    for d in ["src/dir", "src", "base"] {
+        set_mtime(&td.join(d), t);
+    }
     let runs: [&[&str]; 6] = [
         &["--max-size=100k", "--delete"],
         &["--min-size=1k", "--delete"],
@@ -814,4 +818,30 @@ fn one_file_system_matches_rsync() {
     assert!(td.join("by-pcp/mnt").is_dir(), "the mount point is there");
     assert!(!td.join("by-pcp/mnt/other.txt").exists(), "nothing of the other file system");
     assert_eq!(fs::read_to_string(td.join("by-pcp/top.txt")).unwrap(), "on the source's file system");
+}
+
+/// `-m` prunes empty directory chains as rsync's does, with and without filters (a directory
+/// whose only files are excluded is empty too), locally and on a pull.
+#[test]
+fn prune_empty_dirs_matches_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/keep/deep/file.txt", "a file deep down");
+    td.mkdir("src/empty/chain/of/dirs");
+    td.write("src/only-logs/x.log", "excluded");
+    td.write("src/mixed/a.txt", "kept");
+    td.mkdir("src/mixed/empty");
+    td.write("src/top.txt", "top");
+    let runs: [&[&str]; 2] = [&["-a", "-m"], &["-am", "--exclude=*.log"]];
+    for (i, args) in runs.into_iter().enumerate() {
+        let (a, b) = (td.join(format!("by-pcp-{i}")), td.join(format!("by-rsync-{i}")));
+        run_ok(td.pcp().arg("sync").args(args).arg(slash(&td.join("src"))).arg(slash(&a)));
+        run_ok(td.rsync().args(args).arg(slash(&td.join("src"))).arg(slash(&b)));
+        let cmp = Compare { mode: true, mtime: true, root_meta: false };
+        if let Err(e) = check_trees_equal_with(&b, &a, cmp) {
+            panic!("with {args:?}, pcp's result (B) differs from rsync's (A)\n{e}");
+        }
+        assert!(!a.join("empty").exists() && !a.join("mixed/empty").exists() && a.join("keep/deep/file.txt").exists());
+    }
+    assert!(!td.join("by-pcp-1/only-logs").exists(), "a directory of excluded files is empty");
 }

@@ -113,6 +113,10 @@ pub struct SyncArgs {
     /// without it to new ones.
     #[arg(long, value_name = "CHMOD", value_parser = |s: &str| crate::chmod::Chmod::parse(s))]
     pub chmod: Vec<crate::chmod::Chmod>,
+    /// Prune empty directory chains: a directory with no file or link beneath it (after the
+    /// filters) is not copied.
+    #[arg(short = 'm', long)]
+    pub prune_empty_dirs: bool,
     /// Do not cross file-system boundaries: a mount point is copied as an empty directory.
     #[arg(short = 'x', long)]
     pub one_file_system: bool,

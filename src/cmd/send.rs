@@ -29,7 +29,7 @@ fn offer(paths: &[String]) -> Result<(Vec<SourceSpec>, Vec<ListEntry>)> {
         format!("{p}: pcp send takes local paths (write ./{p} for a name with ':')")
     })?;
     let mut entries = Vec::new();
-    let opts = ScanOptions { recursive: true, links: true, one_file_system: false };
+    let opts = ScanOptions { recursive: true, links: true, one_file_system: false, prune_empty_dirs: false };
     for spec in &specs {
         let mut emit = |item: scan::Item| -> Result<()> {
             if entries.len() as u64 >= MAX_LIST_ENTRIES {

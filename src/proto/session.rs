@@ -28,6 +28,7 @@ const SCAN_RECURSIVE: u8 = 1;
 /// Scan option bit: copy symlinks as symlinks.
 const SCAN_LINKS: u8 = 2;
 const SCAN_ONE_FS: u8 = 4;
+const SCAN_PRUNE: u8 = 8;
 
 /// How the source scans (a pull's scan options, chosen by the dialer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,6 +39,8 @@ pub struct Scan {
     pub links: bool,
     /// -x: stay on the source's file system.
     pub one_file_system: bool,
+    /// -m: prune empty directory chains from the list.
+    pub prune_empty_dirs: bool,
 }
 
 impl Scan {
@@ -45,16 +48,18 @@ impl Scan {
         (if self.recursive { SCAN_RECURSIVE } else { 0 })
             | (if self.links { SCAN_LINKS } else { 0 })
             | (if self.one_file_system { SCAN_ONE_FS } else { 0 })
+            | (if self.prune_empty_dirs { SCAN_PRUNE } else { 0 })
     }
 
     fn from_bits(b: u8) -> Result<Self, PErr> {
-        if b & !(SCAN_RECURSIVE | SCAN_LINKS | SCAN_ONE_FS) != 0 {
+        if b & !(SCAN_RECURSIVE | SCAN_LINKS | SCAN_ONE_FS | SCAN_PRUNE) != 0 {
             return Err(PErr::Malformed("unknown scan option bits"));
         }
         Ok(Self {
             recursive: b & SCAN_RECURSIVE != 0,
             links: b & SCAN_LINKS != 0,
             one_file_system: b & SCAN_ONE_FS != 0,
+            prune_empty_dirs: b & SCAN_PRUNE != 0,
         })
     }
 }
@@ -646,7 +651,7 @@ mod tests {
             Request::Pull {
                 path: PeerPath::parse("").unwrap(),
                 flags: Flags(8),
-                scan: Scan { recursive: true, links: true, one_file_system: true },
+                scan: Scan { recursive: true, links: true, one_file_system: true, prune_empty_dirs: true },
                 rename_if_file: Some(FileName::parse("n").unwrap()),
                 contents_if_dir: false,
                 rules: vec![],
@@ -790,7 +795,7 @@ mod tests {
         .encode();
         // [len 4][version][type][path len 1]['a'][flags 0][scan]...
         assert_eq!(&pull[4..10], &[1, 2, 1, b'a', 0, 0]);
-        pull[9] = 8;
+        pull[9] = 16;
         assert!(matches!(Request::decode(&pull[4..]), Err(PErr::Malformed(_))));
         assert!(FileName::parse("a/b").is_err());
         assert!(FileName::parse("..").is_err());

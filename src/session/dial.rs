@@ -163,7 +163,12 @@ pub fn pull(
     let req = Request::Pull {
         path,
         flags: o.flags,
-        scan: Scan { recursive: o.scan.recursive, links: o.scan.links, one_file_system: o.scan.one_file_system },
+        scan: Scan {
+            recursive: o.scan.recursive,
+            links: o.scan.links,
+            one_file_system: o.scan.one_file_system,
+            prune_empty_dirs: o.scan.prune_empty_dirs,
+        },
         rename_if_file: rename_if_file.clone(),
         contents_if_dir: as_dir.contents,
         rules: o.filter.rules.clone(),

@@ -166,7 +166,7 @@ fn offer(conn: &mut Conn, o: &Offered, rep: &Reporter, stats: &Arc<Stats>, stop:
     let cfg = SourceConfig {
         manifest: None,
         specs: o.specs.clone(),
-        scan: ScanOptions { recursive: true, links: true, one_file_system: false },
+        scan: ScanOptions { recursive: true, links: true, one_file_system: false, prune_empty_dirs: false },
         filter: Filter::none(),
         params: ChunkParams::DEFAULT,
         compress: true,
@@ -231,6 +231,7 @@ fn plan(grant: &Grant<'_>, req: Request, stop: &'static AtomicBool) -> Result<Pl
                     recursive: scan.recursive,
                     links: scan.links,
                     one_file_system: scan.one_file_system,
+                    prune_empty_dirs: scan.prune_empty_dirs,
                 },
                 filter: filter_from(rules, gitignore)?,
                 params: ChunkParams::DEFAULT,

@@ -33,7 +33,7 @@ pub fn recv(l: &Link) -> Message {
 pub fn start_source(root: &Path) -> (Link, Vec<Entry>, std::thread::JoinHandle<anyhow::Result<u64>>) {
     let cfg = SourceConfig {
         specs: vec![SourceSpec::local(root.to_path_buf(), true)],
-        scan: ScanOptions { recursive: true, links: true, one_file_system: false },
+        scan: ScanOptions { recursive: true, links: true, one_file_system: false, prune_empty_dirs: false },
         filter: Filter::none(),
         params: ChunkParams::DEFAULT,
         compress: false,
