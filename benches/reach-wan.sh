@@ -39,23 +39,8 @@ N ra nft insert rule ip pcplab forwarded tcp dport 2222 accept
 N ra nft add table ip pcpfwd
 N ra nft "add chain ip pcpfwd pre { type nat hook prerouting priority dstnat; }"
 N ra nft add rule ip pcpfwd pre iifname wan tcp dport 2222 dnat to 10.0.1.2:2222
-ssh-keygen -q -t ed25519 -N '' -f "$W/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$W/userkey"
-cp "$W/userkey.pub" "$W/authorized_keys"
-cat >"$W/sshd_config" <<CFG
-Port 2222
-ListenAddress 10.0.1.2
-HostKey $W/hostkey
-AuthorizedKeysFile $W/authorized_keys
-PermitRootLogin yes
-StrictModes no
-PasswordAuthentication no
-UsePAM no
-PidFile $W/sshd.pid
-CFG
-mkdir -p /run/sshd
-N ha /usr/sbin/sshd -f "$W/sshd_config"
-SSH="ssh -p 2222 -i $W/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+. "$here/benches/bench-sshd.sh"
+start_sshd 10.0.1.2 ip netns exec "${P}ha"
 
 head -c $((MIB << 20)) /dev/urandom >"$W/f.bin"
 now() { date +%s.%N; }
