@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use crate::util::{assert_trees_equal, write_seeded_file, TestDir};
+use crate::util::{assert_trees_equal, slash, write_seeded_file, TestDir};
 
 fn generated() -> Vec<(PathBuf, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -145,4 +145,42 @@ fn info_flags_fold_into_progress_stats_and_names_and_unknown_ones_are_named() {
     let out = td.pcp().args(["sync", "-a", "--info=bogus", &src, &dst]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"bogus\" is not an --info flag"));
+}
+
+/// Every row of docs/cli.md's rsync option table says what the binary does: a supported or
+/// accepted option parses, a refused one is refused naming it as an rsync option pcp lacks,
+/// and an option that is not pcp's is an error naming it (exit 1).
+#[test]
+fn the_rsync_option_table_is_true() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md")).unwrap();
+    let table = doc.split("## rsync options in pcp sync").nth(1).expect("the table in docs/cli.md");
+    let td = TestDir::new();
+    td.write("src/f", "x");
+    let mut rows = 0;
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let names = cells[0].trim_start_matches("| `").trim_end_matches('`').replace("\\|", "|");
+        let status = cells[1].trim_end_matches(" |");
+        // The first name; a value for options that take one.
+        let first = names.split(", ").next().unwrap();
+        let opt = match first.split_once('=') {
+            Some((n, _)) => format!("{n}=1"),
+            None => first.to_owned(),
+        };
+        let o = td.pcp().args(["sync", "-n", &opt]).arg(slash(&td.join("src"))).arg(td.join("dst")).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        let name = first.split('=').next().unwrap();
+        if status.starts_with("supported") || status.starts_with("accepted") {
+            assert!(!err.contains("unexpected argument") && !err.contains("not supported by pcp"), "{first}: {err}");
+        } else if status.starts_with("refused") {
+            assert!(err.contains("not supported by pcp") && err.contains(name), "{first}: {err}");
+            assert_eq!(o.status.code(), Some(1), "{first}");
+        } else {
+            assert!(status.starts_with("not an option"), "{line}");
+            assert_eq!(o.status.code(), Some(1), "{first}: {err}");
+            assert!(err.contains(name) || err.contains(&opt), "{first}: {err}");
+        }
+        rows += 1;
+    }
+    assert!(rows > 140, "only {rows} rows");
 }

@@ -88,7 +88,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub ignore_existing: bool,
     /// Skip creating anything new on the destination: only what exists there is updated.
-    #[arg(long)]
+    #[arg(long, visible_alias = "ignore-non-existing")]
     pub existing: bool,
     /// The quick check compares sizes only, not mtimes.
     #[arg(long)]
@@ -242,8 +242,12 @@ pub struct SyncArgs {
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
     /// Skip syncing files to disk before renaming them into place (faster; a power loss may lose recent files).
-    #[arg(long)]
+    #[arg(long, overrides_with = "fsync")]
     pub no_fsync: bool,
+    /// Accepted for rsync scripts: pcp already makes each batch of files durable before it
+    /// renames them into place (unless --no-fsync; the last of the two wins).
+    #[arg(long, overrides_with = "no_fsync")]
+    pub fsync: bool,
     /// Connection options (PEER:PATH).
     #[command(flatten)]
     pub conn: super::ConnectArgs,
