@@ -50,6 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'pcp' -ScriptBlock {
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)')
             [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Include files matching PATTERN (wins over later excludes)')
             [CompletionResult]::new('--exclude-from', '--exclude-from', [CompletionResultType]::ParameterName, 'Read exclude patterns from FILE (''-'' for stdin)')
+            [CompletionResult]::new('--include-from', '--include-from', [CompletionResultType]::ParameterName, 'Read include patterns from FILE (''-'' for stdin): they come after --include and before the excludes (`--include-from=list --exclude=''*''` copies what the list names)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'A filter rule: ''- PATTERN'' or ''+ PATTERN''')
             [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)')

@@ -776,7 +776,7 @@ _pcp() {
             return 0
             ;;
         pcp__subcmd__sync)
-            opts="-a -u -b -m -x -@ -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --ignore-non-existing --existing --size-only --max-size --backup --backup-dir --suffix --chmod --prune-empty-dirs --one-file-system --min-size --modify-window --ignore-times --recursive --no-r --no-recursive --no-i-r --no-inc-recursive --mkpath --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete-after --delete-before --delete-during --delete-delay --del --delete --delete-excluded --force --max-delete --exclude --include --exclude-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info"
+            opts="-a -u -b -m -x -@ -I -r -l -p -t -W -O -n -c -f -i -h -P -z -v -q --archive --update --ignore-existing --ignore-non-existing --existing --size-only --max-size --backup --backup-dir --suffix --chmod --prune-empty-dirs --one-file-system --min-size --modify-window --ignore-times --recursive --no-r --no-recursive --no-i-r --no-inc-recursive --mkpath --links --no-l --no-links --perms --no-p --no-perms --times --no-t --no-times --whole-file --omit-dir-times --dry-run --checksum --delete-after --delete-before --delete-during --delete-delay --del --delete --delete-excluded --force --max-delete --exclude --include --exclude-from --include-from --filter --gitignore --safe-links --itemize-changes --human-readable --help --partial --compress --no-compress --bwlimit --wait-lock --manifest --no-fsync --fsync --addr --code-file --retries --timeout --verify --no-remember --no-mdns --rendezvous --no-rendezvous --as --relay-only --congestion --verbose --quiet --progress --json --stats --info"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -823,6 +823,10 @@ _pcp() {
                     return 0
                     ;;
                 --exclude-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --include-from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,6 +46,7 @@ set edit:completion:arg-completer[pcp] = {|@words|
             cand --exclude 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)'
             cand --include 'Include files matching PATTERN (wins over later excludes)'
             cand --exclude-from 'Read exclude patterns from FILE (''-'' for stdin)'
+            cand --include-from 'Read include patterns from FILE (''-'' for stdin): they come after --include and before the excludes (`--include-from=list --exclude=''*''` copies what the list names)'
             cand -f 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --filter 'A filter rule: ''- PATTERN'' or ''+ PATTERN'''
             cand --bwlimit 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)'

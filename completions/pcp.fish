@@ -47,6 +47,7 @@ complete -c pcp -n "__fish_pcp_using_subcommand sync" -l max-delete -d 'Delete a
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude -d 'Exclude files matching PATTERN (gitignore syntax; first matching rule wins)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include -d 'Include files matching PATTERN (wins over later excludes)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE (\'-\' for stdin)' -r -F
+complete -c pcp -n "__fish_pcp_using_subcommand sync" -l include-from -d 'Read include patterns from FILE (\'-\' for stdin): they come after --include and before the excludes (`--include-from=list --exclude=\'*\'` copies what the list names)' -r -F
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -s f -l filter -d 'A filter rule: \'- PATTERN\' or \'+ PATTERN\'' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l bwlimit -d 'Limit chunk data to RATE per second (KiB by default; suffixes K, M, G; 0 = no limit; also `bwlimit` in config.toml)' -r
 complete -c pcp -n "__fish_pcp_using_subcommand sync" -l wait-lock -d 'When another pcp run is writing into the same destination, wait up to SECONDS for it (default 0: fail at once, exit 35)' -r

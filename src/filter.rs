@@ -35,7 +35,7 @@ pub enum Error {
     #[error("unsupported --filter rule {0:?}: pcp supports '- PATTERN', '+ PATTERN', 'exclude PATTERN' and 'include PATTERN'")]
     Unsupported(String),
     /// An exclude file reached through someone else's symlink.
-    #[error("exclude file {path}: {refusal}")]
+    #[error("pattern file {path}: {refusal}")]
     Untrusted {
         /// File.
         path: String,
@@ -43,7 +43,7 @@ pub enum Error {
         refusal: crate::fsio::trust::Error,
     },
     /// Could not read an exclude file.
-    #[error("reading exclude file {path}: {cause}")]
+    #[error("reading pattern file {path} (--exclude-from/--include-from): {cause}")]
     Read {
         /// File.
         path: String,

@@ -845,3 +845,24 @@ fn prune_empty_dirs_matches_rsync() {
     }
     assert!(!td.join("by-pcp-1/only-logs").exists(), "a directory of excluded files is empty");
 }
+
+/// `--include-from=LIST --exclude='*'` (the usual "copy what the list names") ends where
+/// rsync's ends.
+#[test]
+fn include_from_matches_rsync() {
+    require_rsync();
+    let td = TestDir::new();
+    td.write("src/keep.txt", "kept");
+    td.write("src/drop.bin", "dropped");
+    td.write("src/sub/deep.txt", "kept too");
+    td.write("src/sub/deep.bin", "dropped too");
+    td.write("list", "# comment\n*/\n*.txt\n");
+    let args = ["-a", "--include-from", "list", "--exclude=*"];
+    let (a, b) = (td.join("by-pcp"), td.join("by-rsync"));
+    run_ok(td.pcp().arg("sync").args(args).arg(slash(&td.join("src"))).arg(slash(&a)));
+    run_ok(td.rsync().args(args).arg(slash(&td.join("src"))).arg(slash(&b)));
+    if let Err(e) = check_trees_equal(&b, &a) {
+        panic!("pcp's result (B) differs from rsync's (A)\n{e}");
+    }
+    assert!(a.join("sub/deep.txt").exists() && !a.join("drop.bin").exists());
+}

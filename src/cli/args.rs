@@ -199,6 +199,10 @@ pub struct SyncArgs {
     /// Read exclude patterns from FILE ('-' for stdin).
     #[arg(long, value_name = "FILE")]
     pub exclude_from: Vec<PathBuf>,
+    /// Read include patterns from FILE ('-' for stdin): they come after --include and before
+    /// the excludes (`--include-from=list --exclude='*'` copies what the list names).
+    #[arg(long, value_name = "FILE")]
+    pub include_from: Vec<PathBuf>,
     /// A filter rule: '- PATTERN' or '+ PATTERN'.
     #[arg(short = 'f', long, value_name = "RULE", allow_hyphen_values = true)]
     pub filter: Vec<String>,

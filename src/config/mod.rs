@@ -124,8 +124,8 @@ pub fn hostname() -> Option<String> {
     (!h.is_empty()).then_some(h)
 }
 
-/// Compile the filter rules of `pcp sync`, in the order rsync applies them: --filter,
-/// --include and --exclude as given (first match wins), then --exclude-from files.
+/// Compile the filter rules of `pcp sync` (first match wins): --filter, --include,
+/// --include-from files, --exclude, then --exclude-from files.
 fn filter_of(a: &SyncArgs) -> Result<Filter> {
     let mut rules = Vec::new();
     for f in &a.filter {
@@ -133,6 +133,12 @@ fn filter_of(a: &SyncArgs) -> Result<Filter> {
     }
     for i in &a.include {
         rules.push(Rule::Include(i.clone()));
+    }
+    for f in &a.include_from {
+        rules.extend(read_exclude_file(f)?.into_iter().map(|r| match r {
+            Rule::Exclude(p) => Rule::Include(p),
+            other => other,
+        }));
     }
     for e in &a.exclude {
         rules.push(Rule::Exclude(e.clone()));
