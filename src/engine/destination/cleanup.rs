@@ -23,14 +23,7 @@ impl Dest<'_> {
             if visited > 10_000_000 {
                 break;
             }
-            let mut names = match self.root.list(&dir) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.fail(&dir, &e.into());
-                    continue;
-                }
-            };
-            names.sort_by(|a, b| a.0.cmp(&b.0));
+            let Some(names) = self.sorted_names(&dir) else { continue };
             for (name, ft) in names {
                 let Ok(rel) = dir.join(&name) else {
                     self.rep.warn(&format!(
@@ -98,6 +91,21 @@ impl Dest<'_> {
         Ok(())
     }
 
+    /// The entries of destination directory `dir`, by name; `None` (the failure reported as
+    /// that directory's) when it cannot be listed.
+    fn sorted_names(&mut self, dir: &SafeRelPath) -> Option<Vec<(String, FType)>> {
+        match self.root.list(dir) {
+            Ok(mut names) => {
+                names.sort_by(|a, b| a.0.cmp(&b.0));
+                Some(names)
+            }
+            Err(e) => {
+                self.fail(dir, &e.into());
+                None
+            }
+        }
+    }
+
     /// The suffix of backups made beside their files (--backup without --backup-dir).
     fn backup_beside(&self) -> Option<&str> {
         let b = self.cfg.tuning.backup.as_ref()?;
@@ -115,14 +123,7 @@ impl Dest<'_> {
         let mut stack = vec![dir.clone()];
         let mut n = 0u64;
         while let Some(d) = stack.pop() {
-            let mut names = match self.root.list(&d) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.fail(&d, &e.into());
-                    continue;
-                }
-            };
-            names.sort_by(|a, b| a.0.cmp(&b.0));
+            let Some(names) = self.sorted_names(&d) else { continue };
             for (name, ft) in names {
                 let Ok(rel) = d.join(&name) else { continue };
                 if ft == FType::Dir {
